@@ -1,0 +1,2 @@
+//! The `qom` program (placeholder).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Device layer (placeholder until the devices issue lands).

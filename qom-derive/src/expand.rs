@@ -1,0 +1,269 @@
+//! Code generation for a validated input. Everything generated lives in a
+//! `const _: () = { ... };` block and names only `::qom_rt::...` and
+//! `::core::...` paths, so it does not depend on the user's imports.
+
+use crate::ast::{Field, Input, Role};
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+/// Generates the `ObjectType` impl, casts, type info and registration.
+pub fn expand(input: &Input<'_>) -> TokenStream {
+    let ident = &input.original.ident;
+    let (parent_field, parent) = input
+        .parent()
+        .expect("`check::parent_field` guarantees a parent field");
+    let parent_ident = parent_field.ident;
+    let rt = quote!(::qom_rt::__private);
+
+    let type_name = input.type_name();
+    let is_abstract = input.attrs.is_abstract.is_present();
+    let embedded: Vec<&Field> = input.fields.iter().filter(|f| matches!(f.role, Role::Embedded)).collect();
+    let children: Vec<&Field> = input.fields.iter().filter(|f| f.role.is_child()).collect();
+    let others: Vec<&Field> = input
+        .fields
+        .iter()
+        .filter(|f| matches!(f.role, Role::Plain | Role::Property(_)))
+        .collect();
+    let owned: Vec<&Field> = input.fields.iter().filter(|f| matches!(f.role, Role::Owned)).collect();
+
+    let embedded_types = embedded.iter().map(|f| f.ty);
+    let field_ptr = |f: &Field| {
+        let name = f.ident;
+        quote!(#rt::NonNull::new_unchecked(::core::ptr::addr_of_mut!((*__this.as_ptr()).#name)))
+    };
+
+    // Initialisation: embedded children in declaration order, then owned
+    // children, properties and plain fields in declaration order.
+    let init_embedded = embedded.iter().map(|f| {
+        let ptr = field_ptr(f);
+        quote!(#rt::init_embedded_field(#ptr, __header);)
+    });
+    let init_rest = input.fields.iter().filter_map(|f| {
+        let ptr = field_ptr(f);
+        let name = f.ident.to_string();
+        match &f.role {
+            Role::Owned => Some(quote!(#rt::init_owned_field(#ptr, __header, #name);)),
+            Role::Property(p) => {
+                let ty = f.ty;
+                let value = match &p.default {
+                    Some(expr) => quote_spanned!(expr.span()=> #rt::PropertyDefault::into_value(#expr)),
+                    None => quote!(::core::default::Default::default()),
+                };
+                Some(quote! {
+                    #rt::init_property_field::<#ty>(#ptr, #value);
+                })
+            }
+            Role::Plain => Some(quote!(#rt::init_plain_field(#ptr);)),
+            Role::Embedded | Role::Parent(_) => None,
+        }
+    });
+
+    // Finalize: hook, plain fields (declaration order), children in reverse
+    // declaration order, then the parent type's levels.
+    let drop_plain = others.iter().map(|f| {
+        let ptr = field_ptr(f);
+        quote!(#rt::drop_field(#ptr);)
+    });
+    let release_children = children.iter().rev().map(|f| {
+        let ptr = field_ptr(f);
+        match f.role {
+            Role::Owned => quote!(#rt::release_owned_field(#ptr);),
+            _ => quote!(__released += #rt::release_embedded_field(#ptr);),
+        }
+    });
+
+    // Static tables.
+    let child_infos = children.iter().map(|f| {
+        let name = f.ident.to_string();
+        let field = f.ident;
+        let ty = f.ty;
+        match f.role {
+            Role::Owned => quote! {
+                ::qom_rt::TypeInfo::__owned::<<#ty as #rt::OwnedChild>::Object>(
+                    #name, ::core::mem::offset_of!(#ident, #field))
+            },
+            _ => quote! {
+                ::qom_rt::TypeInfo::__embedded::<#ty>(#name, ::core::mem::offset_of!(#ident, #field))
+            },
+        }
+    });
+    let property_infos = input.fields.iter().filter_map(|f| {
+        let Role::Property(p) = &f.role else { return None };
+        let name = f.property_name()?;
+        let field = f.ident;
+        let ty = f.ty;
+        let doc = p.doc.clone().unwrap_or_default();
+        let default = p.default.as_ref().map(|e| quote!(#e).to_string()).unwrap_or_default();
+        Some(quote! {
+            ::qom_rt::PropertyInfo::__new::<<#ty as #rt::PropertyField>::Value>(
+                #name, #doc, #default, ::core::mem::offset_of!(#ident, #field))
+        })
+    });
+
+    let checks = field_checks(input);
+    let instantiable = if is_abstract {
+        quote!()
+    } else {
+        quote! {
+            #[automatically_derived]
+            // SAFETY: the type is not `#[qom(abstract)]`.
+            unsafe impl ::qom_rt::Instantiable for #ident {}
+        }
+    };
+    let instantiate = if is_abstract {
+        quote!(::core::option::Option::None)
+    } else {
+        quote!(::core::option::Option::Some(#rt::instantiate::<#ident>))
+    };
+    let rust_name = ident.to_string();
+    let owned_count = owned.len();
+    let _ = owned_count;
+
+    quote! {
+        #[allow(non_upper_case_globals, unused_qualifications, clippy::needless_update)]
+        const _: () = {
+            #[automatically_derived]
+            // SAFETY: generated from the struct definition: the header is
+            // reached through the `ParentField` at `offset_of!`, every field
+            // is initialised once in `__init_fields` and dropped or released
+            // once in `__finalize_levels`, and `field_checks` asserts every
+            // field is `Send + Sync`.
+            unsafe impl ::qom_rt::ObjectType for #ident {
+                type Parent = #parent;
+                const TYPE_INFO: &'static ::qom_rt::TypeInfo = &__QOM_TYPE_INFO;
+                const HEADER_OFFSET: usize = ::core::mem::offset_of!(#ident, #parent_ident)
+                    + <#parent as ::qom_rt::ObjectType>::HEADER_OFFSET;
+                const EMBEDDED_COUNT: usize = <#parent as ::qom_rt::ObjectType>::EMBEDDED_COUNT
+                    #( + <#embedded_types as #rt::Embeddable>::COUNT )*;
+                const DEPTH: usize = <#parent as ::qom_rt::ObjectType>::DEPTH + 1;
+
+                #[inline(always)]
+                fn header(&self) -> &::qom_rt::ObjectHeader {
+                    <#parent as ::qom_rt::ObjectType>::header(&self.#parent_ident)
+                }
+
+                #[inline(always)]
+                unsafe fn __init_fields(__this: #rt::NonNull<Self>, __ctx: #rt::InitContext) {
+                    // SAFETY: `__this` is valid for writes of `Self` with the
+                    // allocation's provenance (caller's contract); each field
+                    // pointer is a projection of it.
+                    unsafe {
+                        <#parent as ::qom_rt::ObjectType>::__init_fields(
+                            #rt::NonNull::new_unchecked(
+                                ::core::ptr::addr_of_mut!((*__this.as_ptr()).#parent_ident)
+                            ).cast::<#parent>(),
+                            __ctx,
+                        );
+                        let __header = #rt::header_of(__this);
+                        #(#init_embedded)*
+                        #(#init_rest)*
+                    }
+                }
+
+                #[inline(always)]
+                fn __run_init_hooks(&self) {
+                    <#parent as ::qom_rt::ObjectType>::__run_init_hooks(&self.#parent_ident);
+                    <Self as ::qom_rt::ObjectImpl>::init(self);
+                }
+
+                #[inline(always)]
+                unsafe fn __finalize_levels(__this: #rt::NonNull<Self>) -> usize {
+                    // SAFETY: called once by the finalizer with the
+                    // allocation's provenance; fields are dropped or released
+                    // exactly once and not used afterwards.
+                    unsafe {
+                        <Self as ::qom_rt::ObjectImpl>::finalize(__this.as_ref());
+                        #(#drop_plain)*
+                        let mut __released: usize = 0;
+                        #(#release_children)*
+                        __released + <#parent as ::qom_rt::ObjectType>::__finalize_levels(
+                            #rt::NonNull::new_unchecked(
+                                ::core::ptr::addr_of_mut!((*__this.as_ptr()).#parent_ident)
+                            ).cast::<#parent>(),
+                        )
+                    }
+                }
+            }
+
+            #[automatically_derived]
+            // SAFETY: every type is a subtype of itself.
+            unsafe impl ::qom_rt::IsA<#ident> for #ident {}
+
+            #[automatically_derived]
+            #[diagnostic::do_not_recommend]
+            // SAFETY: `Self` contains its parent, so every ancestor of the
+            // parent is an ancestor of `Self`.
+            unsafe impl<__U: ::qom_rt::ObjectType> ::qom_rt::IsA<__U> for #ident
+            where
+                #parent: ::qom_rt::IsA<__U>,
+            {}
+
+            #instantiable
+
+            #[automatically_derived]
+            impl ::core::ops::Deref for #ident {
+                type Target = #parent;
+                #[inline(always)]
+                fn deref(&self) -> &#parent {
+                    &self.#parent_ident
+                }
+            }
+
+            // Guard: an object type must not be `Clone`/`Copy` (a copy
+            // would duplicate the header and its counts).
+            #[automatically_derived]
+            impl #rt::ObjectTypesMustNotBeClone for #ident {}
+
+            static __QOM_ANCESTORS: [&'static ::qom_rt::TypeInfo; <#parent as ::qom_rt::ObjectType>::DEPTH + 2] =
+                #rt::ancestors(<#parent as ::qom_rt::ObjectType>::TYPE_INFO.ancestors(), &__QOM_TYPE_INFO);
+
+            static __QOM_TYPE_INFO: ::qom_rt::TypeInfo = ::qom_rt::TypeInfo::__new::<#ident>(#rt::TypeDef {
+                name: #type_name,
+                rust_name: ::core::concat!(::core::module_path!(), "::", #rust_name),
+                is_abstract: #is_abstract,
+                ancestors: &__QOM_ANCESTORS,
+                children: &[#(#child_infos),*],
+                properties: &[#(#property_infos),*],
+                instantiate: #instantiate,
+            });
+
+            #rt::inventory::submit! { #rt::Registration(&__QOM_TYPE_INFO) }
+
+            #checks
+        };
+    }
+}
+
+/// Type-level checks, each spanned on the field it is about, in a function
+/// that is never called: the compiler reports an unmet bound with the
+/// trait's `on_unimplemented` message (what to write instead).
+fn field_checks(input: &Input<'_>) -> TokenStream {
+    let rt = quote!(::qom_rt::__private);
+    let mut checks = Vec::new();
+    for field in &input.fields {
+        let ty = field.ty;
+        let span = ty.span();
+        match &field.role {
+            Role::Parent(parent) => {
+                checks.push(quote_spanned!(parent.span()=> #rt::assert_object_type::<#parent>();));
+                if let Some(attr_parent) = &input.attrs.parent {
+                    checks.push(quote_spanned!(attr_parent.span()=>
+                        #rt::assert_same_parent::<#attr_parent, #parent>();));
+                }
+                continue;
+            }
+            Role::Embedded => checks.push(quote_spanned!(span=> #rt::assert_embeddable::<#ty>();)),
+            Role::Owned => checks.push(quote_spanned!(span=> #rt::assert_owned_child::<#ty>();)),
+            Role::Property(_) => checks.push(quote_spanned!(span=> #rt::assert_property_field::<#ty>();)),
+            Role::Plain => checks.push(quote_spanned!(span=> #rt::assert_plain_field::<#ty>();)),
+        }
+        checks.push(quote_spanned!(span=> #rt::assert_thread_safe::<#ty>();));
+    }
+    quote! {
+        #[allow(dead_code)]
+        fn __qom_field_checks() {
+            #(#checks)*
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! `#[derive(QomObject)]` for `qom_rt`.
+//!
+//! The derive works in three passes, one module each, as `thiserror` and
+//! `serde_derive` do: [`ast`] parses the struct and its attributes (with
+//! `darling`, see [`attr`]), [`check`] validates the cross-field rules, and
+//! [`expand`] generates the code. Every error is collected and reported in
+//! one build, spanned on the offending token; on invalid input [`fallback`]
+//! emits a minimal stub impl so the user sees the real mistake rather than
+//! follow-on errors. The generated code names only `::qom_rt::...` and
+//! `::core::...` paths.
+
+mod ast;
+mod attr;
+mod check;
+mod expand;
+mod fallback;
+
+use proc_macro::TokenStream;
+
+/// Derives `qom_rt::ObjectType` and registers the type. See the `qom_rt`
+/// crate documentation for the attributes.
+#[proc_macro_derive(QomObject, attributes(qom, child, property))]
+pub fn derive_qom_object(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    derive(&input).into()
+}
+
+/// The whole derive on a parsed item; errors become `compile_error!`s next
+/// to a stub impl. Public to the crate so tests can feed it any input.
+fn derive(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
+    match ast::Input::parse(input).and_then(|parsed| {
+        check::validate(&parsed)?;
+        Ok(expand::expand(&parsed))
+    }) {
+        Ok(tokens) => tokens,
+        Err(errors) => {
+            let stub = fallback::stub(input);
+            let errors = errors.write_errors();
+            quote::quote! { #errors #stub }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

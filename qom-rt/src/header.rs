@@ -1,0 +1,238 @@
+//! The object header: the 32 bytes every object starts its life with.
+//!
+//! ```text
+//!  offset  field        meaning
+//!  0       type_info    &'static TypeInfo of the most-derived type
+//!  8       refs         strong count (`Owned`s + the container's reference
+//!                       for an embedded child); finalize runs when it hits 0
+//!  16      storage      storage count << 3 | TREE_FLAG | state (2 bits)
+//!  24      link         tagged pointer with the allocation's provenance:
+//!                       tag 1: standalone, points at the allocation start
+//!                       tag 0: embedded, points at the container's header
+//! ```
+//!
+//! `refs` is the logical life (like `Arc`'s strong count); `storage` counts
+//! who needs the bytes (the object itself until its finalize ends, plus one
+//! per embedded direct child that has not finished finalizing). The state
+//! (live -> finalizing -> finalized) shares the storage word because both
+//! change only at the end of an object's life.
+//!
+//! `link` never changes after initialisation, so it is a plain field. It
+//! always carries the provenance of the whole allocation, which is how
+//! `Owned::from(&child)` and downcasts get pointers that may later write to
+//! or free the allocation, even though they start from a narrow `&T`.
+
+use crate::type_info::TypeInfo;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Lifecycle state of an object, read with [`ObjectHeader::state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LifeState {
+    /// Referenced and usable.
+    Live,
+    /// The last strong reference is gone; finalize hooks are running.
+    Finalizing,
+    /// Finalize has finished; only storage may still be held by children.
+    Finalized,
+}
+
+pub(crate) const STATE_MASK: usize = 0b11;
+pub(crate) const STATE_LIVE: usize = 0;
+pub(crate) const STATE_FINALIZING: usize = 1;
+pub(crate) const STATE_FINALIZED: usize = 2;
+/// Set once the object has an entry in the composition tree's side table
+/// (a dynamic parent, an owner, or dynamic children), so that finalize only
+/// takes the tree lock for objects that need it.
+pub(crate) const TREE_FLAG: usize = 0b100;
+pub(crate) const STORAGE_SHIFT: u32 = 3;
+pub(crate) const STORAGE_ONE: usize = 1 << STORAGE_SHIFT;
+
+/// A reference count past this is a leak of `Owned`s (as in `Arc`): abort.
+const MAX_REFCOUNT: usize = isize::MAX as usize;
+
+const LINK_STANDALONE: usize = 1;
+
+/// The header at the start of every object's memory.
+///
+/// See the module documentation for the layout. Users never build one; the
+/// derive puts it at the bottom of every `ParentField` chain.
+pub struct ObjectHeader {
+    type_info: &'static TypeInfo,
+    pub(crate) refs: AtomicUsize,
+    pub(crate) storage: AtomicUsize,
+    link: NonNull<u8>,
+}
+
+// SAFETY: `type_info` is immutable static data and the counts are atomics.
+// `link` is written once before the object is shared and only read after;
+// the memory it points at (the allocation or the container's header) is kept
+// alive by the storage count this object holds (its own, or the one it holds
+// on its container), so sharing the pointer between threads is sound.
+unsafe impl Send for ObjectHeader {}
+// SAFETY: see `Send`: no non-atomic field is written after initialisation.
+unsafe impl Sync for ObjectHeader {}
+
+/// Where an object's bytes live.
+#[derive(Clone, Copy)]
+pub(crate) enum Link {
+    /// Start of the object's own allocation (provenance of all of it).
+    Standalone(NonNull<u8>),
+    /// Header of the container this object is embedded in.
+    Embedded(NonNull<ObjectHeader>),
+}
+
+impl Link {
+    fn encode(self) -> NonNull<u8> {
+        match self {
+            Link::Standalone(p) => p.map_addr(|a| a | LINK_STANDALONE),
+            Link::Embedded(h) => h.cast(),
+        }
+    }
+}
+
+impl ObjectHeader {
+    /// A header for an object under construction: no strong reference yet
+    /// (so a child's `container()` cannot reach a half-built container),
+    /// one storage reference for itself plus one per embedded child.
+    pub(crate) fn new(type_info: &'static TypeInfo, embedded_children: usize, link: Link) -> Self {
+        ObjectHeader {
+            type_info,
+            refs: AtomicUsize::new(0),
+            storage: AtomicUsize::new((1 + embedded_children) << STORAGE_SHIFT | STATE_LIVE),
+            link: link.encode(),
+        }
+    }
+
+    /// The dynamic (most-derived) type of the object.
+    #[inline]
+    pub fn type_info(&self) -> &'static TypeInfo {
+        self.type_info
+    }
+
+    /// Current number of strong references (a snapshot, for diagnostics).
+    pub fn ref_count(&self) -> usize {
+        self.refs.load(Ordering::Relaxed)
+    }
+
+    /// Current number of storage references (a snapshot, for diagnostics).
+    pub fn storage_count(&self) -> usize {
+        self.storage.load(Ordering::Relaxed) >> STORAGE_SHIFT
+    }
+
+    /// Where the object is in its lifecycle (a snapshot).
+    pub fn state(&self) -> LifeState {
+        match self.storage.load(Ordering::Acquire) & STATE_MASK {
+            STATE_LIVE => LifeState::Live,
+            STATE_FINALIZING => LifeState::Finalizing,
+            _ => LifeState::Finalized,
+        }
+    }
+
+    pub(crate) fn link(&self) -> Link {
+        let raw = self.link;
+        if raw.addr().get() & LINK_STANDALONE != 0 {
+            // The allocation start is at least 8-aligned, so clearing the
+            // tag bit cannot produce zero; `unwrap_or` is never taken.
+            Link::Standalone(raw.map_addr(|a| {
+                core::num::NonZeroUsize::new(a.get() & !LINK_STANDALONE).unwrap_or(a)
+            }))
+        } else {
+            Link::Embedded(raw.cast())
+        }
+    }
+
+    /// The container this object is embedded in, if any.
+    pub(crate) fn container_header(&self) -> Option<NonNull<ObjectHeader>> {
+        match self.link() {
+            Link::Embedded(h) => Some(h),
+            Link::Standalone(_) => None,
+        }
+    }
+
+    /// The address of `at` (inside this object's allocation) with the
+    /// provenance of the whole allocation.
+    pub(crate) fn allocation_ptr_at<T>(&self, at: NonNull<T>) -> NonNull<T> {
+        let base = match self.link() {
+            Link::Standalone(p) => p,
+            Link::Embedded(h) => h.cast(),
+        };
+        base.with_addr(at.addr()).cast()
+    }
+
+    /// Takes a strong reference on an object the caller can see through a
+    /// shared reference. This is the explicit check in `ref`: one compare
+    /// covers both a finalizing object (count 0) and a count overflow.
+    #[inline]
+    pub(crate) fn acquire_ref(&self) {
+        // Relaxed suffices, as in `Arc::clone`: the caller already holds a
+        // reference through which it reached the object, so the object is
+        // kept alive independently and no data is published by this count.
+        let old = self.refs.fetch_add(1, Ordering::Relaxed);
+        if old.wrapping_sub(1) >= MAX_REFCOUNT {
+            self.acquire_ref_failed(old);
+        }
+    }
+
+    /// Takes a strong reference only while the object is live (like
+    /// `Weak::upgrade`): returns `false` once the count has reached zero.
+    pub(crate) fn try_acquire_ref(&self) -> bool {
+        let mut cur = self.refs.load(Ordering::Relaxed);
+        loop {
+            if cur == 0 {
+                return false;
+            }
+            if cur > MAX_REFCOUNT {
+                std::process::abort();
+            }
+            // Relaxed on success: as in `Weak::upgrade`, the object's memory
+            // is kept alive by the caller's storage hold, and a non-zero
+            // count means finalize has not started (it starts only after
+            // the count reaches zero, which this CAS would have observed).
+            match self.refs.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(seen) => cur = seen,
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn acquire_ref_failed(&self, old: usize) -> ! {
+        if old != 0 {
+            std::process::abort();
+        }
+        // Undo so the finalizer's view of the count stays exact.
+        self.refs.fetch_sub(1, Ordering::Relaxed);
+        let path = crate::tree::path_for_diagnostics(self);
+        panic!(
+            "qom: reference taken on `{}` ({}){} while it is {}; an object cannot be \
+             resurrected once its last reference is gone",
+            self.type_info.name(),
+            self.type_info.rust_name(),
+            path.map(|p| format!(" at {p}")).unwrap_or_default(),
+            match self.state() {
+                LifeState::Live => "finalizing",
+                LifeState::Finalizing => "finalizing",
+                LifeState::Finalized => "finalized",
+            }
+        );
+    }
+
+    /// Marks the object as being in the composition tree's side table.
+    pub(crate) fn set_tree_flag(&self) {
+        // Relaxed: the flag is only read by this object's finalizer, which
+        // synchronises with every holder through the `refs` release/acquire
+        // pair before it reads the flag.
+        self.storage.fetch_or(TREE_FLAG, Ordering::Relaxed);
+    }
+
+    pub(crate) fn has_tree_flag(&self) -> bool {
+        self.storage.load(Ordering::Relaxed) & TREE_FLAG != 0
+    }
+}

@@ -1,0 +1,95 @@
+//! # qom_rt — QEMU's object model, with embedded children that never dangle
+//!
+//! Objects with single inheritance, a composition tree of named children,
+//! reference counting, properties, and — the point of the crate — children
+//! embedded in their container's memory that can be referenced on their own
+//! without ever dangling. Every object has two counts: `ref` (logical life:
+//! finalize at zero) and `storage_ref` (memory: free at zero). An embedded
+//! child holds a storage reference on its container until its own finalize
+//! ends, so `Owned::from(&container.child)` is safe.
+//!
+//! ```
+//! use qom_rt::prelude::*;
+//!
+//! #[derive(QomObject)]
+//! #[qom(name = "bar")]
+//! pub struct Bar { parent: ParentField<Object> }
+//! impl ObjectImpl for Bar {}
+//!
+//! #[derive(QomObject)]
+//! #[qom(name = "controller")]
+//! pub struct Controller {
+//!     parent: ParentField<Object>,
+//!     #[child(embedded)]
+//!     bars: [Bar; 2],
+//!     #[property(default = 4)]
+//!     num_ports: Prop<u32>,
+//! }
+//! impl ObjectImpl for Controller {}
+//!
+//! let dev = Owned::<Controller>::new();          // one allocation
+//! let bar: Owned<Bar> = Owned::from(&dev.bars[1]); // keeps the storage alive
+//! drop(dev);                                       // controller finalizes
+//! assert!(bar.container::<Controller>().is_none()); // and is unreachable
+//! drop(bar);                                       // now the memory is freed
+//! ```
+//!
+//! See the guide in `book/` for the full story.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+extern crate self as qom_rt;
+
+mod cast;
+mod embed;
+mod error;
+mod header;
+mod lifecycle;
+mod object;
+mod owned;
+mod property;
+mod registry;
+mod suggest;
+mod tree;
+mod type_info;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use cast::ObjectCast;
+pub use embed::Embeddable;
+pub use error::{Error, Result};
+pub use header::{LifeState, ObjectHeader};
+pub use object::{Instantiable, IsA, Object, ObjectImpl, ObjectType, ParentField};
+pub use owned::Owned;
+pub use property::{ObjectProperties, Prop, PropertyInfo, PropertyType};
+pub use registry::{check_registry, new_by_name, type_by_name, types};
+pub use tree::{
+    container, qom_tree, resolve_path, root, ChildEntry, ChildEntryKind, ObjectTree,
+};
+pub use type_info::{ChildInfo, ChildKind, TypeInfo};
+
+/// Derives an object type: registration, init and finalize glue, child and
+/// property tables. See the crate docs and the guide.
+pub use qom_derive::QomObject;
+
+/// Everything a device model needs, in one `use`.
+pub mod prelude {
+    pub use crate::{
+        Instantiable, IsA, Object, ObjectCast, ObjectImpl, ObjectProperties, ObjectTree,
+        ObjectType, Owned, ParentField, Prop, QomObject,
+    };
+}
+
+/// A container object (`"container"`), like QEMU's `TYPE_CONTAINER`: an
+/// object whose only purpose is to hold dynamic children
+/// (`/machine/peripheral`).
+#[derive(QomObject)]
+#[qom(name = "container")]
+pub struct Container {
+    parent: ParentField<Object>,
+}
+
+impl ObjectImpl for Container {}

@@ -1,0 +1,221 @@
+//! Creation, finalization and freeing: the only code that decides when an
+//! object's hooks run and when its memory goes away.
+//!
+//! The rules (DESIGN.md, "Semantics"):
+//! * `refs` reaching zero finalizes the object, exactly once;
+//! * finalize ends by releasing the object's own storage reference and the
+//!   ones its in-place-torn-down children would have released;
+//! * `storage` reaching zero frees the allocation, or, for an embedded
+//!   object, releases one storage reference on its container.
+//!
+//! Orderings follow `std::sync::Arc` (`library/alloc/src/sync.rs`): every
+//! decrement is `Release` so that all uses of the object through the
+//! dropped reference happen before the decrement; whoever sees the count
+//! reach zero issues an `Acquire` load first, so the finalizer (and the
+//! freer) sees all of those uses completed.
+
+use crate::header::{
+    Link, ObjectHeader, STATE_FINALIZED, STATE_FINALIZING, STATE_MASK, STORAGE_ONE,
+    STORAGE_SHIFT,
+};
+use crate::object::{InitContext, ObjectType};
+use core::ptr::NonNull;
+use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+/// The header of `this`, with `this`'s provenance.
+#[inline(always)]
+pub(crate) fn header_ptr<T: ObjectType>(this: NonNull<T>) -> NonNull<ObjectHeader> {
+    // SAFETY: `HEADER_OFFSET` is inside `T` (see `ObjectType`'s contract).
+    unsafe { this.byte_add(T::HEADER_OFFSET).cast() }
+}
+
+/// Initialises the object at `this` and makes it live with one strong
+/// reference, owned by the caller.
+///
+/// # Safety
+/// `this` points to uninitialised memory valid for `T`, with the provenance
+/// of the whole allocation; `link` describes where that memory lives.
+pub(crate) unsafe fn init_object<T: ObjectType>(this: NonNull<T>, link: Link) {
+    let ctx = InitContext {
+        type_info: T::TYPE_INFO,
+        embedded_count: T::EMBEDDED_COUNT,
+        link,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { T::__init_fields(this, ctx) };
+    // SAFETY: every field is initialised now.
+    let object = unsafe { this.as_ref() };
+    // The object is not shared yet: a plain store of the caller's reference.
+    // Until now the count was 0, so a child's `container()` could not reach
+    // this half-built object.
+    object.header().refs.store(1, Relaxed);
+    object.__run_init_hooks();
+}
+
+/// Called by `Owned::drop` after it took the strong count to zero.
+///
+/// # Safety
+/// The caller released the last strong reference of the object whose
+/// header is `header` (a pointer with the allocation's provenance).
+#[inline(never)]
+pub(crate) unsafe fn drop_last_ref(header: NonNull<ObjectHeader>) {
+    // SAFETY: the object is live until we finalize it.
+    let h = unsafe { header.as_ref() };
+    // Acquire pairs with the Release decrements of every other reference:
+    // their uses of the object happen before finalize.
+    h.refs.load(Acquire);
+    // SAFETY: the count is zero and we observed it first: we are the
+    // unique finalizer.
+    let release = unsafe { (h.type_info().finalize)(header) };
+    // SAFETY: finalize returned our storage references to drop.
+    unsafe { release_storage(header, release) };
+}
+
+/// Type-erased entry into [`finalize`], stored in `TypeInfo`.
+///
+/// # Safety
+/// As [`finalize`], with `header` the header of a `T`.
+pub(crate) unsafe fn finalize_erased<T: ObjectType>(header: NonNull<ObjectHeader>) -> usize {
+    // SAFETY: the header is at `HEADER_OFFSET` inside a `T`.
+    let this = unsafe { header.byte_sub(T::HEADER_OFFSET).cast::<T>() };
+    // SAFETY: forwarded from the caller.
+    unsafe { finalize(this) }
+}
+
+/// Runs the finalize sequence of an object whose strong count is zero.
+/// Returns the storage references on it to release: its own plus one for
+/// each embedded child that finished finalizing during this call.
+///
+/// # Safety
+/// The strong count is zero and the caller is the unique finalizer;
+/// `this` carries the allocation's provenance.
+pub(crate) unsafe fn finalize<T: ObjectType>(this: NonNull<T>) -> usize {
+    let header = header_ptr(this);
+    // SAFETY: the object's memory is kept alive by its own storage ref.
+    let h = unsafe { header.as_ref() };
+    advance_state::<T>(h, STATE_FINALIZING);
+    // SAFETY: forwarded from the caller.
+    let children_done = unsafe { T::__finalize_levels(this) };
+    advance_state::<T>(h, STATE_FINALIZED);
+    1 + children_done
+}
+
+/// Moves the state forward by one step. Only the finalizer changes the
+/// state, but for a type with embedded children the storage word is also
+/// decremented by children finalizing on other threads, so the update must
+/// be a read-modify-write. A type without embedded children is the only
+/// writer of its storage word at this point (nothing can reach it while its
+/// strong count is zero), so a plain store suffices and saves an atomic
+/// read-modify-write per torn-down child.
+#[inline(always)]
+fn advance_state<T: ObjectType>(h: &ObjectHeader, to: usize) {
+    if T::EMBEDDED_COUNT > 0 {
+        // Release: a thread observing the new state observes the finalize
+        // work done before it.
+        h.storage.fetch_add(1, Release);
+    } else {
+        let word = h.storage.load(Relaxed);
+        h.storage.store((word & !STATE_MASK) | to, Release);
+    }
+}
+
+/// Releases `n` storage references on the object at `header`; frees the
+/// allocation (or releases the container's storage) when none remain.
+///
+/// # Safety
+/// The caller owns `n` storage references on the object; `header` carries
+/// the allocation's provenance.
+pub(crate) unsafe fn release_storage(mut header: NonNull<ObjectHeader>, mut n: usize) {
+    loop {
+        // SAFETY: we hold `n` storage references, so the bytes are live.
+        let storage = unsafe { &(*header.as_ptr()).storage };
+        // Storage references are created only at initialisation, so if the
+        // count is exactly ours, no other holder exists or can appear: skip
+        // the read-modify-write. Acquire pairs with children's Release
+        // decrements, as below.
+        let current = storage.load(Acquire);
+        let last = if current >> STORAGE_SHIFT == n {
+            true
+        } else {
+            // Release: this object's finalize (and a child's) happens before
+            // whoever frees the memory; that thread's Acquire load pairs.
+            let old = storage.fetch_sub(n * STORAGE_ONE, Release);
+            if old >> STORAGE_SHIFT == n {
+                storage.load(Acquire);
+                true
+            } else {
+                false
+            }
+        };
+        if !last {
+            return;
+        }
+        // SAFETY: no storage reference remains: nothing can read the header
+        // after this thread, and `link` was written before sharing.
+        match unsafe { header.as_ref() }.link() {
+            Link::Embedded(container) => {
+                // This object's bytes belong to its container; it held one
+                // storage reference on the container, released now.
+                header = container;
+                n = 1;
+            }
+            Link::Standalone(allocation) => {
+                // SAFETY: as above, plus `type_info` is static.
+                let layout = unsafe { header.as_ref() }.type_info().layout;
+                // SAFETY: `allocation` is the pointer `Owned::new` got from
+                // the global allocator with this layout (the most-derived
+                // type's), and every field was dropped during finalize.
+                unsafe { std::alloc::dealloc(allocation.as_ptr(), layout) };
+                return;
+            }
+        }
+    }
+}
+
+/// Initialises one embedded child in place, linked to its container.
+///
+/// # Safety
+/// `this` is uninitialised memory for `T` inside the container whose header
+/// is `container`, both with the allocation's provenance.
+pub(crate) unsafe fn init_embedded<T: ObjectType>(
+    this: NonNull<T>,
+    container: NonNull<ObjectHeader>,
+) {
+    // SAFETY: forwarded from the caller. The child's strong count ends at
+    // one: the container's reference, dropped in the container's finalize.
+    unsafe { init_object(this, Link::Embedded(container)) }
+}
+
+/// Drops the container's strong reference on an embedded child, during the
+/// container's finalize. Returns 1 if the child finished finalizing and the
+/// caller should release the storage reference it held on the container,
+/// 0 if that release happens elsewhere (now or later).
+///
+/// # Safety
+/// Called once per embedded child, by its container's finalizer.
+pub(crate) unsafe fn release_embedded<T: ObjectType>(this: NonNull<T>) -> usize {
+    let header = header_ptr(this);
+    // SAFETY: the child is live: the container's reference is still held.
+    let h = unsafe { header.as_ref() };
+    // Fast path, no read-modify-write: a child without embedded children
+    // of its own can only be reached through its container or an `Owned`
+    // of it. The container is finalizing (unreachable), so if ours is the
+    // only reference nobody can take another: we tear it down alone.
+    // Acquire pairs with the Release decrement of the last other `Owned`.
+    if T::EMBEDDED_COUNT == 0 && h.refs.load(Acquire) == 1 {
+        // Zero the count so a `ref` from the child's own finalize hook
+        // panics as a resurrection, as for any finalizing object.
+        h.refs.store(0, Relaxed);
+        // SAFETY: we are the unique finalizer. The child has no embedded
+        // children, so `finalize` returns exactly its own storage reference,
+        // whose release we hand to the container (the caller).
+        unsafe { finalize(this) };
+        return 1;
+    }
+    // Release/Acquire: as in `Owned::drop`.
+    if h.refs.fetch_sub(1, Release) == 1 {
+        // SAFETY: we took the count to zero.
+        unsafe { drop_last_ref(header) };
+    }
+    0
+}

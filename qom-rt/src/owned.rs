@@ -1,0 +1,210 @@
+//! [`Owned<T>`]: a strong reference to an object, standalone or embedded.
+
+use crate::header::{Link, ObjectHeader};
+use crate::lifecycle::{drop_last_ref, header_ptr, init_object};
+use crate::object::{Instantiable, IsA, Object, ObjectType};
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::sync::atomic::Ordering::Release;
+
+/// A strong reference to an object: QOM's `object_ref`/`object_unref`
+/// pair as a value.
+///
+/// Works the same for a standalone object and for a child embedded in its
+/// container: cloning is one atomic increment, and a reference to an
+/// embedded child keeps the container's memory (not its state) alive.
+///
+/// ```
+/// use qom_rt::prelude::*;
+///
+/// #[derive(QomObject)]
+/// #[qom(name = "leaf")]
+/// struct Leaf { parent: ParentField<Object> }
+/// impl ObjectImpl for Leaf {}
+///
+/// #[derive(QomObject)]
+/// #[qom(name = "box")]
+/// struct Container {
+///     parent: ParentField<Object>,
+///     #[child(embedded)]
+///     leaf: Leaf,
+/// }
+/// impl ObjectImpl for Container {}
+///
+/// let container = Owned::<Container>::new();
+/// let leaf: Owned<Leaf> = Owned::from(&container.leaf);
+/// drop(container); // finalizes the container; `leaf` keeps its memory
+/// assert_eq!(leaf.type_name(), "leaf");
+/// ```
+///
+/// There is no `DerefMut`: objects are shared, so their state uses
+/// interior mutability (atomics, `Mutex`, [`Prop`](crate::Prop)).
+#[repr(transparent)]
+pub struct Owned<T: ObjectType> {
+    /// Points at the object with the provenance of its whole allocation.
+    ptr: NonNull<T>,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: `Owned<T>` hands out `&T` on any thread and may finalize `T` on
+// any thread, exactly like `Arc<T>`: it needs `T: Send + Sync` for both.
+unsafe impl<T: ObjectType + Send + Sync> Send for Owned<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: ObjectType + Send + Sync> Sync for Owned<T> {}
+
+impl<T: ObjectType> Owned<T> {
+    /// Creates an object with all its embedded children in one heap
+    /// allocation; owned children get their own. Runs the `init` hooks.
+    pub fn new() -> Self
+    where
+        T: Instantiable,
+    {
+        let layout = core::alloc::Layout::new::<T>();
+        // SAFETY: `T` has a header, so the layout is not zero-sized.
+        let raw = unsafe { std::alloc::alloc(layout) };
+        let Some(start) = NonNull::new(raw) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        let this = start.cast::<T>();
+        // SAFETY: fresh memory for a `T`, with the allocation's provenance.
+        unsafe { init_object(this, Link::Standalone(start)) };
+        Owned {
+            ptr: this,
+            _owns: PhantomData,
+        }
+    }
+
+    /// A pointer to the object header with the allocation's provenance.
+    #[inline]
+    pub(crate) fn header_ptr(&self) -> NonNull<ObjectHeader> {
+        header_ptr(self.ptr)
+    }
+
+    /// Adopts a strong reference already counted in the header.
+    ///
+    /// # Safety
+    /// `ptr` points to a live `T` with the allocation's provenance, and the
+    /// caller transfers one strong reference on it.
+    pub(crate) unsafe fn from_counted(ptr: NonNull<T>) -> Self {
+        Owned {
+            ptr,
+            _owns: PhantomData,
+        }
+    }
+
+    /// Converts into a reference to an ancestor type (free).
+    pub fn upcast_owned<U: ObjectType>(self) -> Owned<U>
+    where
+        T: IsA<U>,
+    {
+        let header = self.header_ptr();
+        core::mem::forget(self);
+        // SAFETY: `T: IsA<U>`, so a `U` lives at the same header, and we
+        // transfer our reference.
+        unsafe { Owned::from_counted(header.byte_sub(U::HEADER_OFFSET).cast()) }
+    }
+
+    /// Converts into a reference to the root type.
+    pub fn into_object(self) -> Owned<Object> {
+        let header = self.header_ptr();
+        core::mem::forget(self);
+        // SAFETY: every object has its header at offset 0 of `Object`.
+        unsafe { Owned::from_counted(header.cast()) }
+    }
+
+    /// Converts into a reference to a subtype if the object is one,
+    /// otherwise gives the reference back.
+    pub fn downcast_owned<U: ObjectType>(self) -> Result<Owned<U>, Self> {
+        let header = self.header_ptr();
+        // SAFETY: we hold a strong reference.
+        if !unsafe { header.as_ref() }.type_info().is_a(U::TYPE_INFO) {
+            return Err(self);
+        }
+        core::mem::forget(self);
+        // SAFETY: the dynamic type is a `U`, whose header is ours.
+        unsafe { Ok(Owned::from_counted(header.byte_sub(U::HEADER_OFFSET).cast())) }
+    }
+
+    /// Whether two references point to the same object.
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        a.ptr == b.ptr
+    }
+}
+
+impl<T: ObjectType> core::ops::Deref for Owned<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: we hold a strong reference, so the object is live and
+        // initialised; it is never mutated except through interior
+        // mutability.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T: ObjectType> Clone for Owned<T> {
+    /// One atomic increment, like `Arc::clone`.
+    #[inline]
+    fn clone(&self) -> Self {
+        self.header().acquire_ref();
+        Owned {
+            ptr: self.ptr,
+            _owns: PhantomData,
+        }
+    }
+}
+
+impl<T: ObjectType> Drop for Owned<T> {
+    #[inline]
+    fn drop(&mut self) {
+        let header = self.header_ptr();
+        // SAFETY: we still hold our reference; only the counter is touched
+        // (through a reference to the atomic alone, as `Arc` does), since
+        // another thread may finalize and free the object right after it.
+        let refs = unsafe { &(*header.as_ptr()).refs };
+        // Release: our uses of the object happen before its finalize.
+        if refs.fetch_sub(1, Release) != 1 {
+            return;
+        }
+        // SAFETY: we took the strong count to zero.
+        unsafe { drop_last_ref(header) }
+    }
+}
+
+impl<T: ObjectType> From<&T> for Owned<T> {
+    /// Takes a new strong reference on an object you can see: standalone,
+    /// embedded in a container, or reached through a cast. For an embedded
+    /// child this keeps the container's memory alive until the child is
+    /// finalized; it does not keep the container itself live.
+    ///
+    /// # Panics
+    /// If the object is finalizing (a resurrection attempt, e.g. from a
+    /// `finalize` hook).
+    fn from(object: &T) -> Self {
+        let header = object.header();
+        header.acquire_ref();
+        // Rebuild the pointer from the header's link: `object` only has
+        // provenance over its own bytes, while this reference may be the
+        // one that eventually frees the whole allocation.
+        let ptr = header.allocation_ptr_at(NonNull::from(object));
+        Owned {
+            ptr,
+            _owns: PhantomData,
+        }
+    }
+}
+
+impl<T: ObjectType> core::fmt::Debug for Owned<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let h = self.header();
+        write!(f, "Owned<{}>({:p})", h.type_info().name(), self.ptr)
+    }
+}
+
+impl<T: ObjectType> PartialEq for Owned<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Owned::ptr_eq(self, other)
+    }
+}
+
+impl<T: ObjectType> Eq for Owned<T> {}

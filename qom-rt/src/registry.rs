@@ -1,0 +1,103 @@
+//! The type registry: every derived type submits its `TypeInfo` with
+//! `inventory`; the first lookup builds a name -> type hash map.
+
+use crate::error::Error;
+use crate::object::Object;
+use crate::owned::Owned;
+use crate::type_info::TypeInfo;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// One registered type (submitted by the derive through `inventory`).
+#[doc(hidden)]
+pub struct Registration(pub &'static TypeInfo);
+
+inventory::collect!(Registration);
+
+struct Registry {
+    by_name: HashMap<&'static str, &'static TypeInfo>,
+    /// Names defined by more than one Rust type, with every definition.
+    duplicates: HashMap<&'static str, Vec<&'static TypeInfo>>,
+    sorted: Vec<&'static TypeInfo>,
+}
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut by_name = HashMap::new();
+        let mut duplicates: HashMap<&'static str, Vec<&'static TypeInfo>> = HashMap::new();
+        for Registration(info) in inventory::iter::<Registration> {
+            if let Some(first) = by_name.insert(info.name, *info) {
+                duplicates
+                    .entry(info.name)
+                    .or_insert_with(|| vec![first])
+                    .push(info);
+            }
+        }
+        let mut sorted: Vec<_> = by_name.values().copied().collect();
+        sorted.sort_by_key(|t| t.name);
+        Registry {
+            by_name,
+            duplicates,
+            sorted,
+        }
+    })
+}
+
+/// Looks up a registered type by its QOM name (a hash lookup).
+///
+/// ```
+/// let object = qom_rt::type_by_name("object").unwrap();
+/// assert!(object.is_abstract());
+/// assert!(qom_rt::type_by_name("objcet").is_err());
+/// ```
+pub fn type_by_name(name: &str) -> Result<&'static TypeInfo, Error> {
+    let registry = registry();
+    if let Some(defs) = registry.duplicates.get(name) {
+        return Err(duplicate_error(name, defs));
+    }
+    registry.by_name.get(name).copied().ok_or_else(|| Error::UnknownType {
+        name: name.to_string(),
+        suggestions: crate::suggest::closest(name, registry.by_name.keys().copied()),
+    })
+}
+
+/// Creates an object by type name, as `-device TYPE` does.
+///
+/// ```
+/// let err = qom_rt::new_by_name("object").unwrap_err();
+/// assert!(err.to_string().contains("abstract"));
+/// ```
+pub fn new_by_name(name: &str) -> Result<Owned<Object>, Error> {
+    let info = type_by_name(name)?;
+    match info.instantiate {
+        Some(make) => Ok(make()),
+        None => Err(Error::AbstractType {
+            name: info.name.to_string(),
+        }),
+    }
+}
+
+/// Every registered type, sorted by name.
+pub fn types() -> &'static [&'static TypeInfo] {
+    &registry().sorted
+}
+
+/// Checks that no two Rust types registered the same QOM name; call it at
+/// start-up to report the problem before anything is looked up by name.
+pub fn check_registry() -> Result<(), Error> {
+    let registry = registry();
+    let mut names: Vec<_> = registry.duplicates.keys().copied().collect();
+    names.sort_unstable();
+    match names.first() {
+        Some(name) => Err(duplicate_error(name, &registry.duplicates[name])),
+        None => Ok(()),
+    }
+}
+
+fn duplicate_error(name: &str, defs: &[&'static TypeInfo]) -> Error {
+    Error::DuplicateType {
+        name: name.to_string(),
+        rust_types: defs.iter().map(|t| t.rust_name.to_string()).collect(),
+    }
+}

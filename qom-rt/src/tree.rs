@@ -1,0 +1,581 @@
+//! The composition tree: one process-wide root, named children, canonical
+//! paths, path resolution and the `info qom-tree` printout.
+//!
+//! Declared children (embedded and owned fields) are in the tree from
+//! birth at no cost: their names and places come from each type's static
+//! child table. Only dynamic links (`add_child`) and the back-links of owned
+//! children live in a side table behind one lock (QEMU serialises tree
+//! changes under its big lock in the same way). While the lock is held,
+//! every object reachable from a tree link is alive: a parent holds a
+//! strong reference on each dynamic child, a container on each declared
+//! child, and links are removed (under the lock) before a parent dies.
+
+use crate::error::{Error, Result};
+use crate::header::ObjectHeader;
+use crate::object::{Object, ObjectType};
+use crate::owned::Owned;
+use crate::type_info::TypeInfo;
+use core::ptr::NonNull;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+/// A header pointer with the allocation's provenance, usable as a key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct HeaderPtr(pub(crate) NonNull<ObjectHeader>);
+
+// SAFETY: a `HeaderPtr` is only dereferenced under the tree lock, while the
+// tree's invariants (module docs) keep the object alive; objects are
+// `Send + Sync`.
+unsafe impl Send for HeaderPtr {}
+
+impl HeaderPtr {
+    fn of(header: &ObjectHeader) -> Self {
+        HeaderPtr(NonNull::from(header))
+    }
+
+    /// # Safety
+    /// The object must be alive (see the module docs).
+    unsafe fn get<'a>(self) -> &'a ObjectHeader {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+/// How a standalone object hangs in the tree.
+struct ParentLink {
+    parent: HeaderPtr,
+    name: String,
+    /// An owned child: the parent's field holds the reference, not the map.
+    owned: bool,
+}
+
+#[derive(Default)]
+struct Links {
+    /// Parent of each dynamic or owned child, by the child's header.
+    parents: HashMap<HeaderPtr, ParentLink>,
+    /// Dynamic children of each object, by the parent's header.
+    children: HashMap<HeaderPtr, BTreeMap<String, Owned<Object>>>,
+}
+
+fn links_mutex() -> &'static Mutex<Links> {
+    static LINKS: OnceLock<Mutex<Links>> = OnceLock::new();
+    LINKS.get_or_init(Default::default)
+}
+
+fn links() -> MutexGuard<'static, Links> {
+    // A panic while holding the lock leaves the maps consistent (every
+    // update is a single insert/remove), so poisoning is ignored.
+    links_mutex().lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn root_object() -> &'static Owned<Object> {
+    static ROOT: OnceLock<Owned<Object>> = OnceLock::new();
+    ROOT.get_or_init(|| Owned::<crate::Container>::new().into_object())
+}
+
+/// The root of the composition tree, `/` (a `container`).
+pub fn root() -> Owned<Object> {
+    root_object().clone()
+}
+
+fn root_header() -> HeaderPtr {
+    HeaderPtr::of(root_object().header())
+}
+
+/// An object's children, in the order `info qom-tree` prints them: declared
+/// children by declaration (parent types first), then dynamic ones by name.
+fn for_each_child(links: &Links, header: HeaderPtr, mut f: impl FnMut(String, HeaderPtr)) {
+    for_each_declared(header, &mut f);
+    if let Some(map) = links.children.get(&header) {
+        for (name, child) in map {
+            f(name.clone(), HeaderPtr(child.header_ptr()));
+        }
+    }
+}
+
+/// The embedded and owned children of an object, from its type's tables.
+fn for_each_declared(header: HeaderPtr, mut f: impl FnMut(String, HeaderPtr)) {
+    // SAFETY: the caller holds the lock and `header` is alive.
+    let info = unsafe { header.get() }.type_info();
+    for level in info.ancestors {
+        // The start of that level's struct, with the allocation's provenance.
+        // SAFETY: every level shares the header; `header_offset` is inside
+        // the most-derived object.
+        let start = unsafe { header.0.cast::<u8>().byte_sub(level.header_offset) };
+        for child in level.children {
+            for i in 0..child.count() {
+                // SAFETY: `start` is a live instance of `level` and `i` is in
+                // range; owned fields were initialised before the container
+                // became reachable.
+                let hdr = unsafe { child.element_header(start, i) };
+                f(child.element_name(i), HeaderPtr(hdr));
+            }
+        }
+    }
+}
+
+fn child_by_name(links: &Links, header: HeaderPtr, name: &str) -> Option<HeaderPtr> {
+    if let Some(child) = links.children.get(&header).and_then(|m| m.get(name)) {
+        return Some(HeaderPtr(child.header_ptr()));
+    }
+    let mut found = None;
+    for_each_declared(header, |child_name, child| {
+        if found.is_none() && child_name == name {
+            found = Some(child);
+        }
+    });
+    found
+}
+
+/// The tree parent of `header`, and the name it has there.
+fn parent_of(links: &Links, header: HeaderPtr) -> Option<(HeaderPtr, String)> {
+    // SAFETY: the caller holds the lock and `header` is alive.
+    let h = unsafe { header.get() };
+    if let Some(container) = h.container_header() {
+        let container = HeaderPtr(container);
+        let mut name = None;
+        for_each_declared(container, |n, child| {
+            if child == header {
+                name = Some(n.clone());
+            }
+        });
+        return name.map(|n| (container, n));
+    }
+    links
+        .parents
+        .get(&header)
+        .map(|link| (link.parent, link.name.clone()))
+}
+
+fn path_locked(links: &Links, header: HeaderPtr) -> Option<String> {
+    let root = root_header();
+    let mut names = Vec::new();
+    let mut at = header;
+    while at != root {
+        // SAFETY: `at` is alive: it is `header` or a parent reached through
+        // a link, and a link never outlives its parent.
+        let live = unsafe { at.get() }.state() == crate::LifeState::Live;
+        // A finalizing container is out of the tree even if a child of it
+        // still lives; the object itself may be finalizing (diagnostics).
+        if !live && at != header {
+            return None;
+        }
+        let (parent, name) = parent_of(links, at)?;
+        names.push(name);
+        at = parent;
+    }
+    let mut path = String::new();
+    for name in names.iter().rev() {
+        path.push('/');
+        path.push_str(name);
+    }
+    if path.is_empty() {
+        path.push('/');
+    }
+    Some(path)
+}
+
+/// The canonical path of an object for a panic message, without waiting
+/// for the tree lock (the panicking thread may hold it).
+pub(crate) fn path_for_diagnostics(header: &ObjectHeader) -> Option<String> {
+    let links = match links_mutex().try_lock() {
+        Ok(guard) => guard,
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return None,
+    };
+    path_locked(&links, HeaderPtr::of(header))
+}
+
+/// Takes a strong reference on an object found under the lock.
+fn owned_at(header: HeaderPtr) -> Owned<Object> {
+    // SAFETY: alive under the lock; `acquire_ref` cannot fail on an object
+    // reachable from a live object (its holder keeps the count above zero).
+    let h = unsafe { header.get() };
+    h.acquire_ref();
+    // SAFETY: `Object` is the header at offset 0; we transfer the reference
+    // just taken.
+    unsafe { Owned::from_counted(header.0.cast()) }
+}
+
+fn check_child_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        Some("it is empty")
+    } else if name.contains('/') {
+        Some("it contains `/`")
+    } else if name == "." || name == ".." {
+        Some("`.` and `..` are reserved")
+    } else if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        Some("it contains white space or control characters")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(Error::InvalidName {
+            name: name.to_string(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn describe(links: &Links, header: HeaderPtr) -> String {
+    // SAFETY: alive under the lock.
+    let info = unsafe { header.get() }.type_info();
+    path_locked(links, header).unwrap_or_else(|| format!("<detached {}>", info.name()))
+}
+
+fn add_child_locked(
+    links: &mut Links,
+    parent: HeaderPtr,
+    name: &str,
+    child: Owned<Object>,
+) -> Result<()> {
+    check_child_name(name)?;
+    let child_header = HeaderPtr(child.header_ptr());
+    if let Some(path) = parent_of(links, child_header).map(|_| describe(links, child_header)) {
+        return Err(Error::AlreadyParented {
+            object: child.header().type_info().name().to_string(),
+            path,
+        });
+    }
+    if child_header == root_header() {
+        return Err(Error::Cycle {
+            parent: describe(links, parent),
+            name: name.to_string(),
+        });
+    }
+    let mut at = Some(parent);
+    while let Some(p) = at {
+        if p == child_header {
+            return Err(Error::Cycle {
+                parent: describe(links, parent),
+                name: name.to_string(),
+            });
+        }
+        at = parent_of(links, p).map(|(pp, _)| pp);
+    }
+    if child_by_name(links, parent, name).is_some() {
+        return Err(Error::DuplicateChild {
+            parent: describe(links, parent),
+            name: name.to_string(),
+        });
+    }
+    // SAFETY: both alive: we hold `child`, and `parent` is the caller's.
+    unsafe {
+        parent.get().set_tree_flag();
+        child_header.get().set_tree_flag();
+    }
+    links.parents.insert(
+        child_header,
+        ParentLink {
+            parent,
+            name: name.to_string(),
+            owned: false,
+        },
+    );
+    links
+        .children
+        .entry(parent)
+        .or_default()
+        .insert(name.to_string(), child);
+    Ok(())
+}
+
+/// Records that `child` is the owned child `name` of `owner` (called by the
+/// derive's init glue).
+pub(crate) fn link_owned(child: &ObjectHeader, owner: NonNull<ObjectHeader>, name: &'static str) {
+    let mut links = links();
+    child.set_tree_flag();
+    links.parents.insert(
+        HeaderPtr::of(child),
+        ParentLink {
+            parent: HeaderPtr(owner),
+            name: name.to_string(),
+            owned: true,
+        },
+    );
+}
+
+/// Forgets the owner of an owned child (its owner is finalizing).
+pub(crate) fn unlink_owned(child: &ObjectHeader) {
+    links().parents.remove(&HeaderPtr::of(child));
+}
+
+/// Drops every tree link of an object that is finalizing: its own parent
+/// link (if any is left) and its dynamic children, released after the lock
+/// is dropped (their finalize may take it again).
+pub(crate) fn release_links(header: &ObjectHeader) {
+    let key = HeaderPtr::of(header);
+    let orphans = {
+        let mut links = links();
+        links.parents.remove(&key);
+        let orphans = links.children.remove(&key).unwrap_or_default();
+        for child in orphans.values() {
+            links.parents.remove(&HeaderPtr(child.header_ptr()));
+        }
+        orphans
+    };
+    drop(orphans);
+}
+
+/// Returns the container at an absolute `path`, creating `container`
+/// objects for missing components (like QEMU's `container_get`).
+///
+/// ```
+/// let peripheral = qom_rt::container("/machine/peripheral").unwrap();
+/// use qom_rt::prelude::*;
+/// assert_eq!(peripheral.canonical_path().as_deref(), Some("/machine/peripheral"));
+/// ```
+pub fn container(path: &str) -> Result<Owned<Object>> {
+    let components = absolute_components(path)?;
+    let mut links = links();
+    let mut at = root_header();
+    for name in components {
+        at = match child_by_name(&links, at, name) {
+            Some(child) => child,
+            None => {
+                let made = Owned::<crate::Container>::new().into_object();
+                let header = HeaderPtr(made.header_ptr());
+                add_child_locked(&mut links, at, name, made)?;
+                header
+            }
+        };
+    }
+    Ok(owned_at(at))
+}
+
+fn absolute_components(path: &str) -> Result<Vec<&str>> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(Error::PathNotFound {
+            path: path.to_string(),
+            missing: Some("the path is not absolute (it must start with `/`)".to_string()),
+        });
+    };
+    Ok(rest.split('/').filter(|c| !c.is_empty()).collect())
+}
+
+fn walk(links: &Links, from: HeaderPtr, components: &[&str], path: &str) -> Result<HeaderPtr> {
+    let mut at = from;
+    for (i, name) in components.iter().enumerate() {
+        at = match *name {
+            "." => at,
+            ".." => parent_of(links, at).map(|(p, _)| p).unwrap_or(at),
+            _ => child_by_name(links, at, name).ok_or_else(|| Error::PathNotFound {
+                path: path.to_string(),
+                missing: Some(if i == 0 {
+                    describe(links, at)
+                } else {
+                    components[..i].join("/")
+                }),
+            })?,
+        };
+    }
+    Ok(at)
+}
+
+/// Resolves a path to an object, as QOM's `object_resolve_path` does:
+/// an absolute path (`/machine/peripheral/usb0/xhci`) is walked from the
+/// root; a partial path (`usb0/xhci`) matches any object whose canonical
+/// path ends with it and must be unique.
+pub fn resolve_path(path: &str) -> Result<Owned<Object>> {
+    let links = links();
+    if path.starts_with('/') {
+        let components = absolute_components(path)?;
+        return walk(&links, root_header(), &components, path).map(owned_at);
+    }
+    let wanted: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    if wanted.is_empty() {
+        return Err(Error::PathNotFound {
+            path: path.to_string(),
+            missing: None,
+        });
+    }
+    let mut matches = Vec::new();
+    let mut names = Vec::new();
+    collect_suffix_matches(&links, root_header(), &mut names, &wanted, &mut matches);
+    match matches.len() {
+        0 => Err(Error::PathNotFound {
+            path: path.to_string(),
+            missing: None,
+        }),
+        1 => Ok(owned_at(matches[0])),
+        _ => Err(Error::AmbiguousPath {
+            path: path.to_string(),
+            candidates: matches.iter().map(|m| describe(&links, *m)).collect(),
+        }),
+    }
+}
+
+fn collect_suffix_matches(
+    links: &Links,
+    at: HeaderPtr,
+    names: &mut Vec<String>,
+    wanted: &[&str],
+    out: &mut Vec<HeaderPtr>,
+) {
+    if names.len() >= wanted.len() && names[names.len() - wanted.len()..].iter().eq(wanted.iter()) {
+        out.push(at);
+    }
+    for_each_child(links, at, |name, child| {
+        names.push(name);
+        collect_suffix_matches(links, child, names, wanted, out);
+        names.pop();
+    });
+}
+
+/// Prints the tree under an absolute path like HMP's `info qom-tree`: one
+/// object a line, `/name (type)`, indented two spaces per level.
+///
+/// ```
+/// qom_rt::container("/doc-tree/a").unwrap();
+/// assert_eq!(qom_rt::qom_tree("/doc-tree").unwrap(), "/doc-tree (container)\n  /a (container)\n");
+/// ```
+pub fn qom_tree(path: &str) -> Result<String> {
+    let links = links();
+    let components = absolute_components(path)?;
+    let top = walk(&links, root_header(), &components, path)?;
+    let mut out = String::new();
+    let name = components.last().copied().unwrap_or("");
+    print_tree(&links, top, name, 0, &mut out);
+    Ok(out)
+}
+
+fn print_tree(links: &Links, at: HeaderPtr, name: &str, depth: usize, out: &mut String) {
+    use std::fmt::Write;
+    // SAFETY: alive under the lock.
+    let info: &TypeInfo = unsafe { at.get() }.type_info();
+    let _ = writeln!(out, "{:indent$}/{} ({})", "", name, info.name(), indent = depth * 2);
+    for_each_child(links, at, |child_name, child| {
+        print_tree(links, child, &child_name, depth + 1, out);
+    });
+}
+
+/// One child as [`ObjectTree::children`] lists it.
+#[derive(Debug, Clone)]
+pub struct ChildEntry {
+    /// Name under the parent (`xhci`, `msix_bars[1]`, `usb0`).
+    pub name: String,
+    /// The child's dynamic type name.
+    pub type_name: &'static str,
+    /// How the child is held.
+    pub kind: ChildEntryKind,
+}
+
+/// How a listed child is held by its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildEntryKind {
+    /// A `#[child(embedded)]` field.
+    Embedded,
+    /// A `#[child(owned)]` field.
+    Owned,
+    /// Added with `add_child`.
+    Dynamic,
+}
+
+/// Composition-tree operations on every object (in the prelude).
+pub trait ObjectTree: ObjectType {
+    /// The absolute path from the root, or `None` while the object (or an
+    /// ancestor) is detached from the root.
+    fn canonical_path(&self) -> Option<String> {
+        let links = links();
+        path_locked(&links, HeaderPtr::of(self.header()))
+    }
+
+    /// Adds `child` under this object as `name` (like `device_add id=`):
+    /// this object then holds a strong reference on it until `unparent`.
+    fn add_child<C: ObjectType>(&self, name: &str, child: Owned<C>) -> Result<()> {
+        let mut links = links();
+        add_child_locked(
+            &mut links,
+            HeaderPtr::of(self.header()),
+            name,
+            child.into_object(),
+        )
+    }
+
+    /// Detaches the object from its dynamic parent; it finalizes once its
+    /// last reference is gone. Declared (embedded or owned) children stay
+    /// where their container put them, so for them this does nothing.
+    fn unparent(&self) {
+        let key = HeaderPtr::of(self.header());
+        let released = {
+            let mut links = links();
+            let dynamic = links.parents.get(&key).is_some_and(|link| !link.owned);
+            match links.parents.remove_entry(&key) {
+                Some((_, link)) if dynamic => links
+                    .children
+                    .get_mut(&link.parent)
+                    .and_then(|m| m.remove(&link.name)),
+                Some((k, link)) => {
+                    links.parents.insert(k, link);
+                    None
+                }
+                None => None,
+            }
+        };
+        // Dropped after the lock: this may finalize the object.
+        drop(released);
+    }
+
+    /// Resolves a path relative to this object (`..` is the parent).
+    fn resolve(&self, relative: &str) -> Result<Owned<Object>> {
+        let links = links();
+        let components: Vec<&str> = relative.split('/').filter(|c| !c.is_empty()).collect();
+        walk(&links, HeaderPtr::of(self.header()), &components, relative).map(owned_at)
+    }
+
+    /// The object's children, as `info qom-tree` orders them.
+    fn children(&self) -> Vec<ChildEntry> {
+        let links = links();
+        let me = HeaderPtr::of(self.header());
+        let dynamic = links.children.get(&me);
+        let mut out = Vec::new();
+        for_each_child(&links, me, |name, child| {
+            // SAFETY: alive under the lock.
+            let h = unsafe { child.get() };
+            let kind = if dynamic.is_some_and(|m| m.contains_key(&name)) {
+                ChildEntryKind::Dynamic
+            } else if h.container_header().is_some() {
+                ChildEntryKind::Embedded
+            } else {
+                ChildEntryKind::Owned
+            };
+            out.push(ChildEntry {
+                name,
+                type_name: h.type_info().name(),
+                kind,
+            });
+        });
+        out
+    }
+
+    /// The object that declares this one as a child (`#[child(embedded)]`
+    /// or `#[child(owned)]`), if it is a `C` and still live. Returns `None`
+    /// once that container has begun finalizing, so a child that outlives
+    /// its container cannot reach the container's state.
+    fn container<C: ObjectType>(&self) -> Option<Owned<C>> {
+        let me = HeaderPtr::of(self.header());
+        // The lock keeps an owner alive while its link exists; an embedded
+        // child keeps its container's header readable by itself.
+        let links = links();
+        let header = match self.header().container_header() {
+            Some(container) => HeaderPtr(container),
+            None => match links.parents.get(&me) {
+                Some(link) if link.owned => link.parent,
+                _ => return None,
+            },
+        };
+        // SAFETY: alive, as above.
+        let h = unsafe { header.get() };
+        // `try_acquire_ref` fails once the container's count reached zero,
+        // i.e. once it has begun finalizing.
+        if !h.type_info().is_a(C::TYPE_INFO) || !h.try_acquire_ref() {
+            return None;
+        }
+        // SAFETY: the dynamic type is a `C` with this header; we transfer
+        // the reference just taken.
+        Some(unsafe { Owned::from_counted(header.0.byte_sub(C::HEADER_OFFSET).cast()) })
+    }
+}
+
+impl<T: ObjectType> ObjectTree for T {}
