@@ -1,1 +1,130 @@
-fn main() {}
+//! Runtime benchmarks (criterion), with the ratios DESIGN.md sets targets
+//! for printed at the end:
+//! * `Owned` clone+drop vs `Arc` clone+drop (target <= 1.05..1.1);
+//! * a container with 16 embedded children vs one `Box` of a same-size
+//!   plain struct (target <= 1.3) and vs the same shape as 17 `Arc`s;
+//! * downcast to depth 8 vs depth 1 (target <= 1.1);
+//! * `new_by_name` vs `Owned::new`.
+//!
+//! Run: `cargo bench -p qom-rt --bench runtime`.
+
+use criterion::{black_box, Criterion};
+use qom_rt::prelude::*;
+use std::sync::Arc;
+
+#[derive(QomObject)]
+#[qom(name = "bench-leaf")]
+struct Leaf {
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Leaf {}
+
+#[derive(QomObject)]
+#[qom(name = "bench-sixteen")]
+struct Sixteen {
+    parent: ParentField<Object>,
+    #[child(embedded)]
+    leaves: [Leaf; 16],
+}
+impl ObjectImpl for Sixteen {}
+
+/// The same bytes as `Sixteen` (17 headers of 4 words), as a plain struct.
+struct PlainSixteen {
+    header: [usize; 4],
+    leaves: [[usize; 4]; 16],
+}
+
+macro_rules! chain {
+    ($($t:ident : $p:ident = $n:literal),* $(,)?) => {$(
+        #[derive(QomObject)]
+        #[qom(name = $n)]
+        struct $t { parent: ParentField<$p> }
+        impl ObjectImpl for $t {}
+    )*};
+}
+chain!(D1: Object = "bench-d1", D2: D1 = "bench-d2", D3: D2 = "bench-d3", D4: D3 = "bench-d4",
+       D5: D4 = "bench-d5", D6: D5 = "bench-d6", D7: D6 = "bench-d7", D8: D7 = "bench-d8");
+
+fn benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("refcount");
+    let owned = Owned::<Leaf>::new();
+    g.bench_function("owned_clone_drop", |b| b.iter(|| drop(black_box(owned.clone()))));
+    let embedded_parent = Owned::<Sixteen>::new();
+    let embedded = Owned::from(&embedded_parent.leaves[3]);
+    g.bench_function("owned_embedded_clone_drop", |b| {
+        b.iter(|| drop(black_box(embedded.clone())))
+    });
+    let arc = Arc::new([0usize; 4]);
+    g.bench_function("arc_clone_drop", |b| b.iter(|| drop(black_box(arc.clone()))));
+    g.finish();
+
+    let mut g = c.benchmark_group("create");
+    g.bench_function("sixteen_children", |b| {
+        b.iter(|| drop(black_box(Owned::<Sixteen>::new())))
+    });
+    g.bench_function("box_same_size", |b| {
+        b.iter(|| {
+            drop(black_box(Box::new(PlainSixteen {
+                header: [black_box(1), 0, 0, 0],
+                leaves: [[black_box(2), 0, 0, 0]; 16],
+            })))
+        })
+    });
+    g.bench_function("seventeen_arcs", |b| {
+        b.iter(|| {
+            let parent = Arc::new([black_box(1usize), 0, 0, 0]);
+            let children: [Arc<[usize; 4]>; 16] =
+                std::array::from_fn(|i| Arc::new([black_box(i), 0, 0, 0]));
+            drop(black_box((parent, children)));
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("downcast");
+    let deep = Owned::<D8>::new().into_object();
+    g.bench_function("depth1", |b| {
+        b.iter(|| black_box(black_box(&*deep).downcast::<D1>().is_some()))
+    });
+    g.bench_function("depth8", |b| {
+        b.iter(|| black_box(black_box(&*deep).downcast::<D8>().is_some()))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("instantiate");
+    g.bench_function("owned_new", |b| b.iter(|| drop(black_box(Owned::<D8>::new()))));
+    g.bench_function("new_by_name", |b| {
+        b.iter(|| drop(black_box(qom_rt::new_by_name(black_box("bench-d8")).unwrap())))
+    });
+    g.finish();
+}
+
+/// Mean time of one benchmark from criterion's saved estimates, in ns.
+fn mean_ns(group: &str, id: &str) -> Option<f64> {
+    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_string()
+    });
+    let path = format!("{dir}/criterion/{group}/{id}/new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["mean"]["point_estimate"].as_f64()
+}
+
+fn ratio(label: &str, target: &str, (g1, a): (&str, &str), (g2, b): (&str, &str)) {
+    match (mean_ns(g1, a), mean_ns(g2, b)) {
+        (Some(x), Some(y)) => println!("{label:<48} {x:>9.2} ns / {y:>9.2} ns = {:.3}  (target {target})", x / y),
+        _ => println!("{label:<48} (not measured in this run)"),
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    benches(&mut c);
+    c.final_summary();
+    println!("\nratios:");
+    ratio("Owned clone+drop / Arc clone+drop", "<= 1.05", ("refcount", "owned_clone_drop"), ("refcount", "arc_clone_drop"));
+    ratio("embedded Owned clone+drop / Arc clone+drop", "<= 1.05", ("refcount", "owned_embedded_clone_drop"), ("refcount", "arc_clone_drop"));
+    ratio("16 embedded children / one Box of same size", "<= 1.3", ("create", "sixteen_children"), ("create", "box_same_size"));
+    ratio("16 embedded children / 17 Arcs", "< 1", ("create", "sixteen_children"), ("create", "seventeen_arcs"));
+    ratio("downcast depth 8 / depth 1", "<= 1.1", ("downcast", "depth8"), ("downcast", "depth1"));
+    ratio("new_by_name / Owned::new", "report", ("instantiate", "new_by_name"), ("instantiate", "owned_new"));
+}

@@ -5,7 +5,7 @@
 //!  0       type_info    &'static TypeInfo of the most-derived type
 //!  8       refs         strong count (`Owned`s + the container's reference
 //!                       for an embedded child); finalize runs when it hits 0
-//!  16      storage      storage count << 3 | TREE_FLAG | state (2 bits)
+//!  16      storage      storage count << 2 | TREE_FLAG | FINALIZED
 //!  24      link         tagged pointer with the allocation's provenance:
 //!                       tag 1: standalone, points at the allocation start
 //!                       tag 0: embedded, points at the container's header
@@ -14,8 +14,11 @@
 //! `refs` is the logical life (like `Arc`'s strong count); `storage` counts
 //! who needs the bytes (the object itself until its finalize ends, plus one
 //! per embedded direct child that has not finished finalizing). The state
-//! (live -> finalizing -> finalized) shares the storage word because both
-//! change only at the end of an object's life.
+//! needs one bit: an object is *live* while `refs > 0`, *finalizing* once
+//! `refs` reached zero, and *finalized* when the `FINALIZED` bit is set,
+//! which happens in the same atomic operation that releases the object's
+//! own storage reference at the end of finalize (so finalizing costs no
+//! extra read-modify-write).
 //!
 //! `link` never changes after initialisation, so it is a plain field. It
 //! always carries the provenance of the whole allocation, which is how
@@ -24,7 +27,8 @@
 
 use crate::type_info::TypeInfo;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::AtomicUsize;
+use core::sync::atomic::Ordering;
 
 /// Lifecycle state of an object, read with [`ObjectHeader::state`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,15 +41,13 @@ pub enum LifeState {
     Finalized,
 }
 
-pub(crate) const STATE_MASK: usize = 0b11;
-pub(crate) const STATE_LIVE: usize = 0;
-pub(crate) const STATE_FINALIZING: usize = 1;
-pub(crate) const STATE_FINALIZED: usize = 2;
+/// Set when finalize has finished.
+pub(crate) const FINALIZED: usize = 0b01;
 /// Set once the object has an entry in the composition tree's side table
 /// (a dynamic parent, an owner, or dynamic children), so that finalize only
 /// takes the tree lock for objects that need it.
-pub(crate) const TREE_FLAG: usize = 0b100;
-pub(crate) const STORAGE_SHIFT: u32 = 3;
+pub(crate) const TREE_FLAG: usize = 0b10;
+pub(crate) const STORAGE_SHIFT: u32 = 2;
 pub(crate) const STORAGE_ONE: usize = 1 << STORAGE_SHIFT;
 
 /// A reference count past this is a leak of `Owned`s (as in `Arc`): abort.
@@ -83,6 +85,7 @@ pub(crate) enum Link {
 }
 
 impl Link {
+    #[inline]
     fn encode(self) -> NonNull<u8> {
         match self {
             Link::Standalone(p) => p.map_addr(|a| a | LINK_STANDALONE),
@@ -95,11 +98,12 @@ impl ObjectHeader {
     /// A header for an object under construction: no strong reference yet
     /// (so a child's `container()` cannot reach a half-built container),
     /// one storage reference for itself plus one per embedded child.
+    #[inline]
     pub(crate) fn new(type_info: &'static TypeInfo, embedded_children: usize, link: Link) -> Self {
         ObjectHeader {
             type_info,
             refs: AtomicUsize::new(0),
-            storage: AtomicUsize::new((1 + embedded_children) << STORAGE_SHIFT | STATE_LIVE),
+            storage: AtomicUsize::new((1 + embedded_children) << STORAGE_SHIFT),
             link: link.encode(),
         }
     }
@@ -122,13 +126,16 @@ impl ObjectHeader {
 
     /// Where the object is in its lifecycle (a snapshot).
     pub fn state(&self) -> LifeState {
-        match self.storage.load(Ordering::Acquire) & STATE_MASK {
-            STATE_LIVE => LifeState::Live,
-            STATE_FINALIZING => LifeState::Finalizing,
-            _ => LifeState::Finalized,
+        if self.storage.load(Ordering::Acquire) & FINALIZED != 0 {
+            LifeState::Finalized
+        } else if self.refs.load(Ordering::Acquire) == 0 {
+            LifeState::Finalizing
+        } else {
+            LifeState::Live
         }
     }
 
+    #[inline]
     pub(crate) fn link(&self) -> Link {
         let raw = self.link;
         if raw.addr().get() & LINK_STANDALONE != 0 {
@@ -143,6 +150,7 @@ impl ObjectHeader {
     }
 
     /// The container this object is embedded in, if any.
+    #[inline]
     pub(crate) fn container_header(&self) -> Option<NonNull<ObjectHeader>> {
         match self.link() {
             Link::Embedded(h) => Some(h),
@@ -152,6 +160,7 @@ impl ObjectHeader {
 
     /// The address of `at` (inside this object's allocation) with the
     /// provenance of the whole allocation.
+    #[inline]
     pub(crate) fn allocation_ptr_at<T>(&self, at: NonNull<T>) -> NonNull<T> {
         let base = match self.link() {
             Link::Standalone(p) => p,
@@ -169,7 +178,9 @@ impl ObjectHeader {
         // reference through which it reached the object, so the object is
         // kept alive independently and no data is published by this count.
         let old = self.refs.fetch_add(1, Ordering::Relaxed);
-        if old.wrapping_sub(1) >= MAX_REFCOUNT {
+        // Zero (finalizing) and anything past `isize::MAX` (overflow) are
+        // exactly the values that are not positive as an `isize`.
+        if old as isize <= 0 {
             self.acquire_ref_failed(old);
         }
     }
@@ -232,7 +243,13 @@ impl ObjectHeader {
         self.storage.fetch_or(TREE_FLAG, Ordering::Relaxed);
     }
 
+    #[inline]
     pub(crate) fn has_tree_flag(&self) -> bool {
         self.storage.load(Ordering::Relaxed) & TREE_FLAG != 0
     }
 }
+
+// The header budget from DESIGN.md: no larger than 32 bytes on 64-bit hosts
+// (QEMU's is 40 plus a per-object property hash table).
+#[cfg(all(not(loom), target_pointer_width = "64"))]
+const _: () = assert!(core::mem::size_of::<ObjectHeader>() == 32);

@@ -51,6 +51,7 @@ mod owned;
 mod property;
 mod registry;
 mod suggest;
+mod sync;
 mod tree;
 mod type_info;
 

@@ -3,8 +3,9 @@
 //!
 //! The rules (DESIGN.md, "Semantics"):
 //! * `refs` reaching zero finalizes the object, exactly once;
-//! * finalize ends by releasing the object's own storage reference and the
-//!   ones its in-place-torn-down children would have released;
+//! * finalize ends by setting `FINALIZED` and releasing the object's own
+//!   storage reference and the ones its in-place-torn-down children would
+//!   have released, in one atomic operation;
 //! * `storage` reaching zero frees the allocation, or, for an embedded
 //!   object, releases one storage reference on its container.
 //!
@@ -14,10 +15,7 @@
 //! reach zero issues an `Acquire` load first, so the finalizer (and the
 //! freer) sees all of those uses completed.
 
-use crate::header::{
-    Link, ObjectHeader, STATE_FINALIZED, STATE_FINALIZING, STATE_MASK, STORAGE_ONE,
-    STORAGE_SHIFT,
-};
+use crate::header::{Link, ObjectHeader, FINALIZED, STORAGE_ONE, STORAGE_SHIFT, TREE_FLAG};
 use crate::object::{InitContext, ObjectType};
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -35,6 +33,7 @@ pub(crate) fn header_ptr<T: ObjectType>(this: NonNull<T>) -> NonNull<ObjectHeade
 /// # Safety
 /// `this` points to uninitialised memory valid for `T`, with the provenance
 /// of the whole allocation; `link` describes where that memory lives.
+#[inline]
 pub(crate) unsafe fn init_object<T: ObjectType>(this: NonNull<T>, link: Link) {
     let ctx = InitContext {
         type_info: T::TYPE_INFO,
@@ -68,7 +67,7 @@ pub(crate) unsafe fn drop_last_ref(header: NonNull<ObjectHeader>) {
     // unique finalizer.
     let release = unsafe { (h.type_info().finalize)(header) };
     // SAFETY: finalize returned our storage references to drop.
-    unsafe { release_storage(header, release) };
+    unsafe { finish_finalize(header, release) };
 }
 
 /// Type-erased entry into [`finalize`], stored in `TypeInfo`.
@@ -89,85 +88,83 @@ pub(crate) unsafe fn finalize_erased<T: ObjectType>(header: NonNull<ObjectHeader
 /// # Safety
 /// The strong count is zero and the caller is the unique finalizer;
 /// `this` carries the allocation's provenance.
+#[inline]
 pub(crate) unsafe fn finalize<T: ObjectType>(this: NonNull<T>) -> usize {
-    let header = header_ptr(this);
-    // SAFETY: the object's memory is kept alive by its own storage ref.
-    let h = unsafe { header.as_ref() };
-    advance_state::<T>(h, STATE_FINALIZING);
     // SAFETY: forwarded from the caller.
-    let children_done = unsafe { T::__finalize_levels(this) };
-    advance_state::<T>(h, STATE_FINALIZED);
-    1 + children_done
+    1 + unsafe { T::__finalize_levels(this) }
 }
 
-/// Moves the state forward by one step. Only the finalizer changes the
-/// state, but for a type with embedded children the storage word is also
-/// decremented by children finalizing on other threads, so the update must
-/// be a read-modify-write. A type without embedded children is the only
-/// writer of its storage word at this point (nothing can reach it while its
-/// strong count is zero), so a plain store suffices and saves an atomic
-/// read-modify-write per torn-down child.
-#[inline(always)]
-fn advance_state<T: ObjectType>(h: &ObjectHeader, to: usize) {
-    if T::EMBEDDED_COUNT > 0 {
-        // Release: a thread observing the new state observes the finalize
-        // work done before it.
-        h.storage.fetch_add(1, Release);
-    } else {
-        let word = h.storage.load(Relaxed);
-        h.storage.store((word & !STATE_MASK) | to, Release);
+/// Ends an object's finalize: sets `FINALIZED` and releases the `n`
+/// storage references `finalize` returned, in one atomic operation.
+///
+/// # Safety
+/// As [`release_storage`]; called once, by the finalizer.
+unsafe fn finish_finalize(header: NonNull<ObjectHeader>, n: usize) {
+    // SAFETY: we hold `n` storage references, so the bytes are live.
+    let storage = unsafe { &(*header.as_ptr()).storage };
+    // If the count is exactly ours, no embedded child is still alive and
+    // none can appear (storage references are only created at
+    // initialisation): skip the read-modify-write and free. Acquire pairs
+    // with the Release decrements of children that finished earlier.
+    if storage.load(Acquire) & !TREE_FLAG == n << STORAGE_SHIFT {
+        // SAFETY: no other storage reference exists.
+        unsafe { free_storage(header) };
+        return;
+    }
+    // Release: this finalize happens before whoever frees the memory.
+    // Subtracting `n * STORAGE_ONE - FINALIZED` drops our references and
+    // sets the (previously clear) `FINALIZED` bit in the same operation.
+    let old = storage.fetch_sub(n * STORAGE_ONE - FINALIZED, Release);
+    if old >> STORAGE_SHIFT == n {
+        storage.load(Acquire);
+        // SAFETY: we released the last storage reference.
+        unsafe { free_storage(header) };
     }
 }
 
-/// Releases `n` storage references on the object at `header`; frees the
-/// allocation (or releases the container's storage) when none remain.
+/// Releases `n` storage references on the object at `header` (a
+/// container, on behalf of its finished children); frees the allocation
+/// (or releases the container's own container) when none remain.
 ///
 /// # Safety
 /// The caller owns `n` storage references on the object; `header` carries
 /// the allocation's provenance.
-pub(crate) unsafe fn release_storage(mut header: NonNull<ObjectHeader>, mut n: usize) {
-    loop {
-        // SAFETY: we hold `n` storage references, so the bytes are live.
-        let storage = unsafe { &(*header.as_ptr()).storage };
-        // Storage references are created only at initialisation, so if the
-        // count is exactly ours, no other holder exists or can appear: skip
-        // the read-modify-write. Acquire pairs with children's Release
-        // decrements, as below.
-        let current = storage.load(Acquire);
-        let last = if current >> STORAGE_SHIFT == n {
-            true
-        } else {
-            // Release: this object's finalize (and a child's) happens before
-            // whoever frees the memory; that thread's Acquire load pairs.
-            let old = storage.fetch_sub(n * STORAGE_ONE, Release);
-            if old >> STORAGE_SHIFT == n {
-                storage.load(Acquire);
-                true
-            } else {
-                false
-            }
-        };
-        if !last {
-            return;
+unsafe fn release_storage(header: NonNull<ObjectHeader>, n: usize) {
+    // SAFETY: we hold `n` storage references, so the bytes are live.
+    let storage = unsafe { &(*header.as_ptr()).storage };
+    // Release: the child's finalize happens before whoever frees the
+    // memory; that thread's Acquire load pairs with it.
+    let old = storage.fetch_sub(n * STORAGE_ONE, Release);
+    if old >> STORAGE_SHIFT == n {
+        storage.load(Acquire);
+        // SAFETY: we released the last storage reference.
+        unsafe { free_storage(header) };
+    }
+}
+
+/// Frees the memory of an object no one needs any more: deallocates a
+/// standalone object, or releases an embedded one's hold on its container.
+///
+/// # Safety
+/// No storage reference on the object remains; `header` carries the
+/// allocation's provenance.
+unsafe fn free_storage(header: NonNull<ObjectHeader>) {
+    // SAFETY: the header is still allocated and `link` was written before
+    // the object was shared.
+    match unsafe { header.as_ref() }.link() {
+        Link::Embedded(container) => {
+            // This object's bytes belong to its container, on which it held
+            // one storage reference.
+            // SAFETY: we own that reference.
+            unsafe { release_storage(container, 1) }
         }
-        // SAFETY: no storage reference remains: nothing can read the header
-        // after this thread, and `link` was written before sharing.
-        match unsafe { header.as_ref() }.link() {
-            Link::Embedded(container) => {
-                // This object's bytes belong to its container; it held one
-                // storage reference on the container, released now.
-                header = container;
-                n = 1;
-            }
-            Link::Standalone(allocation) => {
-                // SAFETY: as above, plus `type_info` is static.
-                let layout = unsafe { header.as_ref() }.type_info().layout;
-                // SAFETY: `allocation` is the pointer `Owned::new` got from
-                // the global allocator with this layout (the most-derived
-                // type's), and every field was dropped during finalize.
-                unsafe { std::alloc::dealloc(allocation.as_ptr(), layout) };
-                return;
-            }
+        Link::Standalone(allocation) => {
+            // SAFETY: as above; `type_info` is static.
+            let layout = unsafe { header.as_ref() }.type_info().layout;
+            // SAFETY: `allocation` is the pointer `Owned::new` got from the
+            // global allocator with this layout (the most-derived type's),
+            // and every field was dropped during finalize.
+            unsafe { std::alloc::dealloc(allocation.as_ptr(), layout) };
         }
     }
 }
@@ -177,6 +174,7 @@ pub(crate) unsafe fn release_storage(mut header: NonNull<ObjectHeader>, mut n: u
 /// # Safety
 /// `this` is uninitialised memory for `T` inside the container whose header
 /// is `container`, both with the allocation's provenance.
+#[inline]
 pub(crate) unsafe fn init_embedded<T: ObjectType>(
     this: NonNull<T>,
     container: NonNull<ObjectHeader>,
@@ -193,6 +191,7 @@ pub(crate) unsafe fn init_embedded<T: ObjectType>(
 ///
 /// # Safety
 /// Called once per embedded child, by its container's finalizer.
+#[inline]
 pub(crate) unsafe fn release_embedded<T: ObjectType>(this: NonNull<T>) -> usize {
     let header = header_ptr(this);
     // SAFETY: the child is live: the container's reference is still held.
@@ -207,8 +206,10 @@ pub(crate) unsafe fn release_embedded<T: ObjectType>(this: NonNull<T>) -> usize 
         // panics as a resurrection, as for any finalizing object.
         h.refs.store(0, Relaxed);
         // SAFETY: we are the unique finalizer. The child has no embedded
-        // children, so `finalize` returns exactly its own storage reference,
-        // whose release we hand to the container (the caller).
+        // children, so its storage count is exactly its own reference and
+        // its bytes are the container's: instead of marking it finalized
+        // and releasing that reference, we hand the release of its hold on
+        // the container to the caller, which batches them.
         unsafe { finalize(this) };
         return 1;
     }

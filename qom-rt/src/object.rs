@@ -83,10 +83,12 @@ pub struct InitContext {
 pub trait ObjectImpl: ObjectType {
     /// Runs once the object and all its embedded and owned children exist,
     /// after the parent type's `init`. Like QOM's `instance_init`.
+    #[inline]
     fn init(&self) {}
 
     /// Runs exactly once, when the last strong reference is gone, before
     /// the parent type's `finalize`; children are still usable here.
+    #[inline]
     fn finalize(&self) {}
 }
 
@@ -162,16 +164,19 @@ unsafe impl ObjectType for Object {
         &self.header
     }
 
+    #[inline]
     unsafe fn __init_fields(this: NonNull<Self>, ctx: InitContext) {
         let header = ObjectHeader::new(ctx.type_info, ctx.embedded_count, ctx.link);
         // SAFETY: the caller guarantees `this` is valid for writes.
         unsafe { core::ptr::addr_of_mut!((*this.as_ptr()).header).write(header) };
     }
 
+    #[inline]
     fn __run_init_hooks(&self) {
         <Object as ObjectImpl>::init(self);
     }
 
+    #[inline]
     unsafe fn __finalize_levels(this: NonNull<Self>) -> usize {
         // SAFETY: the caller guarantees `this` points to a live object.
         let object = unsafe { this.as_ref() };

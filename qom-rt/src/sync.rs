@@ -1,0 +1,9 @@
+//! The atomics the runtime counts with: `core`'s normally, `loom`'s when
+//! built with `--cfg loom` so that the model checker explores every
+//! interleaving of the reference-counting code.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::AtomicUsize;
+
+#[cfg(not(loom))]
+pub(crate) use core::sync::atomic::AtomicUsize;

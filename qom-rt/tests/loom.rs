@@ -1,0 +1,141 @@
+//! Model checks of the reference-counting code with `loom`: every
+//! interleaving (within loom's bounds) of the racing operations is run.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p qom-rt --test loom --release`.
+#![cfg(loom)]
+
+use loom::thread;
+use qom_rt::prelude::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+/// Counts frees of one watched allocation size (the container's).
+struct WatchFrees;
+static WATCHED_SIZE: AtomicUsize = AtomicUsize::new(0);
+static WATCHED_FREES: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting.
+unsafe impl GlobalAlloc for WatchFrees {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if layout.size() == WATCHED_SIZE.load(SeqCst) {
+            WATCHED_FREES.fetch_add(1, SeqCst);
+        }
+        // SAFETY: forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: WatchFrees = WatchFrees;
+
+static FINALIZED_LEAVES: AtomicUsize = AtomicUsize::new(0);
+static FINALIZED_BOARDS: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(QomObject)]
+#[qom(name = "loom-leaf")]
+struct Leaf {
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Leaf {
+    fn finalize(&self) {
+        FINALIZED_LEAVES.fetch_add(1, SeqCst);
+    }
+}
+
+#[derive(QomObject)]
+#[qom(name = "loom-board")]
+struct Board {
+    parent: ParentField<Object>,
+    #[child(embedded)]
+    leaves: [Leaf; 2],
+    // Padding so the board's allocation size is unique in this process.
+    _pad: [u64; 7],
+}
+impl ObjectImpl for Board {
+    fn finalize(&self) {
+        FINALIZED_BOARDS.fetch_add(1, SeqCst);
+    }
+}
+
+/// The counters are process-wide: models run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn reset() {
+    WATCHED_SIZE.store(core::mem::size_of::<Board>(), SeqCst);
+    WATCHED_FREES.store(0, SeqCst);
+    FINALIZED_LEAVES.store(0, SeqCst);
+    FINALIZED_BOARDS.store(0, SeqCst);
+}
+
+fn assert_all_gone() {
+    assert_eq!(FINALIZED_BOARDS.load(SeqCst), 1, "board finalized once");
+    assert_eq!(FINALIZED_LEAVES.load(SeqCst), 2, "each leaf finalized once");
+    assert_eq!(WATCHED_FREES.load(SeqCst), 1, "storage freed exactly once");
+}
+
+/// The container's last reference and an embedded child's last reference
+/// are dropped on two threads at once: whoever is last frees the storage.
+#[test]
+fn container_and_embedded_child_dropped_concurrently() {
+    let _g = serial();
+    loom::model(|| {
+        reset();
+        let board = Owned::<Board>::new();
+        let leaf = Owned::from(&board.leaves[1]);
+        let t = thread::spawn(move || drop(leaf));
+        drop(board);
+        t.join().unwrap();
+        assert_all_gone();
+    });
+}
+
+/// Clones and drops of one embedded child on two threads while the
+/// container's last reference goes on a third.
+#[test]
+fn clone_and_drop_of_a_child_while_the_container_goes() {
+    let _g = serial();
+    loom::model(|| {
+        reset();
+        let board = Owned::<Board>::new();
+        let leaf = Owned::from(&board.leaves[0]);
+        let other = leaf.clone();
+        let t = thread::spawn(move || {
+            let again = other.clone();
+            drop(other);
+            drop(again);
+        });
+        drop(board);
+        drop(leaf);
+        t.join().unwrap();
+        assert_all_gone();
+    });
+}
+
+/// A child asking for its container races the container's last drop: it
+/// gets either a live container (keeping it alive) or `None`.
+#[test]
+fn container_upgrade_races_the_last_drop() {
+    let _g = serial();
+    loom::model(|| {
+        reset();
+        let board = Owned::<Board>::new();
+        let leaf = Owned::from(&board.leaves[0]);
+        let t = thread::spawn(move || {
+            if let Some(board) = leaf.container::<Board>() {
+                assert_eq!(board.leaves.len(), 2);
+            }
+            drop(leaf);
+        });
+        drop(board);
+        t.join().unwrap();
+        assert_all_gone();
+    });
+}

@@ -1,0 +1,193 @@
+//! The composition tree: field-named children, canonical paths, path
+//! resolution, `info qom-tree` output, dynamic children and unparent.
+
+mod common;
+use common::*;
+use qom_rt::prelude::*;
+use qom_rt::{ChildEntryKind, Error};
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Each test works under its own top-level container.
+fn place(top: &str, name: &str) -> Owned<Board> {
+    let parent = qom_rt::container(&format!("/{top}")).unwrap();
+    let board = Owned::<Board>::new();
+    parent.add_child(name, board.clone()).unwrap();
+    board
+}
+
+#[test]
+fn embedded_and_owned_children_have_field_names_and_paths() {
+    let board = place("t-paths", "board0");
+    assert_eq!(board.canonical_path().as_deref(), Some("/t-paths/board0"));
+    assert_eq!(board.uart.canonical_path().as_deref(), Some("/t-paths/board0/uart"));
+    assert_eq!(board.timers[2].canonical_path().as_deref(), Some("/t-paths/board0/timers[2]"));
+    assert_eq!(board.base_leaf.canonical_path().as_deref(), Some("/t-paths/board0/base_leaf"));
+    assert_eq!(board.companion.canonical_path().as_deref(), Some("/t-paths/board0/companion"));
+    let found = qom_rt::resolve_path("/t-paths/board0/timers[1]").unwrap();
+    assert!(std::ptr::eq(found.header(), board.timers[1].header()));
+    let companion = qom_rt::resolve_path("/t-paths/board0/companion").unwrap();
+    assert!(std::ptr::eq(companion.header(), board.companion.header()));
+    board.unparent();
+    assert_eq!(board.canonical_path(), None, "detached from the root");
+    assert_eq!(board.uart.canonical_path(), None, "and its subtree with it");
+    take_log();
+}
+
+#[test]
+fn nested_embedded_children_resolve() {
+    let parent = qom_rt::container("/t-nested").unwrap();
+    let nested = Owned::<Nested>::new();
+    parent.add_child("n", nested.clone()).unwrap();
+    assert_eq!(
+        nested.inner.timers[0].canonical_path().as_deref(),
+        Some("/t-nested/n/inner/timers[0]")
+    );
+    let t = qom_rt::resolve_path("/t-nested/n/inner/timers[0]").unwrap();
+    assert_eq!(t.type_name(), "test-leaf");
+    // Relative resolution, `..` included.
+    let sibling = nested.inner.uart.resolve("../timers[2]").unwrap();
+    assert!(std::ptr::eq(sibling.header(), nested.inner.timers[2].header()));
+    nested.unparent();
+    take_log();
+}
+
+#[test]
+fn partial_paths_match_unique_suffixes() {
+    let a = place("t-partial", "alpha");
+    let b = place("t-partial", "beta");
+    let uart = qom_rt::resolve_path("alpha/uart").unwrap();
+    assert!(std::ptr::eq(uart.header(), a.uart.header()));
+    match qom_rt::resolve_path("t-partial/alpha/timers[1]") {
+        Ok(t) => assert!(std::ptr::eq(t.header(), a.timers[1].header())),
+        Err(e) => panic!("{e}"),
+    }
+    match qom_rt::resolve_path("companion") {
+        Err(Error::AmbiguousPath { candidates, .. }) => {
+            assert!(candidates.contains(&"/t-partial/alpha/companion".to_string()), "{candidates:?}");
+            assert!(candidates.contains(&"/t-partial/beta/companion".to_string()), "{candidates:?}");
+        }
+        other => panic!("expected ambiguity, got {other:?}"),
+    }
+    assert!(matches!(qom_rt::resolve_path("gamma/uart"), Err(Error::PathNotFound { .. })));
+    a.unparent();
+    b.unparent();
+    take_log();
+}
+
+#[test]
+fn qom_tree_prints_like_hmp() {
+    let board = place("t-print", "b");
+    let text = qom_rt::qom_tree("/t-print").unwrap();
+    assert_eq!(
+        text,
+        "/t-print (container)\n\
+         \x20 /b (test-board)\n\
+         \x20   /base_leaf (test-leaf)\n\
+         \x20   /uart (test-leaf)\n\
+         \x20   /timers[0] (test-leaf)\n\
+         \x20   /timers[1] (test-leaf)\n\
+         \x20   /timers[2] (test-leaf)\n\
+         \x20   /companion (test-leaf)\n"
+    );
+    let kinds: Vec<_> = board.children().into_iter().map(|c| (c.name, c.kind)).collect();
+    assert_eq!(kinds[1], ("uart".to_string(), ChildEntryKind::Embedded));
+    assert_eq!(kinds[5], ("companion".to_string(), ChildEntryKind::Owned));
+    board.unparent();
+    take_log();
+}
+
+#[test]
+fn add_child_rejects_bad_names_duplicates_and_cycles() {
+    let top = qom_rt::container("/t-errors").unwrap();
+    let board = place("t-errors", "b");
+    let other = Owned::<Board>::new();
+    assert!(matches!(top.add_child("b", other.clone()), Err(Error::DuplicateChild { .. })));
+    assert!(matches!(top.add_child("", other.clone()), Err(Error::InvalidName { .. })));
+    assert!(matches!(top.add_child("a/b", other.clone()), Err(Error::InvalidName { .. })));
+    // Clashes with a declared child's name.
+    assert!(matches!(board.add_child("uart", other.clone()), Err(Error::DuplicateChild { .. })));
+    // Already parented: embedded children and attached objects.
+    let uart = Owned::from(&board.uart);
+    assert!(matches!(top.add_child("u", uart), Err(Error::AlreadyParented { .. })));
+    assert!(matches!(top.add_child("again", board.clone()), Err(Error::AlreadyParented { .. })));
+    // Cycles: an object under its own descendant.
+    let lone = Owned::<qom_rt::Container>::new();
+    let inner = Owned::<Board>::new();
+    lone.add_child("inner", inner.clone()).unwrap();
+    assert!(matches!(inner.add_child("lone", lone.clone()), Err(Error::Cycle { .. })));
+    assert!(matches!(inner.uart.add_child("lone", lone.clone()), Err(Error::Cycle { .. })));
+    assert!(matches!(lone.add_child("self", lone.clone()), Err(Error::Cycle { .. })));
+    board.unparent();
+    drop(other);
+    take_log();
+}
+
+#[test]
+fn unparent_with_an_outstanding_reference_finalizes_at_the_last_one() {
+    let _g = serial();
+    let board = place("t-unparent", "b");
+    let parent = qom_rt::container("/t-unparent").unwrap();
+    let extra = board.clone();
+    drop(board);
+    take_log();
+    extra.unparent();
+    assert!(take_log().is_empty(), "still referenced by `extra`");
+    drop(extra);
+    let log = take_log();
+    assert_eq!(log.first().map(String::as_str), Some("finalize board"));
+    assert!(parent.children().is_empty());
+}
+
+#[test]
+fn dynamic_children_are_released_when_their_parent_finalizes() {
+    let _g = serial();
+    let before = live_allocations();
+    let board = Owned::<Board>::new();
+    let extra = Owned::<Leaf>::new();
+    extra.tag.set("extra".into());
+    board.add_child("extra", extra.clone()).unwrap();
+    assert_eq!(extra.canonical_path(), None, "the board itself is detached");
+    drop(extra);
+    take_log();
+    drop(board);
+    let log = take_log();
+    assert!(log.contains(&"finalize leaf extra".to_string()), "{log:?}");
+    drop(log);
+    assert_eq!(live_allocations(), before, "nothing leaked");
+}
+
+#[test]
+fn container_creates_missing_components() {
+    let c = qom_rt::container("/t-made/a/b").unwrap();
+    assert_eq!(c.canonical_path().as_deref(), Some("/t-made/a/b"));
+    assert_eq!(c.type_name(), "container");
+    let again = qom_rt::container("/t-made/a/b").unwrap();
+    assert!(Owned::ptr_eq(&c, &again));
+    assert!(qom_rt::container("relative").is_err());
+}
+
+fn build_print_and_tear_down(containers: usize) -> usize {
+    let top = Owned::<qom_rt::Container>::new();
+    for i in 0..containers {
+        // 17 objects each: a container and 16 embedded children.
+        top.add_child(&format!("s{i}"), Owned::<Sixteen>::new()).unwrap();
+    }
+    qom_rt::root().add_child("t-big", top.clone()).unwrap();
+    let lines = qom_rt::qom_tree("/t-big").unwrap().lines().count();
+    top.unparent();
+    lines
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "100,000 objects are too slow under Miri")]
+fn a_hundred_thousand_objects_build_print_and_tear_down() {
+    let _g = serial();
+    // A first round grows the tree's side table to its working size.
+    build_print_and_tear_down(6_000);
+    let before = live_allocations();
+    let lines = build_print_and_tear_down(6_000);
+    assert_eq!(lines, 1 + 6_000 * 17, "every object printed once");
+    assert_eq!(live_allocations(), before, "torn down to baseline");
+}
