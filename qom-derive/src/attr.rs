@@ -11,6 +11,11 @@ pub struct QomAttr {
     pub name: Option<SpannedValue<String>>,
     /// The parent type; optional, must agree with `ParentField<P>`.
     pub parent: Option<syn::Path>,
+    /// The class struct this type declares (virtual methods, constants).
+    pub class: Option<syn::Path>,
+    /// Interfaces (traits marked `#[qom_rt::interface]`) the type
+    /// implements.
+    pub interfaces: Option<darling::util::PathList>,
     /// Abstract types cannot be instantiated.
     #[darling(rename = "abstract")]
     pub is_abstract: Flag,

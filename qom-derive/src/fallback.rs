@@ -38,6 +38,11 @@ pub fn stub(input: &syn::DeriveInput) -> TokenStream {
             #[automatically_derived]
             // SAFETY: as above.
             unsafe impl #impl_generics ::qom_rt::Instantiable for #ident #ty_generics #where_clause {}
+            #[automatically_derived]
+            // SAFETY: as above.
+            unsafe impl<__T: ::qom_rt::ObjectType> ::qom_rt::__Subclassable<__T> for #ident {
+                fn __init_classes(_: &mut ::qom_rt::ClassTable) {}
+            }
         };
     }
 }

@@ -14,6 +14,7 @@ mod attr;
 mod check;
 mod expand;
 mod fallback;
+mod interface;
 
 use proc_macro::TokenStream;
 
@@ -23,6 +24,13 @@ use proc_macro::TokenStream;
 pub fn derive_qom_object(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     derive(&input).into()
+}
+
+/// Marks a trait as a QOM interface; see `qom_rt::interface`.
+#[proc_macro_attribute]
+pub fn interface(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = syn::parse_macro_input!(item as syn::ItemTrait);
+    interface::expand(args.into(), item).into()
 }
 
 /// The whole derive on a parsed item; errors become `compile_error!`s next

@@ -42,6 +42,7 @@
 extern crate self as qom_rt;
 
 mod cast;
+mod class;
 mod embed;
 mod error;
 mod header;
@@ -60,6 +61,9 @@ mod type_info;
 pub mod __private;
 
 pub use cast::ObjectCast;
+pub use class::{Class, ClassFor, ClassTable, Interface, ListedInterface, ObjectClass};
+#[doc(hidden)]
+pub use class::{Caster as __Caster, Subclassable as __Subclassable};
 pub use embed::Embeddable;
 pub use error::{Error, Result};
 pub use header::{LifeState, ObjectHeader};
@@ -76,11 +80,17 @@ pub use type_info::{ChildInfo, ChildKind, TypeInfo};
 /// property tables. See the crate docs and the guide.
 pub use qom_derive::QomObject;
 
+/// Marks a trait as a QOM interface: objects list it with
+/// `#[qom(interfaces(Trait))]` and are queried with
+/// `object.interface::<dyn Trait>()`. Implementing it without listing it
+/// does not compile.
+pub use qom_derive::interface;
+
 /// Everything a device model needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Instantiable, IsA, Object, ObjectCast, ObjectImpl, ObjectProperties, ObjectTree,
-        ObjectType, Owned, ParentField, Prop, QomObject,
+        Instantiable, IsA, Object, ObjectCast, ObjectClass, ObjectImpl, ObjectProperties,
+        ObjectTree, ObjectType, Owned, ParentField, Prop, QomObject,
     };
 }
 

@@ -146,6 +146,7 @@ static OBJECT_TYPE_INFO: TypeInfo = TypeInfo {
     children: &[],
     properties: &[],
     instantiate: None,
+    classes: crate::class::ClassSlot::new(None),
     finalize: crate::lifecycle::finalize_erased::<Object>,
 };
 inventory::submit! { crate::registry::Registration(&OBJECT_TYPE_INFO) }

@@ -22,6 +22,8 @@ pub struct TypeInfo {
     pub(crate) children: &'static [ChildInfo],
     pub(crate) properties: &'static [PropertyInfo],
     pub(crate) instantiate: Option<fn() -> Owned<Object>>,
+    /// Class structs and interfaces, built on first use.
+    pub(crate) classes: crate::class::ClassSlot,
     /// Runs this type's finalize sequence; returns the storage references
     /// the caller must release (see `lifecycle::finalize`).
     pub(crate) finalize: unsafe fn(NonNull<ObjectHeader>) -> usize,
@@ -66,6 +68,12 @@ impl TypeInfo {
     /// The properties declared by this type itself (not its parents).
     pub fn own_properties(&self) -> &'static [PropertyInfo] {
         self.properties
+    }
+
+    /// Names of the interfaces this type implements (its own and
+    /// inherited ones).
+    pub fn interfaces(&self) -> Vec<&'static str> {
+        self.classes.get().interface_names().collect()
     }
 
     /// This type and its ancestors, most-derived first.
@@ -207,6 +215,7 @@ pub struct TypeDef {
     pub children: &'static [ChildInfo],
     pub properties: &'static [PropertyInfo],
     pub instantiate: Option<fn() -> Owned<Object>>,
+    pub init_classes: Option<fn(&mut crate::class::ClassTable)>,
 }
 
 impl TypeInfo {
@@ -224,6 +233,7 @@ impl TypeInfo {
             children: def.children,
             properties: def.properties,
             instantiate: def.instantiate,
+            classes: crate::class::ClassSlot::new(def.init_classes),
             finalize: crate::lifecycle::finalize_erased::<T>,
         }
     }
