@@ -37,9 +37,16 @@ pub trait Class: Sized + Send + Sync + 'static {
 ///
 /// /// What every animal can do; the default bodies are the base behaviour.
 /// #[diagnostic::on_unimplemented(message = "`{Self}` is an animal: implement `AnimalImpl` for it")]
-/// pub trait AnimalImpl: ObjectImpl {
+/// pub trait AnimalImpl: ObjectImpl + IsA<Animal> {
 ///     const LEGS: u32;
-///     fn speak(&self) -> String { "...".into() }
+///     /// Defaults to the parent type's implementation, like a QOM
+///     /// subclass that does not override a method.
+///     fn speak(&self) -> String {
+///         match qom_rt::parent_class::<Self, AnimalClass>() {
+///             Some(parent) => (parent.speak)(self.upcast()),
+///             None => "...".into(),
+///         }
+///     }
 /// }
 ///
 /// pub struct AnimalClass { speak: fn(&Animal) -> String, pub legs: u32 }
@@ -55,6 +62,7 @@ pub trait Class: Sized + Send + Sync + 'static {
 /// #[qom(name = "doc-animal", abstract, class = AnimalClass)]
 /// pub struct Animal { parent: ParentField<Object> }
 /// impl ObjectImpl for Animal {}
+/// impl AnimalImpl for Animal { const LEGS: u32 = 0; }
 ///
 /// impl Animal {
 ///     /// Dispatches to the most-derived `speak`.
@@ -187,6 +195,24 @@ impl ClassSlot {
             table
         })
     }
+}
+
+/// The class struct `C` as filled for the parent type of `T`: what a
+/// class trait's default method body calls, so that a type that does not
+/// override a method inherits its parent type's override (as a QOM
+/// subclass inherits its parent's class vtable). `None` when the parent
+/// is not a `C::Owner`.
+///
+/// See [`ClassFor`] for a complete example.
+pub fn parent_class<T: ObjectType, C: Class>() -> Option<&'static C> {
+    <T::Parent as ObjectType>::TYPE_INFO
+        .classes
+        .get()
+        .by_depth
+        .get(<C::Owner as ObjectType>::DEPTH)
+        .copied()
+        .flatten()
+        .and_then(|c| c.downcast_ref::<C>())
 }
 
 /// Class and interface lookups on every object (in the prelude).

@@ -61,7 +61,7 @@ mod type_info;
 pub mod __private;
 
 pub use cast::ObjectCast;
-pub use class::{Class, ClassFor, ClassTable, Interface, ListedInterface, ObjectClass};
+pub use class::{parent_class, Class, ClassFor, ClassTable, Interface, ListedInterface, ObjectClass};
 #[doc(hidden)]
 pub use class::{Caster as __Caster, Subclassable as __Subclassable};
 pub use embed::Embeddable;

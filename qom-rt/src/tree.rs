@@ -555,15 +555,18 @@ pub trait ObjectTree: ObjectType {
     /// its container cannot reach the container's state.
     fn container<C: ObjectType>(&self) -> Option<Owned<C>> {
         let me = HeaderPtr::of(self.header());
-        // The lock keeps an owner alive while its link exists; an embedded
-        // child keeps its container's header readable by itself.
-        let links = links();
-        let header = match self.header().container_header() {
-            Some(container) => HeaderPtr(container),
-            None => match links.parents.get(&me) {
-                Some(link) if link.owned => link.parent,
-                _ => return None,
-            },
+        // An embedded child keeps its container's header readable by itself
+        // (no lock: this is on the guest-access path); the lock keeps an
+        // owner alive while its link to an owned child exists.
+        let (header, _links) = match self.header().container_header() {
+            Some(container) => (HeaderPtr(container), None),
+            None => {
+                let links = links();
+                match links.parents.get(&me) {
+                    Some(link) if link.owned => (link.parent, Some(links)),
+                    _ => return None,
+                }
+            }
         };
         // SAFETY: alive, as above.
         let h = unsafe { header.get() };

@@ -13,9 +13,15 @@ pub trait GadgetImpl: ObjectImpl {
     const MODEL: &'static str;
     /// Optional class constant.
     const HOTPLUGGABLE: bool = true;
-    /// Overridable; the default is the base behaviour.
-    fn activate(&self, log: &mut Vec<String>) {
-        log.push("gadget".into());
+    /// Overridable; the default inherits the parent type's override.
+    fn activate(&self, log: &mut Vec<String>)
+    where
+        Self: IsA<Gadget>,
+    {
+        match qom_rt::parent_class::<Self, GadgetClass>() {
+            Some(parent) => (parent.activate)(self.upcast(), log),
+            None => log.push("gadget".into()),
+        }
     }
 }
 
@@ -26,7 +32,7 @@ pub struct GadgetClass {
     pub hotpluggable: bool,
 }
 
-impl<T: GadgetImpl> ClassFor<T> for GadgetClass {
+impl<T: GadgetImpl + IsA<Gadget>> ClassFor<T> for GadgetClass {
     const CLASS: Self = GadgetClass {
         activate: activate::<T>,
         model: T::MODEL,
@@ -34,7 +40,7 @@ impl<T: GadgetImpl> ClassFor<T> for GadgetClass {
     };
 }
 
-fn activate<T: GadgetImpl>(g: &Gadget, log: &mut Vec<String>) {
+fn activate<T: GadgetImpl + IsA<Gadget>>(g: &Gadget, log: &mut Vec<String>) {
     if let Some(this) = g.downcast::<T>() {
         this.activate(log);
     }
@@ -46,6 +52,9 @@ pub struct Gadget {
     parent: ParentField<Object>,
 }
 impl ObjectImpl for Gadget {}
+impl GadgetImpl for Gadget {
+    const MODEL: &'static str = "abstract gadget";
+}
 
 impl Gadget {
     /// Dispatches to the most-derived override.
@@ -136,6 +145,27 @@ pub struct PlainGadget {
 impl ObjectImpl for PlainGadget {}
 impl GadgetImpl for PlainGadget {
     const MODEL: &'static str = "plain";
+}
+
+/// Does not override `activate`: inherits `Lamp`'s.
+#[derive(QomObject)]
+#[qom(name = "test-dim-lamp")]
+pub struct DimLamp {
+    parent: ParentField<Lamp>,
+}
+impl ObjectImpl for DimLamp {}
+impl GadgetImpl for DimLamp {
+    const MODEL: &'static str = "dim-lamp";
+}
+
+#[test]
+fn a_subtype_without_an_override_inherits_its_parents() {
+    let dim = Owned::<DimLamp>::new();
+    let mut log = Vec::new();
+    dim.upcast::<Gadget>().activate(&mut log);
+    assert_eq!(log, ["lamp"]);
+    // And the parent's interfaces.
+    assert_eq!(dim.interface::<dyn Blinker>().map(|b| b.blink()), Some("lamp blinks"));
 }
 
 #[test]
