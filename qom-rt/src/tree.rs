@@ -29,8 +29,10 @@ pub(crate) struct HeaderPtr(pub(crate) NonNull<ObjectHeader>);
 unsafe impl Send for HeaderPtr {}
 
 impl HeaderPtr {
+    /// With the allocation's provenance: the walk reaches sibling fields
+    /// and children that a pointer made from `&ObjectHeader` does not cover.
     fn of(header: &ObjectHeader) -> Self {
-        HeaderPtr(NonNull::from(header))
+        HeaderPtr(header.allocation_ptr_at(NonNull::from(header)))
     }
 
     /// # Safety
