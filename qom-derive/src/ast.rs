@@ -61,7 +61,10 @@ impl<'a> Input<'a> {
         let mut qom_attr = None;
         for attr in input.attrs.iter().filter(|a| a.path().is_ident("qom")) {
             if qom_attr.is_some() {
-                errors.push(darling::Error::custom("duplicate `#[qom]` attribute; merge the keys into one").with_span(attr));
+                errors.push(
+                    darling::Error::custom("duplicate `#[qom]` attribute; merge the keys into one")
+                        .with_span(attr),
+                );
                 continue;
             }
             qom_attr = Some(attr);
@@ -86,7 +89,12 @@ impl<'a> Input<'a> {
                 fields.push(f);
             }
         }
-        errors.finish_with(Input { original: input, attrs, fields, shape })
+        errors.finish_with(Input {
+            original: input,
+            attrs,
+            fields,
+            shape,
+        })
     }
 }
 
@@ -130,13 +138,22 @@ impl<'a> Field<'a> {
                 None => Role::Plain,
             }
         };
-        Some(Field { original: field, ident, ty: &field.ty, role, role_attrs, child })
+        Some(Field {
+            original: field,
+            ident,
+            ty: &field.ty,
+            role,
+            role_attrs,
+            child,
+        })
     }
 }
 
 /// `P` if `ty` is spelt `ParentField<P>` (with any path prefix).
 pub fn parent_field_argument(ty: &syn::Type) -> Option<syn::Type> {
-    let syn::Type::Path(path) = ty else { return None };
+    let syn::Type::Path(path) = ty else {
+        return None;
+    };
     let last = path.path.segments.last()?;
     if last.ident != "ParentField" {
         return None;
@@ -192,7 +209,11 @@ impl Field<'_> {
         match &self.role {
             Role::Property(p) => Some(match &p.name {
                 Some(n) => n.as_ref().clone(),
-                None => self.ident.to_string().trim_start_matches("r#").replace('_', "-"),
+                None => self
+                    .ident
+                    .to_string()
+                    .trim_start_matches("r#")
+                    .replace('_', "-"),
             }),
             _ => None,
         }

@@ -95,7 +95,9 @@ fn parent_field(input: &Input<'_>, errors: &mut Errors) {
 /// QOM type names use letters, digits, `-`, `_`, `.` and `,` (QEMU's own
 /// names: `xhci-pci`, `cortex-a15-arm-cpu`, `virt-9.0`).
 fn type_name(input: &Input<'_>, errors: &mut Errors) {
-    let Some(name) = &input.attrs.name else { return };
+    let Some(name) = &input.attrs.name else {
+        return;
+    };
     let text = name.as_ref();
     let bad = text
         .chars()

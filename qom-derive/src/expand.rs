@@ -18,7 +18,11 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
 
     let type_name = input.type_name();
     let is_abstract = input.attrs.is_abstract.is_present();
-    let embedded: Vec<&Field> = input.fields.iter().filter(|f| matches!(f.role, Role::Embedded)).collect();
+    let embedded: Vec<&Field> = input
+        .fields
+        .iter()
+        .filter(|f| matches!(f.role, Role::Embedded))
+        .collect();
     let children: Vec<&Field> = input.fields.iter().filter(|f| f.role.is_child()).collect();
     let others: Vec<&Field> = input
         .fields
@@ -46,7 +50,9 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
             Role::Property(p) => {
                 let ty = f.ty;
                 let value = match &p.default {
-                    Some(expr) => quote_spanned!(expr.span()=> #rt::PropertyDefault::into_value(#expr)),
+                    Some(expr) => {
+                        quote_spanned!(expr.span()=> #rt::PropertyDefault::into_value(#expr))
+                    }
                     None => quote!(::core::default::Default::default()),
                 };
                 Some(quote! {
@@ -88,12 +94,18 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         }
     });
     let property_infos = input.fields.iter().filter_map(|f| {
-        let Role::Property(p) = &f.role else { return None };
+        let Role::Property(p) = &f.role else {
+            return None;
+        };
         let name = f.property_name()?;
         let field = f.ident;
         let ty = f.ty;
         let doc = p.doc.clone().unwrap_or_default();
-        let default = p.default.as_ref().map(|e| quote!(#e).to_string()).unwrap_or_default();
+        let default = p
+            .default
+            .as_ref()
+            .map(|e| quote!(#e).to_string())
+            .unwrap_or_default();
         Some(quote! {
             ::qom_rt::PropertyInfo::__new::<<#ty as #rt::PropertyField>::Value>(
                 #name, #doc, #default, ::core::mem::offset_of!(#ident, #field))
@@ -258,7 +270,12 @@ fn classes(input: &Input<'_>, parent: &syn::Type) -> TokenStream {
         ),
         None => (quote!(), quote!(), quote!()),
     };
-    let interfaces: Vec<&syn::Path> = input.attrs.interfaces.iter().flat_map(|l| l.iter()).collect();
+    let interfaces: Vec<&syn::Path> = input
+        .attrs
+        .interfaces
+        .iter()
+        .flat_map(|l| l.iter())
+        .collect();
     let mut casters = Vec::new();
     let mut add_interfaces = Vec::new();
     for (i, iface) in interfaces.iter().enumerate() {
@@ -319,7 +336,9 @@ fn field_checks(input: &Input<'_>) -> TokenStream {
             }
             Role::Embedded => checks.push(quote_spanned!(span=> #rt::assert_embeddable::<#ty>();)),
             Role::Owned => checks.push(quote_spanned!(span=> #rt::assert_owned_child::<#ty>();)),
-            Role::Property(_) => checks.push(quote_spanned!(span=> #rt::assert_property_field::<#ty>();)),
+            Role::Property(_) => {
+                checks.push(quote_spanned!(span=> #rt::assert_property_field::<#ty>();))
+            }
             Role::Plain => checks.push(quote_spanned!(span=> #rt::assert_plain_field::<#ty>();)),
         }
         checks.push(quote_spanned!(span=> #rt::assert_thread_safe::<#ty>();));

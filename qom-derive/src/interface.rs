@@ -9,10 +9,14 @@ use quote::{format_ident, quote};
 /// `qom_rt::Interface` for `dyn Trait`.
 pub fn expand(args: TokenStream, mut item: syn::ItemTrait) -> TokenStream {
     if !args.is_empty() {
-        return syn::Error::new_spanned(args, "`#[interface]` takes no arguments").to_compile_error();
+        return syn::Error::new_spanned(args, "`#[interface]` takes no arguments")
+            .to_compile_error();
     }
     if !item.generics.params.is_empty() {
-        let error = syn::Error::new_spanned(&item.generics, "a QOM interface cannot be generic: it is looked up by its one `dyn` type");
+        let error = syn::Error::new_spanned(
+            &item.generics,
+            "a QOM interface cannot be generic: it is looked up by its one `dyn` type",
+        );
         return error.to_compile_error();
     }
     let ident = &item.ident;

@@ -1,10 +1,10 @@
 //! `#[derive(QomObject)]` for `qom_rt`.
 //!
 //! The derive works in three passes, one module each, as `thiserror` and
-//! `serde_derive` do: [`ast`] parses the struct and its attributes (with
-//! `darling`, see [`attr`]), [`check`] validates the cross-field rules, and
-//! [`expand`] generates the code. Every error is collected and reported in
-//! one build, spanned on the offending token; on invalid input [`fallback`]
+//! `serde_derive` do: `ast` parses the struct and its attributes (with
+//! `darling`, see `attr`), `check` validates the cross-field rules, and
+//! `expand` generates the code. Every error is collected and reported in
+//! one build, spanned on the offending token; on invalid input `fallback`
 //! emits a minimal stub impl so the user sees the real mistake rather than
 //! follow-on errors. The generated code names only `::qom_rt::...` and
 //! `::core::...` paths.

@@ -29,6 +29,7 @@ struct Sixteen {
 impl ObjectImpl for Sixteen {}
 
 /// The same bytes as `Sixteen` (17 headers of 4 words), as a plain struct.
+#[allow(dead_code)] // only built and dropped: the allocation is the point
 struct PlainSixteen {
     header: [usize; 4],
     leaves: [[usize; 4]; 16],
@@ -48,14 +49,18 @@ chain!(D1: Object = "bench-d1", D2: D1 = "bench-d2", D3: D2 = "bench-d3", D4: D3
 fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("refcount");
     let owned = Owned::<Leaf>::new();
-    g.bench_function("owned_clone_drop", |b| b.iter(|| drop(black_box(owned.clone()))));
+    g.bench_function("owned_clone_drop", |b| {
+        b.iter(|| drop(black_box(owned.clone())))
+    });
     let embedded_parent = Owned::<Sixteen>::new();
     let embedded = Owned::from(&embedded_parent.leaves[3]);
     g.bench_function("owned_embedded_clone_drop", |b| {
         b.iter(|| drop(black_box(embedded.clone())))
     });
     let arc = Arc::new([0usize; 4]);
-    g.bench_function("arc_clone_drop", |b| b.iter(|| drop(black_box(arc.clone()))));
+    g.bench_function("arc_clone_drop", |b| {
+        b.iter(|| drop(black_box(arc.clone())))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("create");
@@ -91,18 +96,23 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("instantiate");
-    g.bench_function("owned_new", |b| b.iter(|| drop(black_box(Owned::<D8>::new()))));
+    g.bench_function("owned_new", |b| {
+        b.iter(|| drop(black_box(Owned::<D8>::new())))
+    });
     g.bench_function("new_by_name", |b| {
-        b.iter(|| drop(black_box(qom_rt::new_by_name(black_box("bench-d8")).unwrap())))
+        b.iter(|| {
+            drop(black_box(
+                qom_rt::new_by_name(black_box("bench-d8")).unwrap(),
+            ))
+        })
     });
     g.finish();
 }
 
 /// Mean time of one benchmark from criterion's saved estimates, in ns.
 fn mean_ns(group: &str, id: &str) -> Option<f64> {
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_string()
-    });
+    let dir = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_string());
     let path = format!("{dir}/criterion/{group}/{id}/new/estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
@@ -111,7 +121,10 @@ fn mean_ns(group: &str, id: &str) -> Option<f64> {
 
 fn ratio(label: &str, target: &str, (g1, a): (&str, &str), (g2, b): (&str, &str)) {
     match (mean_ns(g1, a), mean_ns(g2, b)) {
-        (Some(x), Some(y)) => println!("{label:<48} {x:>9.2} ns / {y:>9.2} ns = {:.3}  (target {target})", x / y),
+        (Some(x), Some(y)) => println!(
+            "{label:<48} {x:>9.2} ns / {y:>9.2} ns = {:.3}  (target {target})",
+            x / y
+        ),
         _ => println!("{label:<48} (not measured in this run)"),
     }
 }
@@ -121,10 +134,40 @@ fn main() {
     benches(&mut c);
     c.final_summary();
     println!("\nratios:");
-    ratio("Owned clone+drop / Arc clone+drop", "<= 1.05", ("refcount", "owned_clone_drop"), ("refcount", "arc_clone_drop"));
-    ratio("embedded Owned clone+drop / Arc clone+drop", "<= 1.05", ("refcount", "owned_embedded_clone_drop"), ("refcount", "arc_clone_drop"));
-    ratio("16 embedded children / one Box of same size", "<= 1.3", ("create", "sixteen_children"), ("create", "box_same_size"));
-    ratio("16 embedded children / 17 Arcs", "< 1", ("create", "sixteen_children"), ("create", "seventeen_arcs"));
-    ratio("downcast depth 8 / depth 1", "<= 1.1", ("downcast", "depth8"), ("downcast", "depth1"));
-    ratio("new_by_name / Owned::new", "report", ("instantiate", "new_by_name"), ("instantiate", "owned_new"));
+    ratio(
+        "Owned clone+drop / Arc clone+drop",
+        "<= 1.05",
+        ("refcount", "owned_clone_drop"),
+        ("refcount", "arc_clone_drop"),
+    );
+    ratio(
+        "embedded Owned clone+drop / Arc clone+drop",
+        "<= 1.05",
+        ("refcount", "owned_embedded_clone_drop"),
+        ("refcount", "arc_clone_drop"),
+    );
+    ratio(
+        "16 embedded children / one Box of same size",
+        "<= 1.3",
+        ("create", "sixteen_children"),
+        ("create", "box_same_size"),
+    );
+    ratio(
+        "16 embedded children / 17 Arcs",
+        "< 1",
+        ("create", "sixteen_children"),
+        ("create", "seventeen_arcs"),
+    );
+    ratio(
+        "downcast depth 8 / depth 1",
+        "<= 1.1",
+        ("downcast", "depth8"),
+        ("downcast", "depth1"),
+    );
+    ratio(
+        "new_by_name / Owned::new",
+        "report",
+        ("instantiate", "new_by_name"),
+        ("instantiate", "owned_new"),
+    );
 }

@@ -33,7 +33,10 @@ unsafe impl GlobalAlloc for Watch {
 static GLOBAL: Watch = Watch;
 
 fn allocations() -> String {
-    format!("allocations of the controller's size alive: {}", LIVE_CONTROLLERS.load(Relaxed))
+    format!(
+        "allocations of the controller's size alive: {}",
+        LIVE_CONTROLLERS.load(Relaxed)
+    )
 }
 
 /// A memory region, embedded in the controller that owns it.

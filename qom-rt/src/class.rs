@@ -114,7 +114,11 @@ impl ClassTable {
     /// Records an interface implementation (used by the derive); a
     /// subtype listing the same interface replaces its parent's entry.
     #[doc(hidden)]
-    pub fn __add_interface<I: ?Sized + 'static>(&mut self, name: &'static str, caster: &'static Caster<I>) {
+    pub fn __add_interface<I: ?Sized + 'static>(
+        &mut self,
+        name: &'static str,
+        caster: &'static Caster<I>,
+    ) {
         let id = TypeId::of::<I>();
         self.interfaces.retain(|(t, _, _)| *t != id);
         self.interfaces.push((id, name, caster));
@@ -236,7 +240,12 @@ pub trait ObjectClass: ObjectType {
     fn interface<I: ?Sized + Interface>(&self) -> Option<&I> {
         let info = self.header().type_info();
         let id = TypeId::of::<I>();
-        let (_, _, caster) = info.classes.get().interfaces.iter().find(|(t, _, _)| *t == id)?;
+        let (_, _, caster) = info
+            .classes
+            .get()
+            .interfaces
+            .iter()
+            .find(|(t, _, _)| *t == id)?;
         let caster = caster.downcast_ref::<Caster<I>>()?;
         (caster.cast)(crate::ObjectCast::as_object(self))
     }

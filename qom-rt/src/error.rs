@@ -14,7 +14,9 @@ pub enum Error {
         suggestions: Vec<String>,
     },
     /// The type is abstract.
-    #[error("type `{name}` is abstract and cannot be instantiated; create one of its concrete subtypes")]
+    #[error(
+        "type `{name}` is abstract and cannot be instantiated; create one of its concrete subtypes"
+    )]
     AbstractType {
         /// The type name.
         name: String,

@@ -25,9 +25,9 @@
 //! `Owned::from(&child)` and downcasts get pointers that may later write to
 //! or free the allocation, even though they start from a narrow `&T`.
 
+use crate::sync::AtomicUsize;
 use crate::type_info::TypeInfo;
 use core::ptr::NonNull;
-use crate::sync::AtomicUsize;
 use core::sync::atomic::Ordering;
 
 /// Lifecycle state of an object, read with [`ObjectHeader::state`].

@@ -61,7 +61,9 @@ mod type_info;
 pub mod __private;
 
 pub use cast::ObjectCast;
-pub use class::{parent_class, Class, ClassFor, ClassTable, Interface, ListedInterface, ObjectClass};
+pub use class::{
+    parent_class, Class, ClassFor, ClassTable, Interface, ListedInterface, ObjectClass,
+};
 #[doc(hidden)]
 pub use class::{Caster as __Caster, Subclassable as __Subclassable};
 pub use embed::Embeddable;
@@ -71,9 +73,7 @@ pub use object::{Instantiable, IsA, Object, ObjectImpl, ObjectType, ParentField}
 pub use owned::Owned;
 pub use property::{ObjectProperties, Prop, PropertyInfo, PropertyType};
 pub use registry::{check_registry, new_by_name, type_by_name, types};
-pub use tree::{
-    container, qom_tree, resolve_path, root, ChildEntry, ChildEntryKind, ObjectTree,
-};
+pub use tree::{container, qom_tree, resolve_path, root, ChildEntry, ChildEntryKind, ObjectTree};
 pub use type_info::{ChildInfo, ChildKind, TypeInfo};
 
 /// Derives an object type: registration, init and finalize glue, child and

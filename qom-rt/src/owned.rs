@@ -55,6 +55,10 @@ unsafe impl<T: ObjectType + Send + Sync> Sync for Owned<T> {}
 impl<T: ObjectType> Owned<T> {
     /// Creates an object with all its embedded children in one heap
     /// allocation; owned children get their own. Runs the `init` hooks.
+    // No `Default`: it would let an `Owned<T>` be a plain field of an
+    // object, building a child the tree never hears of. Owned children
+    // are declared with `#[child(owned)]`.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> Self
     where
         T: Instantiable,
@@ -122,7 +126,11 @@ impl<T: ObjectType> Owned<T> {
         }
         core::mem::forget(self);
         // SAFETY: the dynamic type is a `U`, whose header is ours.
-        unsafe { Ok(Owned::from_counted(header.byte_sub(U::HEADER_OFFSET).cast())) }
+        unsafe {
+            Ok(Owned::from_counted(
+                header.byte_sub(U::HEADER_OFFSET).cast(),
+            ))
+        }
     }
 
     /// Whether two references point to the same object.

@@ -32,7 +32,10 @@ pub fn instantiate<T: Instantiable>() -> Owned<Object> {
 /// # Safety
 /// See [`Embeddable::init_embedded`].
 #[inline(always)]
-pub unsafe fn init_embedded_field<F: Embeddable>(field: NonNull<F>, container: NonNull<ObjectHeader>) {
+pub unsafe fn init_embedded_field<F: Embeddable>(
+    field: NonNull<F>,
+    container: NonNull<ObjectHeader>,
+) {
     // SAFETY: forwarded from the caller.
     unsafe { F::init_embedded(field, container) }
 }

@@ -56,10 +56,14 @@ pub fn type_by_name(name: &str) -> Result<&'static TypeInfo, Error> {
     if let Some(defs) = registry.duplicates.get(name) {
         return Err(duplicate_error(name, defs));
     }
-    registry.by_name.get(name).copied().ok_or_else(|| Error::UnknownType {
-        name: name.to_string(),
-        suggestions: crate::suggest::closest(name, registry.by_name.keys().copied()),
-    })
+    registry
+        .by_name
+        .get(name)
+        .copied()
+        .ok_or_else(|| Error::UnknownType {
+            name: name.to_string(),
+            suggestions: crate::suggest::closest(name, registry.by_name.keys().copied()),
+        })
 }
 
 /// Creates an object by type name, as `-device TYPE` does.

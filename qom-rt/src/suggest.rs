@@ -13,7 +13,11 @@ pub(crate) fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str
         .collect();
     scored.sort();
     scored.dedup();
-    scored.into_iter().take(3).map(|(_, c)| c.to_string()).collect()
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, c)| c.to_string())
+        .collect()
 }
 
 #[cfg(test)]
@@ -21,7 +25,10 @@ mod tests {
     #[test]
     fn suggests_close_names_only() {
         let names = ["xhci-pci", "pl011", "sp804", "object"];
-        assert_eq!(super::closest("xhci-pic", names.into_iter()), vec!["xhci-pci"]);
+        assert_eq!(
+            super::closest("xhci-pic", names.into_iter()),
+            vec!["xhci-pci"]
+        );
         assert_eq!(super::closest("pl01", names.into_iter()), vec!["pl011"]);
         assert!(super::closest("zzzzzzzz", names.into_iter()).is_empty());
     }

@@ -446,7 +446,14 @@ fn print_tree(links: &Links, at: HeaderPtr, name: &str, depth: usize, out: &mut 
     use std::fmt::Write;
     // SAFETY: alive under the lock.
     let info: &TypeInfo = unsafe { at.get() }.type_info();
-    let _ = writeln!(out, "{:indent$}/{} ({})", "", name, info.name(), indent = depth * 2);
+    let _ = writeln!(
+        out,
+        "{:indent$}/{} ({})",
+        "",
+        name,
+        info.name(),
+        indent = depth * 2
+    );
     for_each_child(links, at, |child_name, child| {
         print_tree(links, child, &child_name, depth + 1, out);
     });

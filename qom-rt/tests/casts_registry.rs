@@ -57,7 +57,7 @@ fn upcasts_and_downcasts_across_levels() {
 fn owned_conversions_keep_one_reference_each() {
     let puppy = Owned::<Puppy>::new();
     let as_object = puppy.clone().into_object();
-    let dog = as_object.clone().downcast_owned::<Dog>().ok().expect("is a dog");
+    let dog = as_object.clone().downcast_owned::<Dog>().expect("is a dog");
     let not_cat = as_object.clone().downcast_owned::<Cat>();
     assert!(not_cat.is_err());
     drop(not_cat);
@@ -73,7 +73,10 @@ fn owned_conversions_keep_one_reference_each() {
 fn new_by_name_creates_registered_types() {
     let any = qom_rt::new_by_name("test-puppy").unwrap();
     assert!(any.downcast::<Puppy>().is_some());
-    assert_eq!(any.downcast::<Animal>().map(|a| a.type_name()), Some("test-puppy"));
+    assert_eq!(
+        any.downcast::<Animal>().map(|a| a.type_name()),
+        Some("test-puppy")
+    );
     let info = qom_rt::type_by_name("test-puppy").unwrap();
     assert_eq!(info.depth(), 3);
     assert_eq!(info.parent().unwrap().name(), "test-dog");
@@ -89,7 +92,12 @@ fn new_by_name_reports_unknown_and_abstract_types() {
         other => panic!("expected UnknownType, got {other:?}"),
     }
     let err = qom_rt::new_by_name("test-animal").unwrap_err();
-    assert_eq!(err, Error::AbstractType { name: "test-animal".into() });
+    assert_eq!(
+        err,
+        Error::AbstractType {
+            name: "test-animal".into()
+        }
+    );
     assert!(err.to_string().contains("abstract"));
     assert!(qom_rt::check_registry().is_ok());
 }
@@ -97,7 +105,14 @@ fn new_by_name_reports_unknown_and_abstract_types() {
 #[test]
 fn registry_lists_types_with_parents() {
     let names: Vec<_> = qom_rt::types().iter().map(|t| t.name()).collect();
-    for n in ["object", "container", "test-animal", "test-dog", "test-puppy", "test-cat"] {
+    for n in [
+        "object",
+        "container",
+        "test-animal",
+        "test-dog",
+        "test-puppy",
+        "test-cat",
+    ] {
         assert!(names.contains(&n), "{n} missing from {names:?}");
     }
 }

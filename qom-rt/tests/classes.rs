@@ -59,7 +59,9 @@ impl GadgetImpl for Gadget {
 impl Gadget {
     /// Dispatches to the most-derived override.
     pub fn activate(&self, log: &mut Vec<String>) {
-        let class = self.class::<GadgetClass>().expect("every concrete gadget has a class");
+        let class = self
+            .class::<GadgetClass>()
+            .expect("every concrete gadget has a class");
         (class.activate)(self, log)
     }
 }
@@ -165,7 +167,10 @@ fn a_subtype_without_an_override_inherits_its_parents() {
     dim.upcast::<Gadget>().activate(&mut log);
     assert_eq!(log, ["lamp"]);
     // And the parent's interfaces.
-    assert_eq!(dim.interface::<dyn Blinker>().map(|b| b.blink()), Some("lamp blinks"));
+    assert_eq!(
+        dim.interface::<dyn Blinker>().map(|b| b.blink()),
+        Some("lamp blinks")
+    );
 }
 
 #[test]
@@ -174,7 +179,11 @@ fn dispatch_reaches_the_most_derived_override_through_base_references() {
     let mut log = Vec::new();
     let gadget: &Gadget = ultra.upcast();
     gadget.activate(&mut log);
-    assert_eq!(log, ["lamp", "smart-lamp", "ultra-lamp"], "parent calls chain in order");
+    assert_eq!(
+        log,
+        ["lamp", "smart-lamp", "ultra-lamp"],
+        "parent calls chain in order"
+    );
 
     // Through `&Object`: the class is found from the dynamic type alone.
     let object: &Object = ultra.upcast();
@@ -198,7 +207,10 @@ fn class_constants_are_per_type_and_overridable() {
     let lamp_class = lamp.class::<GadgetClass>().unwrap();
     let smart_class = smart.class::<GadgetClass>().unwrap();
     assert_eq!((lamp_class.model, lamp_class.hotpluggable), ("lamp", true));
-    assert_eq!((smart_class.model, smart_class.hotpluggable), ("smart-lamp", false));
+    assert_eq!(
+        (smart_class.model, smart_class.hotpluggable),
+        ("smart-lamp", false)
+    );
     // Not a gadget: no gadget class.
     let container = Owned::<qom_rt::Container>::new();
     assert!(container.class::<GadgetClass>().is_none());
@@ -209,13 +221,22 @@ fn interfaces_are_found_and_inherited() {
     let lamp = Owned::<Lamp>::new().into_object();
     let smart = Owned::<SmartLamp>::new().into_object();
     let ultra = Owned::<UltraLamp>::new().into_object();
-    assert_eq!(lamp.interface::<dyn Blinker>().map(|b| b.blink()), Some("lamp blinks"));
+    assert_eq!(
+        lamp.interface::<dyn Blinker>().map(|b| b.blink()),
+        Some("lamp blinks")
+    );
     assert!(lamp.interface::<dyn Beeper>().is_none(), "miss");
     // Inherited from Lamp; own Beeper.
-    assert_eq!(smart.interface::<dyn Blinker>().map(|b| b.blink()), Some("lamp blinks"));
+    assert_eq!(
+        smart.interface::<dyn Blinker>().map(|b| b.blink()),
+        Some("lamp blinks")
+    );
     assert_eq!(smart.interface::<dyn Beeper>().map(|b| b.beep()), Some(3));
     // Both overridden.
-    assert_eq!(ultra.interface::<dyn Blinker>().map(|b| b.blink()), Some("ultra blinks"));
+    assert_eq!(
+        ultra.interface::<dyn Blinker>().map(|b| b.blink()),
+        Some("ultra blinks")
+    );
     assert_eq!(ultra.interface::<dyn Beeper>().map(|b| b.beep()), Some(7));
 }
 
@@ -225,7 +246,10 @@ fn type_listings_show_interfaces() {
     let mut names = smart.interfaces();
     names.sort_unstable();
     assert_eq!(names, ["Beeper", "Blinker"]);
-    assert!(qom_rt::type_by_name("test-plain-gadget").unwrap().interfaces().is_empty());
+    assert!(qom_rt::type_by_name("test-plain-gadget")
+        .unwrap()
+        .interfaces()
+        .is_empty());
 }
 
 static SHARED: Mutex<()> = Mutex::new(());

@@ -27,7 +27,10 @@ fn duplicate_type_names_name_both_rust_types() {
     let err = qom_rt::check_registry().unwrap_err();
     let text = err.to_string();
     assert!(text.contains("test-twin"), "{text}");
-    assert!(text.contains("first::Twin") && text.contains("second::Twin"), "{text}");
+    assert!(
+        text.contains("first::Twin") && text.contains("second::Twin"),
+        "{text}"
+    );
     assert!(qom_rt::new_by_name("test-twin").is_err());
     // Each type still works when used directly.
     let a = Owned::<first::Twin>::new();

@@ -25,7 +25,10 @@ fn container_with_embedded_children_is_one_allocation() {
         assert_eq!(s.leaves[15].type_name(), "test-plain");
         drop(s);
     });
-    assert_eq!(n, 1, "16 embedded children must share the container's allocation");
+    assert_eq!(
+        n, 1,
+        "16 embedded children must share the container's allocation"
+    );
     assert_eq!(live_allocations(), before, "nothing leaked");
 }
 
@@ -105,17 +108,27 @@ fn embedded_child_outlives_its_container_and_frees_the_storage_last() {
     drop(board);
     let log = take_log();
     assert!(log.contains(&"finalize board".to_string()));
-    assert!(!log.contains(&"finalize leaf uart".to_string()), "uart is still referenced");
+    assert!(
+        !log.contains(&"finalize leaf uart".to_string()),
+        "uart is still referenced"
+    );
     drop(log);
     // The container has finalized but its memory is held by the child
     // (+1), whose tag string is still alive too (+1).
     assert_eq!(live_allocations(), before + 2);
     assert_eq!(uart.header().state(), LifeState::Live);
-    assert!(uart.container::<Board>().is_none(), "functional lifetime: container is gone");
+    assert!(
+        uart.container::<Board>().is_none(),
+        "functional lifetime: container is gone"
+    );
     assert_eq!(uart.tag.get(), "uart", "the child's own state is intact");
     drop(uart);
     assert_eq!(take_log(), ["finalize leaf uart"]);
-    assert_eq!(live_allocations(), before, "storage freed after the last child");
+    assert_eq!(
+        live_allocations(),
+        before,
+        "storage freed after the last child"
+    );
 }
 
 #[test]
@@ -125,7 +138,10 @@ fn nested_embedded_child_keeps_the_whole_allocation() {
     let before = live_allocations();
     let nested = Owned::<Nested>::new();
     let timer = Owned::from(&nested.inner.timers[2]);
-    assert!(timer.container::<Board>().is_some(), "container live while nested is");
+    assert!(
+        timer.container::<Board>().is_some(),
+        "container live while nested is"
+    );
     drop(nested);
     assert!(timer.container::<Board>().is_none());
     assert_eq!(live_allocations(), before + 1);
@@ -143,8 +159,17 @@ fn owned_child_outlives_its_owner() {
     take_log();
     drop(board);
     let log = take_log();
-    assert_eq!(log.iter().filter(|e| e.starts_with("finalize leaf")).count(), 5, "all but the companion");
-    assert!(companion.container::<Board>().is_none(), "its owner is gone");
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.starts_with("finalize leaf"))
+            .count(),
+        5,
+        "all but the companion"
+    );
+    assert!(
+        companion.container::<Board>().is_none(),
+        "its owner is gone"
+    );
     assert_eq!(companion.header().state(), LifeState::Live);
     drop(companion);
     assert_eq!(take_log(), ["finalize leaf "]);
@@ -161,7 +186,10 @@ impl ObjectImpl for Resurrector {
         log("finalize resurrector");
         let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Owned::from(self)));
         let message = attempt.err().and_then(|e| e.downcast::<String>().ok());
-        log(format!("resurrection: {}", message.map(|m| *m).unwrap_or_default()));
+        log(format!(
+            "resurrection: {}",
+            message.map(|m| *m).unwrap_or_default()
+        ));
     }
 }
 
@@ -196,7 +224,11 @@ fn references_on_an_embedded_child_count_like_any_other() {
     let a = Owned::from(&board.timers[0]);
     let b = a.clone();
     assert_eq!(a.header().ref_count(), 3, "container + a + b");
-    assert_eq!(board.header().storage_count(), 1 + 5, "self + 5 embedded children");
+    assert_eq!(
+        board.header().storage_count(),
+        1 + 5,
+        "self + 5 embedded children"
+    );
     drop(board);
     drop(a);
     drop(b);

@@ -124,8 +124,16 @@ fn four_threads_race_the_container_drop() {
             drop(board);
         });
         let n = round + 1;
-        assert_eq!(BOARD_FINALIZES.load(SeqCst), n, "board finalized once per round");
-        assert_eq!(LEAF_FINALIZES.load(SeqCst), 4 * n, "each leaf finalized once");
+        assert_eq!(
+            BOARD_FINALIZES.load(SeqCst),
+            n,
+            "board finalized once per round"
+        );
+        assert_eq!(
+            LEAF_FINALIZES.load(SeqCst),
+            4 * n,
+            "each leaf finalized once"
+        );
         assert_eq!(COMPANION_FINALIZES.load(SeqCst), n);
         assert_eq!(LIVE_BOARDS.load(SeqCst), 0, "board storage freed");
         assert_eq!(LIVE_COMPANIONS.load(SeqCst), 0, "companion freed");

@@ -21,10 +21,22 @@ fn place(top: &str, name: &str) -> Owned<Board> {
 fn embedded_and_owned_children_have_field_names_and_paths() {
     let board = place("t-paths", "board0");
     assert_eq!(board.canonical_path().as_deref(), Some("/t-paths/board0"));
-    assert_eq!(board.uart.canonical_path().as_deref(), Some("/t-paths/board0/uart"));
-    assert_eq!(board.timers[2].canonical_path().as_deref(), Some("/t-paths/board0/timers[2]"));
-    assert_eq!(board.base_leaf.canonical_path().as_deref(), Some("/t-paths/board0/base_leaf"));
-    assert_eq!(board.companion.canonical_path().as_deref(), Some("/t-paths/board0/companion"));
+    assert_eq!(
+        board.uart.canonical_path().as_deref(),
+        Some("/t-paths/board0/uart")
+    );
+    assert_eq!(
+        board.timers[2].canonical_path().as_deref(),
+        Some("/t-paths/board0/timers[2]")
+    );
+    assert_eq!(
+        board.base_leaf.canonical_path().as_deref(),
+        Some("/t-paths/board0/base_leaf")
+    );
+    assert_eq!(
+        board.companion.canonical_path().as_deref(),
+        Some("/t-paths/board0/companion")
+    );
     let found = qom_rt::resolve_path("/t-paths/board0/timers[1]").unwrap();
     assert!(std::ptr::eq(found.header(), board.timers[1].header()));
     let companion = qom_rt::resolve_path("/t-paths/board0/companion").unwrap();
@@ -48,7 +60,10 @@ fn nested_embedded_children_resolve() {
     assert_eq!(t.type_name(), "test-leaf");
     // Relative resolution, `..` included.
     let sibling = nested.inner.uart.resolve("../timers[2]").unwrap();
-    assert!(std::ptr::eq(sibling.header(), nested.inner.timers[2].header()));
+    assert!(std::ptr::eq(
+        sibling.header(),
+        nested.inner.timers[2].header()
+    ));
     nested.unparent();
     take_log();
 }
@@ -65,12 +80,21 @@ fn partial_paths_match_unique_suffixes() {
     }
     match qom_rt::resolve_path("companion") {
         Err(Error::AmbiguousPath { candidates, .. }) => {
-            assert!(candidates.contains(&"/t-partial/alpha/companion".to_string()), "{candidates:?}");
-            assert!(candidates.contains(&"/t-partial/beta/companion".to_string()), "{candidates:?}");
+            assert!(
+                candidates.contains(&"/t-partial/alpha/companion".to_string()),
+                "{candidates:?}"
+            );
+            assert!(
+                candidates.contains(&"/t-partial/beta/companion".to_string()),
+                "{candidates:?}"
+            );
         }
         other => panic!("expected ambiguity, got {other:?}"),
     }
-    assert!(matches!(qom_rt::resolve_path("gamma/uart"), Err(Error::PathNotFound { .. })));
+    assert!(matches!(
+        qom_rt::resolve_path("gamma/uart"),
+        Err(Error::PathNotFound { .. })
+    ));
     a.unparent();
     b.unparent();
     take_log();
@@ -91,7 +115,11 @@ fn qom_tree_prints_like_hmp() {
          \x20   /timers[2] (test-leaf)\n\
          \x20   /companion (test-leaf)\n"
     );
-    let kinds: Vec<_> = board.children().into_iter().map(|c| (c.name, c.kind)).collect();
+    let kinds: Vec<_> = board
+        .children()
+        .into_iter()
+        .map(|c| (c.name, c.kind))
+        .collect();
     assert_eq!(kinds[1], ("uart".to_string(), ChildEntryKind::Embedded));
     assert_eq!(kinds[5], ("companion".to_string(), ChildEntryKind::Owned));
     board.unparent();
@@ -103,22 +131,49 @@ fn add_child_rejects_bad_names_duplicates_and_cycles() {
     let top = qom_rt::container("/t-errors").unwrap();
     let board = place("t-errors", "b");
     let other = Owned::<Board>::new();
-    assert!(matches!(top.add_child("b", other.clone()), Err(Error::DuplicateChild { .. })));
-    assert!(matches!(top.add_child("", other.clone()), Err(Error::InvalidName { .. })));
-    assert!(matches!(top.add_child("a/b", other.clone()), Err(Error::InvalidName { .. })));
+    assert!(matches!(
+        top.add_child("b", other.clone()),
+        Err(Error::DuplicateChild { .. })
+    ));
+    assert!(matches!(
+        top.add_child("", other.clone()),
+        Err(Error::InvalidName { .. })
+    ));
+    assert!(matches!(
+        top.add_child("a/b", other.clone()),
+        Err(Error::InvalidName { .. })
+    ));
     // Clashes with a declared child's name.
-    assert!(matches!(board.add_child("uart", other.clone()), Err(Error::DuplicateChild { .. })));
+    assert!(matches!(
+        board.add_child("uart", other.clone()),
+        Err(Error::DuplicateChild { .. })
+    ));
     // Already parented: embedded children and attached objects.
     let uart = Owned::from(&board.uart);
-    assert!(matches!(top.add_child("u", uart), Err(Error::AlreadyParented { .. })));
-    assert!(matches!(top.add_child("again", board.clone()), Err(Error::AlreadyParented { .. })));
+    assert!(matches!(
+        top.add_child("u", uart),
+        Err(Error::AlreadyParented { .. })
+    ));
+    assert!(matches!(
+        top.add_child("again", board.clone()),
+        Err(Error::AlreadyParented { .. })
+    ));
     // Cycles: an object under its own descendant.
     let lone = Owned::<qom_rt::Container>::new();
     let inner = Owned::<Board>::new();
     lone.add_child("inner", inner.clone()).unwrap();
-    assert!(matches!(inner.add_child("lone", lone.clone()), Err(Error::Cycle { .. })));
-    assert!(matches!(inner.uart.add_child("lone", lone.clone()), Err(Error::Cycle { .. })));
-    assert!(matches!(lone.add_child("self", lone.clone()), Err(Error::Cycle { .. })));
+    assert!(matches!(
+        inner.add_child("lone", lone.clone()),
+        Err(Error::Cycle { .. })
+    ));
+    assert!(matches!(
+        inner.uart.add_child("lone", lone.clone()),
+        Err(Error::Cycle { .. })
+    ));
+    assert!(matches!(
+        lone.add_child("self", lone.clone()),
+        Err(Error::Cycle { .. })
+    ));
     board.unparent();
     drop(other);
     take_log();
@@ -172,7 +227,8 @@ fn build_print_and_tear_down(containers: usize) -> usize {
     let top = Owned::<qom_rt::Container>::new();
     for i in 0..containers {
         // 17 objects each: a container and 16 embedded children.
-        top.add_child(&format!("s{i}"), Owned::<Sixteen>::new()).unwrap();
+        top.add_child(&format!("s{i}"), Owned::<Sixteen>::new())
+            .unwrap();
     }
     qom_rt::root().add_child("t-big", top.clone()).unwrap();
     let lines = qom_rt::qom_tree("/t-big").unwrap().lines().count();
