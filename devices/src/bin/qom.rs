@@ -1,101 +1,100 @@
-//! `qom`: the project's main program. Until the monitor lands it tells the
-//! lifetime story of an embedded child outliving its container, step by
-//! step, with the counts the runtime keeps.
+//! `qom`: a monitor for a live machine, QEMU-style.
+//!
+//! ```text
+//! qom [--machine virt] [-device TYPE,id=ID,prop=value,...]... [-c "cmd; cmd"]
+//! ```
+//!
+//! Commands come from `-c`, from standard input when it is not a terminal,
+//! or from an interactive prompt. In `-c` and script mode the exit status
+//! is non-zero if any command failed.
 
-use qom_rt::prelude::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+use clap::Parser;
+use devices::machine::Machine;
+use devices::monitor::{self, Monitor};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
 
-/// Counts live heap blocks of the controller's size, so step 5 is observed
-/// rather than claimed.
-struct Watch;
-static LIVE_CONTROLLERS: AtomicIsize = AtomicIsize::new(0);
+/// Command-line options.
+#[derive(Parser)]
+#[command(name = "qom", version, about = "A QOM monitor for a live machine")]
+struct Args {
+    /// The machine to build.
+    #[arg(long = "machine", short = 'M', default_value = "virt")]
+    machine: String,
+    /// A device to add before the first command (`TYPE,id=ID,prop=value`);
+    /// may be repeated. QEMU spells it `-device`, which is accepted too.
+    #[arg(long = "device")]
+    devices: Vec<String>,
+    /// Commands to run, separated by `;`, then exit.
+    #[arg(short = 'c')]
+    commands: Option<String>,
+    /// Print each command (after a `(qom) ` prompt) before its output,
+    /// so a script's output reads as a transcript.
+    #[arg(long)]
+    echo: bool,
+}
 
-// SAFETY: forwards to the system allocator unchanged, only counting.
-unsafe impl GlobalAlloc for Watch {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() == core::mem::size_of::<Controller>() {
-            LIVE_CONTROLLERS.fetch_add(1, Relaxed);
+/// QEMU writes long options with one dash (`-device`, `-machine`).
+fn qemu_style(args: impl Iterator<Item = String>) -> Vec<String> {
+    args.map(|a| match a.as_str() {
+        "-device" | "-machine" => format!("-{a}"),
+        _ => a,
+    })
+    .collect()
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse_from(qemu_style(std::env::args()));
+    let stderr = &mut std::io::stderr();
+    if let Err(e) = qom_rt::check_registry() {
+        let _ = writeln!(stderr, "Error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let machine = match Machine::create(&args.machine) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = writeln!(stderr, "Error: {e}");
+            return ExitCode::FAILURE;
         }
-        // SAFETY: forwarded from the caller.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if layout.size() == core::mem::size_of::<Controller>() {
-            LIVE_CONTROLLERS.fetch_sub(1, Relaxed);
+    };
+    machine.set_console(|byte| {
+        let mut out = std::io::stdout();
+        let _ = out.write_all(&[byte]);
+        let _ = out.flush();
+    });
+    let mut monitor = Monitor::new(machine);
+    let stdout = &mut std::io::stdout();
+    let mut failures = 0;
+    for spec in &args.devices {
+        if let Err(e) = monitor.machine().device_add(spec) {
+            let _ = writeln!(stderr, "Error: -device {spec}: {e}");
+            return ExitCode::FAILURE;
         }
-        // SAFETY: forwarded from the caller.
-        unsafe { System.dealloc(ptr, layout) }
     }
-}
-
-#[global_allocator]
-static GLOBAL: Watch = Watch;
-
-fn allocations() -> String {
-    format!("allocations of the controller's size alive: {}", LIVE_CONTROLLERS.load(Relaxed))
-}
-
-/// A memory region, embedded in the controller that owns it.
-#[derive(QomObject)]
-#[qom(name = "story-bar")]
-struct Bar {
-    parent: ParentField<Object>,
-}
-
-impl ObjectImpl for Bar {
-    fn finalize(&self) {
-        println!("  finalize: bar (its container's memory is still held)");
+    if let Some(commands) = &args.commands {
+        failures +=
+            monitor::run_commands(&mut monitor, commands.split(';'), args.echo, stdout, stderr);
+    } else if !std::io::stdin().is_terminal() {
+        failures += monitor::run_script(
+            &mut monitor,
+            std::io::stdin().lock(),
+            args.echo,
+            stdout,
+            stderr,
+        );
+    } else {
+        println!(
+            "qom monitor on machine `{}` - type `help` for commands",
+            args.machine
+        );
+        if let Err(e) = monitor::run_interactive(&mut monitor) {
+            let _ = writeln!(stderr, "Error: {e}");
+            return ExitCode::FAILURE;
+        }
     }
-}
-
-/// The controller, embedding its BAR like QEMU's `XHCIState`.
-#[derive(QomObject)]
-#[qom(name = "story-controller")]
-struct Controller {
-    parent: ParentField<Object>,
-    #[child(embedded)]
-    bar: Bar,
-}
-
-impl ObjectImpl for Controller {
-    fn finalize(&self) {
-        println!("  finalize: controller (bar still usable here)");
+    if failures > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
-}
-
-fn counts(what: &str, object: &impl ObjectType) {
-    let h = object.header();
-    println!(
-        "  {what:<11} refs={} storage={} state={:?}",
-        h.ref_count(),
-        h.storage_count(),
-        h.state()
-    );
-}
-
-fn main() {
-    println!("1. created: one allocation holds the controller and its bar");
-    let controller = Owned::<Controller>::new();
-    counts("controller", &*controller);
-    counts("bar", &controller.bar);
-    println!("  {}", allocations());
-
-    println!("2. referenced: an in-flight access takes a reference on the bar");
-    let bar: Owned<Bar> = Owned::from(&controller.bar);
-    counts("bar", &*bar);
-
-    println!("3. container finalized: the controller is hot-unplugged");
-    drop(controller);
-    counts("bar", &*bar);
-    println!("  {} (held by the bar's storage reference)", allocations());
-    println!(
-        "  bar.container() = {:?}: the bar cannot reach dead state",
-        bar.container::<Controller>().map(|_| "controller")
-    );
-
-    println!("4. child finalized: the access ends and drops its reference");
-    drop(bar);
-    println!("5. storage freed: the last storage reference went with the bar");
-    println!("  {}", allocations());
 }

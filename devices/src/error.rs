@@ -1,0 +1,73 @@
+//! Errors of the device layer.
+
+/// What can go wrong creating, configuring, realizing or plugging a device.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error from the object model (unknown type, bad property, path).
+    #[error(transparent)]
+    Qom(#[from] qom_rt::Error),
+    /// The type exists but is not a device.
+    #[error("type `{type_name}` is not a device")]
+    NotADevice {
+        /// The type name.
+        type_name: String,
+    },
+    /// Realize failed; the device was left unrealized and unplugged.
+    #[error("device `{device}` failed to realize: {reason}")]
+    Realize {
+        /// Path or type of the device.
+        device: String,
+        /// Why.
+        reason: String,
+    },
+    /// The device cannot be unplugged while the machine runs.
+    #[error("device `{id}` ({type_name}) is not hot-pluggable")]
+    NotHotpluggable {
+        /// The device id.
+        id: String,
+        /// Its type.
+        type_name: String,
+    },
+    /// No device with this id is plugged.
+    #[error("no device with id `{id}`")]
+    NoSuchDevice {
+        /// The id asked for.
+        id: String,
+    },
+    /// The id is taken.
+    #[error("duplicate id `{id}`: a device with that id already exists")]
+    DuplicateId {
+        /// The id.
+        id: String,
+    },
+    /// Two devices asked for the same PCI slot.
+    #[error("PCI slot {slot:#04x} is already used by `{existing}`; `{new}` cannot use it")]
+    SlotInUse {
+        /// The slot.
+        slot: u8,
+        /// The device already there.
+        existing: String,
+        /// The device asking for it.
+        new: String,
+    },
+    /// No free PCI slot or no room in the BAR window.
+    #[error("no room on the bus for `{device}`: {reason}")]
+    NoRoom {
+        /// The device.
+        device: String,
+        /// Which resource ran out.
+        reason: String,
+    },
+    /// The device type needs a bus this machine does not provide.
+    #[error("device `{type_name}` needs a {bus} bus")]
+    NoBus {
+        /// The device type.
+        type_name: String,
+        /// The bus kind.
+        bus: &'static str,
+    },
+}
+
+/// Shorthand used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,120 @@
+//! Hotplug: `device_add` and `device_del` as QEMU's monitor does them.
+//!
+//! `device_add`: create by type name, set properties from strings, attach
+//! under `/machine/peripheral/<id>` (or `/machine/peripheral-anon`),
+//! realize, plug. Any failure undoes the steps already taken, so nothing
+//! stays half-registered. `device_del`: unplug, unrealize, unparent; the
+//! device finalizes at its last reference (an in-flight guest access may
+//! hold one).
+
+use crate::device::Device;
+use crate::error::{Error, Result};
+use qom_rt::prelude::*;
+
+/// Plugs devices into a bus (listed as an interface by buses/bridges).
+#[qom_rt::interface]
+pub trait HotplugHandler {
+    /// Connects a realized device to the bus.
+    fn plug(&self, device: &Device) -> Result<()>;
+    /// Disconnects it (called before unrealize).
+    fn unplug(&self, device: &Device) -> Result<()>;
+}
+
+/// Parses `TYPE,id=ID,prop=value,...` into the type and its options.
+pub fn parse_device_options(text: &str) -> Result<(String, Vec<(String, String)>)> {
+    let mut parts = text.split(',');
+    let type_name = parts.next().unwrap_or_default().trim().to_string();
+    if type_name.is_empty() {
+        return Err(qom_rt::Error::UnknownType {
+            name: String::new(),
+            suggestions: Vec::new(),
+        }
+        .into());
+    }
+    let mut options = Vec::new();
+    for part in parts {
+        let (key, value) = match part.split_once('=') {
+            Some((k, v)) => (k.trim(), v.trim()),
+            // `help` alone, or a boolean flag `prop` meaning `prop=on`.
+            None => (part.trim(), if part.trim() == "help" { "" } else { "on" }),
+        };
+        options.push((key.to_string(), value.to_string()));
+    }
+    Ok((type_name, options))
+}
+
+/// Creates, configures, attaches (under `machine`'s `peripheral` or
+/// `peripheral-anon` container), realizes and plugs a device through
+/// `handler`. Returns the device; on error nothing remains.
+pub fn device_add(
+    machine: &str,
+    type_name: &str,
+    options: &[(String, String)],
+    handler: &dyn HotplugHandler,
+) -> Result<Owned<Device>> {
+    let object = qom_rt::new_by_name(type_name)?;
+    let device = object
+        .downcast_owned::<Device>()
+        .map_err(|_| Error::NotADevice {
+            type_name: type_name.to_string(),
+        })?;
+    let mut id = None;
+    for (key, value) in options {
+        if key == "id" {
+            id = Some(value.clone());
+        } else {
+            device.check_property_set(key)?;
+            device.set_property(key, value)?;
+        }
+    }
+    match &id {
+        Some(id) => {
+            let peripheral = qom_rt::container(&format!("{machine}/peripheral"))?;
+            if peripheral.resolve(id).is_ok() {
+                return Err(Error::DuplicateId { id: id.clone() });
+            }
+            peripheral.add_child(id, device.clone())?;
+        }
+        None => {
+            let anon = qom_rt::container(&format!("{machine}/peripheral-anon"))?;
+            let n = anon.children().len();
+            let name = (n..)
+                .map(|i| format!("device[{i}]"))
+                .find(|n| anon.resolve(n).is_err());
+            anon.add_child(&name.unwrap_or_default(), device.clone())?;
+        }
+    }
+    if let Err(e) = device.realize() {
+        device.unparent();
+        return Err(e);
+    }
+    if let Err(e) = handler.plug(&device) {
+        device.unrealize();
+        device.unparent();
+        return Err(e);
+    }
+    Ok(device)
+}
+
+/// Unplugs, unrealizes and unparents the device with `id` under
+/// `machine`. It finalizes at its last reference.
+pub fn device_del(machine: &str, id: &str, handler: &dyn HotplugHandler) -> Result<()> {
+    let peripheral = qom_rt::container(&format!("{machine}/peripheral"))?;
+    let object = peripheral
+        .resolve(id)
+        .map_err(|_| Error::NoSuchDevice { id: id.to_string() })?;
+    let device = object
+        .downcast::<Device>()
+        .ok_or_else(|| Error::NoSuchDevice { id: id.to_string() })?;
+    if !device.hotpluggable() {
+        return Err(Error::NotHotpluggable {
+            id: id.to_string(),
+            type_name: device.type_name().to_string(),
+        });
+    }
+    handler.unplug(device)?;
+    device.unrealize();
+    device.unparent();
+    tracing::info!(target: "qdev", id, "deleted");
+    Ok(())
+}

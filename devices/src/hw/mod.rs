@@ -1,0 +1,6 @@
+//! Device models: QOM types wrapping the register logic in `models`.
+
+pub mod pl011;
+pub mod soc;
+pub mod sp804;
+pub mod usb;

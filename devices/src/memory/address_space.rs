@@ -1,0 +1,216 @@
+//! `AddressSpace`: dispatches a guest access by address through a root
+//! container region, holding a strong reference on the target region's
+//! owner for the duration of the access, as QEMU's memory core does.
+
+use super::flatview::{self, FlatView};
+use super::region::{MemoryRegion, MmioOps};
+use arc_swap::ArcSwap;
+use qom_rt::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Unassigned accesses across every address space, for `info lifetime`.
+static UNASSIGNED_TOTAL: AtomicU64 = AtomicU64::new(0);
+
+/// Unassigned accesses across every address space so far.
+pub fn total_unassigned_accesses() -> u64 {
+    UNASSIGNED_TOTAL.load(Ordering::Relaxed)
+}
+
+/// A view of guest memory (`system_memory`, PCI memory, I/O ports).
+pub struct AddressSpace {
+    name: String,
+    root: Owned<MemoryRegion>,
+    unassigned: AtomicU64,
+    /// The rendered view accesses use; a guard on it keeps every region
+    /// in it (and so its memory) alive until the access returns, even if
+    /// the region is unmapped meanwhile.
+    view: ArcSwap<FlatView>,
+    render: Mutex<()>,
+}
+
+/// The value a read returns where nothing answers (all ones, as on a bus
+/// with pull-ups; QEMU's unassigned reads return the same by default for
+/// MMIO).
+const fn unassigned_value(size: u32) -> u64 {
+    if size >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (size * 8)) - 1
+    }
+}
+
+impl AddressSpace {
+    /// An address space over a new root container of `size` bytes.
+    pub fn new(name: &str, size: u64) -> Self {
+        let root = Owned::<MemoryRegion>::new();
+        root.init_container(name, size);
+        let view = ArcSwap::from_pointee(FlatView::render(&root));
+        AddressSpace {
+            name: name.to_string(),
+            root,
+            unassigned: AtomicU64::new(0),
+            view,
+            render: Mutex::new(()),
+        }
+    }
+
+    /// The address space's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The root container: map regions into it with `add_subregion`.
+    pub fn root(&self) -> &MemoryRegion {
+        &self.root
+    }
+
+    /// Accesses that found no region, a disabled one, or a size it refuses.
+    pub fn unassigned_accesses(&self) -> u64 {
+        self.unassigned.load(Ordering::Relaxed)
+    }
+
+    /// A guest read of `size` bytes (1, 2, 4 or 8) at `addr`.
+    pub fn read(&self, addr: u64, size: u32) -> u64 {
+        self.access(addr, size, Access::Read)
+            .unwrap_or(unassigned_value(size))
+    }
+
+    /// A guest write of the low `size` bytes of `value` at `addr`.
+    pub fn write(&self, addr: u64, size: u32, value: u64) {
+        self.access(addr, size, Access::Write(value));
+    }
+
+    fn unassigned(&self, region: Option<&MemoryRegion>) -> Option<u64> {
+        self.unassigned.fetch_add(1, Ordering::Relaxed);
+        UNASSIGNED_TOTAL.fetch_add(1, Ordering::Relaxed);
+        if let Some(region) = region {
+            region.count_unassigned();
+        }
+        None
+    }
+
+    /// The flat view, re-rendered if the topology changed since.
+    fn view(&self) -> arc_swap::Guard<Arc<FlatView>> {
+        let view = self.view.load();
+        if view.generation == flatview::generation() {
+            return view;
+        }
+        drop(view);
+        let _render = self.render.lock().unwrap_or_else(|e| e.into_inner());
+        let view = self.view.load();
+        if view.generation == flatview::generation() {
+            return view;
+        }
+        self.view.store(Arc::new(FlatView::render(&self.root)));
+        self.view.load()
+    }
+
+    /// Finds the region and performs the access; `None` if it is
+    /// unassigned (and counted).
+    fn access(&self, addr: u64, size: u32, access: Access) -> Option<u64> {
+        if !matches!(size, 1 | 2 | 4 | 8) {
+            return self.unassigned(None);
+        }
+        let view = self.view();
+        let Some(range) = view.lookup(addr) else {
+            return self.unassigned(None);
+        };
+        if addr + u64::from(size) > range.end {
+            return self.unassigned(Some(&range.region));
+        }
+        let offset = addr - range.start + range.offset_in_region;
+        self.io_access(&range.region, offset, size, access)
+    }
+
+    fn io_access(
+        &self,
+        region: &MemoryRegion,
+        offset: u64,
+        size: u32,
+        access: Access,
+    ) -> Option<u64> {
+        if !region.is_enabled()
+            || !region.valid_sizes().contains(size)
+            || !offset.is_multiple_of(u64::from(size))
+        {
+            return self.unassigned(Some(region));
+        }
+        // The strong reference on the owner for this access: `None` once
+        // the owner has begun finalizing, so a region that outlives its
+        // device never reaches the device's state.
+        let Some(owner) = region.container::<Object>() else {
+            return self.unassigned(Some(region));
+        };
+        let Some(ops) = owner.interface::<dyn MmioOps>() else {
+            return self.unassigned(Some(region));
+        };
+        // Split an access wider than the device implements into the widest
+        // implemented pieces, little endian.
+        let piece = size.min(region.implemented_sizes().max);
+        let mut value = 0u64;
+        let mut done = 0;
+        while done < size {
+            let at = offset + u64::from(done);
+            let shift = 8 * done;
+            match access {
+                Access::Read => value |= ops.mmio_read(region, at, piece) << shift,
+                Access::Write(v) => ops.mmio_write(region, at, piece, v >> shift),
+            }
+            done += piece;
+        }
+        Some(value)
+    }
+}
+
+/// A guest access that has found its region and holds a strong reference
+/// on the region's owner, but has not completed yet: what the memory core
+/// holds while a device model is busy with an access. Dropping it without
+/// finishing abandons the access.
+pub struct HeldAccess {
+    region: Owned<MemoryRegion>,
+    owner: Owned<Object>,
+    offset: u64,
+    size: u32,
+}
+
+impl HeldAccess {
+    /// The owner the access keeps alive.
+    pub fn owner(&self) -> &Object {
+        &self.owner
+    }
+
+    /// Completes the access as a read.
+    pub fn finish_read(self) -> u64 {
+        match self.owner.interface::<dyn MmioOps>() {
+            Some(ops) => ops.mmio_read(&self.region, self.offset, self.size),
+            None => unassigned_value(self.size),
+        }
+    }
+}
+
+impl AddressSpace {
+    /// Starts an access at `addr` and holds it in flight: the region and a
+    /// strong reference on its owner are taken as `read` takes them. `None`
+    /// if the access would be unassigned.
+    pub fn hold(&self, addr: u64, size: u32) -> Option<HeldAccess> {
+        let view = self.view();
+        let range = view.lookup(addr)?;
+        if !range.region.is_enabled() {
+            return None;
+        }
+        let owner = range.region.container::<Object>()?;
+        Some(HeldAccess {
+            region: range.region.clone(),
+            owner,
+            offset: addr - range.start + range.offset_in_region,
+            size,
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Access {
+    Read,
+    Write(u64),
+}

@@ -1,0 +1,388 @@
+//! UHCI (USB 1.1) host controller I/O registers, after QEMU's
+//! `hw/usb/hcd-uhci.c` as the PIIX3 function `piix3-usb-uhci`.
+//!
+//! A 32-byte I/O block of 16-bit registers: `USBCMD`, `USBSTS` (all bits
+//! write-1-to-clear), `USBINTR`, `FRNUM`, the 32-bit `FRBASEADD` (low 12
+//! bits read as 0), the 8-bit `SOFMOD` and two `PORTSC` registers whose
+//! change bits are write-1-to-clear and whose reserved bit 7 reads 1.
+//! Offsets no register decodes read `0xff7f`, as in QEMU.
+//!
+//! Like QEMU, `HCRESET` and `GRESET` reset the controller at once (the
+//! command register then reads 0), and setting `EGSM` while a port reports
+//! resume detect sets `FGR` and `USBSTS.RD`. Devices can be connected with
+//! [`UhciRegs::attach`], which sets `CCS`/`CSC` (and `LSDA` for low speed).
+//!
+//! What is not modelled: the schedule. There is no DMA here, so frame
+//! lists, queue heads and transfer descriptors are never fetched and
+//! `USBINT`/`USBERR` are never raised by transfers; while the controller
+//! runs, [`UhciRegs::advance`] only counts `FRNUM` up once per millisecond of
+//! virtual time. Differences from QEMU: resets also zero `FRNUM` (the UHCI
+//! spec resets its counters; QEMU leaves `FRNUM` alone), and narrow accesses
+//! use byte lanes: a byte read returns the addressed half of its 16-bit
+//! register, and a byte write leaves the other half unchanged (PCI byte
+//! enables), where QEMU hands the unaligned byte to the 16-bit handler.
+
+use super::{lock, merge_lanes, read_sized, write_sized, UsbSpeed};
+use std::sync::Mutex;
+
+#[cfg(test)]
+mod tests;
+
+/// PCI vendor ID (Intel).
+pub const PCI_VENDOR_ID: u16 = 0x8086;
+/// PCI device ID (82371SB PIIX3 USB).
+pub const PCI_DEVICE_ID: u16 = 0x7020;
+/// PCI class code: serial bus, USB, UHCI programming interface.
+pub const PCI_CLASS_CODE: u32 = 0x0c_03_00;
+/// PCI revision.
+pub const PCI_REVISION: u8 = 0x01;
+/// Size of the I/O register block (BAR 4).
+pub const IO_SIZE: u64 = 0x20;
+/// Root hub ports.
+pub const NUM_PORTS: usize = 2;
+
+/// USB command register.
+pub const USBCMD: u64 = 0x00;
+/// USB status register.
+pub const USBSTS: u64 = 0x02;
+/// USB interrupt enable register.
+pub const USBINTR: u64 = 0x04;
+/// Frame number register.
+pub const FRNUM: u64 = 0x06;
+/// Frame list base address register (32 bits).
+pub const FRBASEADD: u64 = 0x08;
+/// Start of frame modify register (8 bits).
+pub const SOFMOD: u64 = 0x0c;
+/// Port 1 status and control.
+pub const PORTSC1: u64 = 0x10;
+/// Port 2 status and control.
+pub const PORTSC2: u64 = 0x12;
+
+/// `USBCMD`: run/stop.
+pub const CMD_RS: u16 = 1 << 0;
+/// `USBCMD`: host controller reset.
+pub const CMD_HCRESET: u16 = 1 << 1;
+/// `USBCMD`: global reset.
+pub const CMD_GRESET: u16 = 1 << 2;
+/// `USBCMD`: enter global suspend mode.
+pub const CMD_EGSM: u16 = 1 << 3;
+/// `USBCMD`: force global resume.
+pub const CMD_FGR: u16 = 1 << 4;
+
+/// `USBSTS`: USB interrupt (transfer completed with IOC, or short packet).
+pub const STS_USBINT: u16 = 1 << 0;
+/// `USBSTS`: USB error interrupt.
+pub const STS_USBERR: u16 = 1 << 1;
+/// `USBSTS`: resume detect.
+pub const STS_RD: u16 = 1 << 2;
+/// `USBSTS`: host system error.
+pub const STS_HSERR: u16 = 1 << 3;
+/// `USBSTS`: host controller process error.
+pub const STS_HCPERR: u16 = 1 << 4;
+/// `USBSTS`: host controller halted.
+pub const STS_HCHALTED: u16 = 1 << 5;
+
+/// `USBINTR`: timeout/CRC interrupt enable.
+pub const INTR_TIMEOUT_CRC: u16 = 1 << 0;
+/// `USBINTR`: resume interrupt enable.
+pub const INTR_RESUME: u16 = 1 << 1;
+/// `USBINTR`: interrupt on complete enable.
+pub const INTR_IOC: u16 = 1 << 2;
+/// `USBINTR`: short packet interrupt enable.
+pub const INTR_SP: u16 = 1 << 3;
+
+/// `PORTSC`: current connect status.
+pub const PORT_CCS: u16 = 1 << 0;
+/// `PORTSC`: connect status change (write 1 to clear).
+pub const PORT_CSC: u16 = 1 << 1;
+/// `PORTSC`: port enabled.
+pub const PORT_EN: u16 = 1 << 2;
+/// `PORTSC`: port enable change (write 1 to clear).
+pub const PORT_ENC: u16 = 1 << 3;
+/// `PORTSC`: resume detect.
+pub const PORT_RD: u16 = 1 << 6;
+/// `PORTSC`: reserved, always reads 1.
+pub const PORT_RSVD1: u16 = 1 << 7;
+/// `PORTSC`: low-speed device attached.
+pub const PORT_LSDA: u16 = 1 << 8;
+/// `PORTSC`: port reset.
+pub const PORT_RESET: u16 = 1 << 9;
+/// `PORTSC`: port suspend.
+pub const PORT_SUSPEND: u16 = 1 << 12;
+const PORT_READ_ONLY: u16 = 0x1bb;
+const PORT_WRITE_CLEAR: u16 = PORT_CSC | PORT_ENC;
+
+const NS_PER_FRAME: u64 = 1_000_000;
+
+/// The UHCI register file. Cheap to share: all methods take `&self`.
+pub struct UhciRegs {
+    state: Mutex<State>,
+}
+
+/// QEMU's `UHCIState` registers.
+struct State {
+    cmd: u16,
+    status: u16,
+    /// Hidden: which of IOC (bit 0) and short packet (bit 1) raised USBINT.
+    status2: u8,
+    intr: u16,
+    frnum: u16,
+    fl_base_addr: u32,
+    sof_timing: u8,
+    ports: [Port; NUM_PORTS],
+    /// Virtual time since the last frame boundary, while running.
+    frame_ns: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Port {
+    ctrl: u16,
+    device: Option<UsbSpeed>,
+}
+
+impl Default for UhciRegs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UhciRegs {
+    /// A controller in its reset state, halted, with no devices.
+    pub fn new() -> Self {
+        let mut state = State {
+            cmd: 0,
+            status: 0,
+            status2: 0,
+            intr: 0,
+            frnum: 0,
+            fl_base_addr: 0,
+            sof_timing: 0,
+            ports: [Port {
+                ctrl: 0,
+                device: None,
+            }; NUM_PORTS],
+            frame_ns: 0,
+        };
+        state.reset();
+        UhciRegs {
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Cold reset (QEMU's `uhci_reset`); attached devices stay attached.
+    pub fn reset(&self) {
+        lock(&self.state).reset();
+    }
+
+    /// A guest read of `size` bytes at `offset` in the I/O block.
+    pub fn read(&self, offset: u64, size: u32) -> u64 {
+        let state = lock(&self.state);
+        read_sized(offset, size, 2, |reg| u64::from(state.read(reg)))
+    }
+
+    /// A guest write of `size` bytes at `offset` in the I/O block.
+    pub fn write(&self, offset: u64, size: u32, value: u64) {
+        let mut state = lock(&self.state);
+        if size == 1 {
+            let reg = offset & !1;
+            let merged = merge_lanes(u64::from(state.merge_base(reg)), offset, 1, value, 2);
+            state.write(reg, merged as u16);
+        } else {
+            write_sized(offset, size, value, 2, |reg, v| state.write(reg, v as u16));
+        }
+    }
+
+    /// Level of the PCI interrupt (INTD on the PIIX3), as QEMU's
+    /// `uhci_update_irq` computes it.
+    pub fn irq_level(&self) -> bool {
+        lock(&self.state).irq_level()
+    }
+
+    /// Moves virtual time forward: while the controller runs, `FRNUM`
+    /// advances once per millisecond (11 bits, wrapping).
+    pub fn advance(&self, ns: u64) {
+        let mut state = lock(&self.state);
+        if state.cmd & CMD_RS == 0 {
+            return;
+        }
+        let total = state.frame_ns + ns;
+        let frames = total / NS_PER_FRAME;
+        state.frame_ns = total % NS_PER_FRAME;
+        state.frnum = ((u64::from(state.frnum) + frames) & 0x7ff) as u16;
+    }
+
+    /// Connects a device to root port `port` (0 or 1). Returns false, and
+    /// changes nothing, for another port or a speed UHCI cannot drive (high
+    /// and super speed).
+    pub fn attach(&self, port: usize, speed: UsbSpeed) -> bool {
+        if !matches!(speed, UsbSpeed::Low | UsbSpeed::Full) {
+            return false;
+        }
+        let mut state = lock(&self.state);
+        let Some(p) = state.ports.get_mut(port) else {
+            return false;
+        };
+        p.device = Some(speed);
+        p.connect();
+        tracing::trace!(target: "uhci", port, ?speed, "attach");
+        state.resume();
+        true
+    }
+
+    /// Disconnects the device on root port `port`, if any (QEMU's
+    /// `uhci_detach`: `CSC` and, for an enabled port, `ENC` are set).
+    pub fn detach(&self, port: usize) {
+        let mut state = lock(&self.state);
+        let Some(p) = state.ports.get_mut(port) else {
+            return;
+        };
+        if p.device.take().is_none() {
+            return;
+        }
+        if p.ctrl & PORT_CCS != 0 {
+            p.ctrl = (p.ctrl & !PORT_CCS) | PORT_CSC;
+        }
+        if p.ctrl & PORT_EN != 0 {
+            p.ctrl = (p.ctrl & !PORT_EN) | PORT_ENC;
+        }
+        tracing::trace!(target: "uhci", port, "detach");
+        state.resume();
+    }
+}
+
+impl Port {
+    /// QEMU's `uhci_attach` on this port's device.
+    fn connect(&mut self) {
+        self.ctrl |= PORT_CCS | PORT_CSC;
+        if self.device == Some(UsbSpeed::Low) {
+            self.ctrl |= PORT_LSDA;
+        } else {
+            self.ctrl &= !PORT_LSDA;
+        }
+    }
+}
+
+impl State {
+    fn reset(&mut self) {
+        self.cmd = 0;
+        self.status = STS_HCHALTED;
+        self.status2 = 0;
+        self.intr = 0;
+        self.frnum = 0;
+        self.frame_ns = 0;
+        self.fl_base_addr = 0;
+        self.sof_timing = 64;
+        for port in &mut self.ports {
+            port.ctrl = PORT_RSVD1;
+            // usb_port_reset: the device is detached and attached again.
+            if port.device.is_some() {
+                port.connect();
+            }
+        }
+        tracing::trace!(target: "uhci", "reset");
+    }
+
+    fn irq_level(&self) -> bool {
+        (self.status2 & 1 != 0 && self.intr & INTR_IOC != 0)
+            || (self.status2 & 2 != 0 && self.intr & INTR_SP != 0)
+            || (self.status & STS_USBERR != 0 && self.intr & INTR_TIMEOUT_CRC != 0)
+            || (self.status & STS_RD != 0 && self.intr & INTR_RESUME != 0)
+            || self.status & (STS_HSERR | STS_HCPERR) != 0
+    }
+
+    /// Signals resume if the controller is in global suspend.
+    fn resume(&mut self) {
+        if self.cmd & CMD_EGSM != 0 {
+            self.cmd |= CMD_FGR;
+            self.status |= STS_RD;
+            tracing::trace!(target: "uhci", "resume");
+        }
+    }
+
+    fn read(&self, reg: u64) -> u16 {
+        let value = match reg {
+            USBCMD => self.cmd,
+            USBSTS => self.status,
+            USBINTR => self.intr,
+            FRNUM => self.frnum,
+            FRBASEADD => self.fl_base_addr as u16,
+            0x0a => (self.fl_base_addr >> 16) as u16,
+            SOFMOD => u16::from(self.sof_timing),
+            PORTSC1 | PORTSC2 => self.ports[((reg - PORTSC1) / 2) as usize].ctrl,
+            _ => 0xff7f,
+        };
+        tracing::trace!(target: "uhci", offset = reg, value, "readw");
+        value
+    }
+
+    /// What the unaddressed byte of a byte write keeps: the register's
+    /// value, without the write-1-to-clear bits.
+    fn merge_base(&self, reg: u64) -> u16 {
+        match reg {
+            USBSTS => 0,
+            PORTSC1 | PORTSC2 => self.read(reg) & !PORT_WRITE_CLEAR,
+            _ => self.read(reg),
+        }
+    }
+
+    fn write(&mut self, reg: u64, value: u16) {
+        tracing::trace!(target: "uhci", offset = reg, value, "writew");
+        match reg {
+            USBCMD => self.write_cmd(value),
+            USBSTS => {
+                self.status &= !value;
+                if value & STS_USBINT != 0 {
+                    self.status2 = 0;
+                }
+            }
+            USBINTR => self.intr = value,
+            FRNUM => {
+                if self.status & STS_HCHALTED != 0 {
+                    self.frnum = value & 0x7ff;
+                }
+            }
+            FRBASEADD => {
+                self.fl_base_addr = (self.fl_base_addr & 0xffff_0000) | u32::from(value & !0xfff)
+            }
+            0x0a => self.fl_base_addr = (self.fl_base_addr & 0xffff) | (u32::from(value) << 16),
+            SOFMOD => self.sof_timing = value as u8,
+            PORTSC1 | PORTSC2 => self.write_port(((reg - PORTSC1) / 2) as usize, value),
+            _ => tracing::debug!(target: "uhci", offset = reg, "write: no register"),
+        }
+    }
+
+    fn write_cmd(&mut self, value: u16) {
+        if value & CMD_RS != 0 && self.cmd & CMD_RS == 0 {
+            tracing::trace!(target: "uhci", "schedule start");
+            self.status &= !STS_HCHALTED;
+            self.frame_ns = 0;
+        } else if value & CMD_RS == 0 {
+            self.status |= STS_HCHALTED;
+        }
+        if value & (CMD_GRESET | CMD_HCRESET) != 0 {
+            if value & CMD_GRESET != 0 {
+                tracing::trace!(target: "uhci", "global reset on the bus");
+            }
+            self.reset();
+            return;
+        }
+        self.cmd = value;
+        if value & CMD_EGSM != 0 && self.ports.iter().any(|p| p.ctrl & PORT_RD != 0) {
+            self.resume();
+        }
+    }
+
+    fn write_port(&mut self, n: usize, mut value: u16) {
+        let port = &mut self.ports[n];
+        if port.device.is_some() && value & PORT_RESET != 0 && port.ctrl & PORT_RESET == 0 {
+            tracing::trace!(target: "uhci", port = n, "device reset");
+        }
+        port.ctrl &= PORT_READ_ONLY;
+        // A port can only be enabled with a device connected.
+        if port.ctrl & PORT_CCS == 0 {
+            value &= !PORT_EN;
+        }
+        port.ctrl |= value & !PORT_READ_ONLY;
+        port.ctrl &= !(value & PORT_WRITE_CLEAR);
+    }
+}

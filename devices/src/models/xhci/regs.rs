@@ -1,0 +1,313 @@
+//! The xHCI register state and its capability, operational, runtime and
+//! doorbell registers (QEMU's `xhci_*_read`/`xhci_*_write`).
+
+use super::port::Port;
+use super::*;
+
+const LEN_RUNTIME: u64 = (MAX_INTRS as u64 + 1) * 0x20;
+const LEN_DOORBELL: u64 = (MAX_SLOTS as u64 + 1) * 0x20;
+/// `HCCPARAMS1`: 64-bit addressing, 256 primary streams, xECP at 0x20.
+const HCCPARAMS1_VALUE: u32 = 0x0008_0001 | (7 << 12);
+const CRCR_CS: u32 = 1 << 1;
+const CRCR_CA: u32 = 1 << 2;
+const NS_PER_MICROFRAME: u64 = 125_000;
+
+/// One interrupter's registers.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Interrupter {
+    iman: u32,
+    imod: u32,
+    erstsz: u32,
+    erstba_low: u32,
+    erstba_high: u32,
+    erdp_low: u32,
+    erdp_high: u32,
+}
+
+/// QEMU's `XHCIState` registers.
+pub(super) struct State {
+    pub(super) num_ports: u32,
+    usbcmd: u32,
+    pub(super) usbsts: u32,
+    dnctrl: u32,
+    pub(super) crcr_low: u32,
+    crcr_high: u32,
+    dcbaap_low: u32,
+    dcbaap_high: u32,
+    config: u32,
+    pub(super) ports: [Port; MAX_PORTS as usize],
+    intr: [Interrupter; MAX_INTRS],
+    /// Virtual time, advanced by the caller.
+    pub(super) now_ns: u64,
+    mfindex_start: u64,
+}
+
+impl State {
+    pub(super) fn new(num_ports: u32) -> Self {
+        let mut state = State {
+            num_ports,
+            usbcmd: 0,
+            usbsts: 0,
+            dnctrl: 0,
+            crcr_low: 0,
+            crcr_high: 0,
+            dcbaap_low: 0,
+            dcbaap_high: 0,
+            config: 0,
+            ports: std::array::from_fn(|i| Port::new(i as u32 + 1)),
+            intr: [Interrupter::default(); MAX_INTRS],
+            now_ns: 0,
+            mfindex_start: 0,
+        };
+        state.reset();
+        state
+    }
+
+    pub(super) fn running(&self) -> bool {
+        self.usbsts & USBSTS_HCH == 0
+    }
+
+    /// QEMU's `xhci_reset`.
+    pub(super) fn reset(&mut self) {
+        if self.running() {
+            tracing::debug!(target: "xhci", "reset while running");
+        }
+        self.usbcmd = 0;
+        self.usbsts = USBSTS_HCH;
+        self.dnctrl = 0;
+        self.crcr_low = 0;
+        self.crcr_high = 0;
+        self.dcbaap_low = 0;
+        self.dcbaap_high = 0;
+        self.config = 0;
+        for n in 0..self.num_ports as usize {
+            self.port_update(n, false);
+        }
+        self.intr = [Interrupter::default(); MAX_INTRS];
+        self.mfindex_start = self.now_ns;
+        tracing::trace!(target: "xhci", "reset");
+    }
+
+    pub(super) fn irq_level(&self) -> bool {
+        let iman = self.intr[0].iman;
+        iman & IMAN_IP != 0 && iman & IMAN_IE != 0 && self.usbcmd & USBCMD_INTE != 0
+    }
+
+    /// A dword read at `reg` (4-byte aligned) in BAR 0.
+    pub(super) fn read(&self, reg: u64) -> u32 {
+        let ports_end = PORT_BASE + PORT_STRIDE * u64::from(self.num_ports);
+        let value = match reg {
+            0..CAP_LENGTH => self.cap_read(reg),
+            OPER_BASE..PORT_BASE => self.oper_read(reg - OPER_BASE),
+            PORT_BASE.. if reg < ports_end => {
+                let n = ((reg - PORT_BASE) / PORT_STRIDE) as usize;
+                self.port_read(n, (reg - PORT_BASE) % PORT_STRIDE)
+            }
+            RUNTIME_BASE.. if reg < RUNTIME_BASE + LEN_RUNTIME => {
+                self.runtime_read(reg - RUNTIME_BASE)
+            }
+            DOORBELL_BASE.. if reg < DOORBELL_BASE + LEN_DOORBELL => 0, // doorbells read as 0
+            _ => 0,
+        };
+        tracing::trace!(target: "xhci", offset = reg, value, "read");
+        value
+    }
+
+    /// A dword write at `reg` (4-byte aligned) in BAR 0.
+    pub(super) fn write(&mut self, reg: u64, value: u32) {
+        tracing::trace!(target: "xhci", offset = reg, value, "write");
+        let ports_end = PORT_BASE + PORT_STRIDE * u64::from(self.num_ports);
+        match reg {
+            0..CAP_LENGTH => {} // capabilities are read-only
+            OPER_BASE..PORT_BASE => self.oper_write(reg - OPER_BASE, value),
+            PORT_BASE.. if reg < ports_end => {
+                let n = ((reg - PORT_BASE) / PORT_STRIDE) as usize;
+                self.port_write(n, (reg - PORT_BASE) % PORT_STRIDE, value);
+            }
+            RUNTIME_BASE.. if reg < RUNTIME_BASE + LEN_RUNTIME => {
+                self.runtime_write(reg - RUNTIME_BASE, value)
+            }
+            DOORBELL_BASE.. if reg < DOORBELL_BASE + LEN_DOORBELL => {
+                self.doorbell_write(reg - DOORBELL_BASE, value)
+            }
+            _ => tracing::debug!(target: "xhci", offset = reg, "write to unassigned offset"),
+        }
+    }
+
+    fn cap_read(&self, reg: u64) -> u32 {
+        let (usb2_ports, usb3_ports) = (0, self.num_ports);
+        match reg {
+            CAPLENGTH_HCIVERSION => 0x0100_0000 | CAP_LENGTH as u32,
+            HCSPARAMS1 => (self.num_ports << 24) | ((MAX_INTRS as u32) << 8) | MAX_SLOTS,
+            HCSPARAMS2 => 0x0000_000f,
+            HCSPARAMS3 => 0,
+            HCCPARAMS1 => HCCPARAMS1_VALUE,
+            DBOFF => DOORBELL_BASE as u32,
+            RTSOFF => RUNTIME_BASE as u32,
+            // Extended capabilities: Supported Protocol, USB 2.0 then 3.0.
+            0x20 => 0x0200_0402,
+            0x24 | 0x34 => 0x2042_5355, // "USB "
+            0x28 => (usb2_ports << 8) | (usb3_ports + 1),
+            0x30 => 0x0300_0002,
+            0x38 => (usb3_ports << 8) | 1,
+            _ => 0,
+        }
+    }
+
+    fn oper_read(&self, reg: u64) -> u32 {
+        match reg {
+            USBCMD => self.usbcmd,
+            USBSTS => self.usbsts,
+            PAGESIZE => 1,
+            DNCTRL => self.dnctrl,
+            CRCR => self.crcr_low & !0xe,
+            0x1c => self.crcr_high,
+            DCBAAP => self.dcbaap_low,
+            0x34 => self.dcbaap_high,
+            CONFIG => self.config,
+            _ => 0,
+        }
+    }
+
+    fn oper_write(&mut self, reg: u64, value: u32) {
+        match reg {
+            USBCMD => self.write_usbcmd(value),
+            USBSTS => {
+                self.usbsts &= !(value & (USBSTS_HSE | USBSTS_EINT | USBSTS_PCD | USBSTS_SRE))
+            }
+            DNCTRL => self.dnctrl = value & 0xffff,
+            CRCR => self.crcr_low = (value & 0xffff_ffcf) | (self.crcr_low & CRCR_CRR),
+            0x1c => self.write_crcr_high(value),
+            DCBAAP => self.dcbaap_low = value & 0xffff_ffc0,
+            0x34 => self.dcbaap_high = value,
+            CONFIG => self.config = value & 0xff,
+            _ => tracing::debug!(target: "xhci", offset = reg, "oper write: unimplemented"),
+        }
+    }
+
+    fn write_usbcmd(&mut self, value: u32) {
+        if value & USBCMD_RS != 0 && self.usbcmd & USBCMD_RS == 0 {
+            tracing::trace!(target: "xhci", "run");
+            self.usbsts &= !USBSTS_HCH;
+            self.mfindex_start = self.now_ns;
+        } else if value & USBCMD_RS == 0 && self.usbcmd & USBCMD_RS != 0 {
+            tracing::trace!(target: "xhci", "stop");
+            self.usbsts |= USBSTS_HCH;
+            self.crcr_low &= !CRCR_CRR;
+        }
+        if value & USBCMD_CSS != 0 {
+            self.usbsts &= !USBSTS_SRE;
+        }
+        if value & USBCMD_CRS != 0 {
+            // Restoring state is not supported: report a save/restore error.
+            self.usbsts |= USBSTS_SRE;
+        }
+        self.usbcmd = value & 0xc0f;
+        if value & USBCMD_HCRST != 0 {
+            self.reset();
+        }
+    }
+
+    fn write_crcr_high(&mut self, value: u32) {
+        self.crcr_high = value;
+        if self.crcr_low & (CRCR_CA | CRCR_CS) != 0 && self.crcr_low & CRCR_CRR != 0 {
+            self.crcr_low &= !CRCR_CRR;
+            tracing::trace!(target: "xhci", "command ring stopped (completion event not delivered)");
+        } else {
+            let base = u64::from(self.crcr_low & !0x3f) | (u64::from(value) << 32);
+            tracing::trace!(target: "xhci", base, "command ring set");
+        }
+        self.crcr_low &= !(CRCR_CA | CRCR_CS);
+    }
+
+    fn mfindex(&self) -> u32 {
+        ((self.now_ns.wrapping_sub(self.mfindex_start) / NS_PER_MICROFRAME) & 0x3fff) as u32
+    }
+
+    fn runtime_read(&self, reg: u64) -> u32 {
+        if reg < 0x20 {
+            return if reg == 0 { self.mfindex() } else { 0 };
+        }
+        let intr = &self.intr[((reg - 0x20) / 0x20) as usize];
+        match reg & 0x1f {
+            IMAN => intr.iman,
+            IMOD => intr.imod,
+            ERSTSZ => intr.erstsz,
+            ERSTBA => intr.erstba_low,
+            0x14 => intr.erstba_high,
+            ERDP => intr.erdp_low,
+            0x1c => intr.erdp_high,
+            _ => 0,
+        }
+    }
+
+    fn runtime_write(&mut self, reg: u64, value: u32) {
+        if reg < 0x20 {
+            tracing::debug!(target: "xhci", offset = reg, "write to read-only MFINDEX ignored");
+            return;
+        }
+        let v = ((reg - 0x20) / 0x20) as usize;
+        let intr = &mut self.intr[v];
+        match reg & 0x1f {
+            IMAN => {
+                if value & IMAN_IP != 0 {
+                    intr.iman &= !IMAN_IP;
+                }
+                intr.iman = (intr.iman & !IMAN_IE) | (value & IMAN_IE);
+            }
+            IMOD => intr.imod = value,
+            ERSTSZ => intr.erstsz = value & 0xffff,
+            ERSTBA => intr.erstba_low = value & 0xffff_ffc0,
+            0x14 => {
+                intr.erstba_high = value;
+                self.event_ring_reset(v);
+            }
+            ERDP => {
+                let busy = if value & ERDP_EHB != 0 {
+                    0
+                } else {
+                    intr.erdp_low & ERDP_EHB
+                };
+                intr.erdp_low = (value & !ERDP_EHB) | busy;
+            }
+            0x1c => intr.erdp_high = value,
+            _ => tracing::debug!(target: "xhci", offset = reg, "runtime write: unimplemented"),
+        }
+    }
+
+    /// QEMU's `xhci_er_reset`, up to the DMA read of the segment table.
+    fn event_ring_reset(&mut self, v: usize) {
+        let intr = self.intr[v];
+        let erstba = u64::from(intr.erstba_low) | (u64::from(intr.erstba_high) << 32);
+        if intr.erstsz == 0 || erstba == 0 {
+            tracing::trace!(target: "xhci", interrupter = v, "event ring disabled");
+        } else if intr.erstsz != 1 {
+            tracing::debug!(target: "xhci", interrupter = v, erstsz = intr.erstsz, "invalid ERSTSZ");
+            self.usbsts |= USBSTS_HCE;
+        } else {
+            tracing::trace!(target: "xhci", interrupter = v, erstba, "event ring segment table set (not fetched)");
+        }
+    }
+
+    fn doorbell_write(&mut self, reg: u64, value: u32) {
+        tracing::trace!(target: "xhci", offset = reg, value, "doorbell write");
+        if !self.running() {
+            tracing::debug!(target: "xhci", "doorbell rung while stopped");
+            return;
+        }
+        let slot = reg >> 2;
+        let (epid, stream) = (value & 0xff, value >> 16);
+        if slot == 0 {
+            if value == 0 {
+                self.crcr_low |= CRCR_CRR;
+                tracing::trace!(target: "xhci", "command ring doorbell");
+            } else {
+                tracing::debug!(target: "xhci", value, "bad command doorbell value");
+            }
+        } else if slot > u64::from(MAX_SLOTS) || epid == 0 || epid > 31 {
+            tracing::debug!(target: "xhci", slot, value, "bad doorbell");
+        } else {
+            tracing::trace!(target: "xhci", slot, epid, stream, "kick endpoint");
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The 256-byte type-0 configuration header and the `addr` property type.
+
+use qom_rt::PropertyType;
+
+/// Offsets in the configuration header.
+pub mod reg {
+    /// Vendor ID (16 bits).
+    pub const VENDOR_ID: usize = 0x00;
+    /// Device ID (16 bits).
+    pub const DEVICE_ID: usize = 0x02;
+    /// Command (16 bits).
+    pub const COMMAND: usize = 0x04;
+    /// Revision ID (8 bits), then the 24-bit class code.
+    pub const REVISION: usize = 0x08;
+    /// Header type (8 bits).
+    pub const HEADER_TYPE: usize = 0x0e;
+    /// BAR 0; BAR n at `BAR0 + 4 * n`.
+    pub const BAR0: usize = 0x10;
+    /// Interrupt line.
+    pub const INTERRUPT_LINE: usize = 0x3c;
+    /// Interrupt pin.
+    pub const INTERRUPT_PIN: usize = 0x3d;
+}
+
+/// Command register: memory space decoding enable.
+pub const COMMAND_MEMORY: u16 = 1 << 1;
+/// Command register: I/O space decoding enable.
+pub const COMMAND_IO: u16 = 1 << 0;
+/// Command register: bus master enable.
+pub const COMMAND_MASTER: u16 = 1 << 2;
+
+/// The configuration space bytes and which bits the guest may write.
+#[derive(Clone)]
+pub struct ConfigSpace {
+    bytes: [u8; 256],
+    writable: [u8; 256],
+}
+
+impl Default for ConfigSpace {
+    fn default() -> Self {
+        ConfigSpace {
+            bytes: [0; 256],
+            writable: [0; 256],
+        }
+    }
+}
+
+impl ConfigSpace {
+    /// Reads `size` bytes (1, 2 or 4) at `offset`, little endian; out of
+    /// range reads as all ones.
+    pub fn read(&self, offset: usize, size: usize) -> u32 {
+        (0..size).fold(0u32, |v, i| {
+            let byte = self.bytes.get(offset + i).copied().unwrap_or(0xff);
+            v | u32::from(byte) << (8 * i)
+        })
+    }
+
+    /// A guest write: only writable bits change.
+    pub fn write(&mut self, offset: usize, size: usize, value: u32) {
+        for i in 0..size {
+            let Some(mask) = self.writable.get(offset + i).copied() else {
+                return;
+            };
+            let new = (value >> (8 * i)) as u8;
+            let byte = &mut self.bytes[offset + i];
+            *byte = (*byte & !mask) | (new & mask);
+        }
+    }
+
+    /// Sets bytes regardless of write masks (device-side initialisation).
+    pub fn set(&mut self, offset: usize, size: usize, value: u32) {
+        for i in 0..size {
+            self.bytes[offset + i] = (value >> (8 * i)) as u8;
+        }
+    }
+
+    /// Which bits of `size` bytes at `offset` the guest may write.
+    pub fn set_writable(&mut self, offset: usize, size: usize, mask: u32) {
+        for i in 0..size {
+            self.writable[offset + i] = (mask >> (8 * i)) as u8;
+        }
+    }
+
+    /// The command register.
+    pub fn command(&self) -> u16 {
+        self.read(reg::COMMAND, 2) as u16
+    }
+}
+
+/// The `addr` property of a PCI device: a slot (`"3"`, `"0x3"`, `"03.0"`
+/// as QEMU writes it), or automatic (`""`, `"auto"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PciSlot(pub Option<u8>);
+
+impl PropertyType for PciSlot {
+    const TYPE_NAME: &'static str = "pci-devfn";
+
+    fn parse(text: &str) -> Result<Self, String> {
+        let expected = || "a slot number 0-31 in hex (`3`, `0x3`, `03.0`) or `auto`".to_string();
+        let text = text.trim();
+        if text.is_empty() || text == "auto" {
+            return Ok(PciSlot(None));
+        }
+        let slot = text.strip_suffix(".0").unwrap_or(text);
+        let slot = slot.strip_prefix("0x").unwrap_or(slot);
+        match u8::from_str_radix(slot, 16) {
+            Ok(n) if n < 32 => Ok(PciSlot(Some(n))),
+            _ => Err(expected()),
+        }
+    }
+
+    fn format(&self) -> String {
+        match self.0 {
+            Some(n) => format!("{n:02x}.0"),
+            None => "auto".into(),
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The abstract PCI device: configuration space with IDs from the class,
+//! BARs backed by memory regions, and the `addr` property.
+
+use super::config::{reg, ConfigSpace, PciSlot, COMMAND_IO, COMMAND_MASTER, COMMAND_MEMORY};
+use crate::device::{Device, DeviceImpl};
+use crate::memory::MemoryRegion;
+use qom_rt::prelude::*;
+use qom_rt::ClassFor;
+use std::sync::Mutex;
+
+/// Which address space a BAR decodes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarKind {
+    /// 32-bit memory space.
+    Memory,
+    /// I/O space.
+    Io,
+}
+
+/// A BAR as its device declares it: the region behind it and its kind.
+pub struct PciBar<'a> {
+    /// The region (its size is the BAR size, a power of two).
+    pub region: &'a MemoryRegion,
+    /// Memory or I/O.
+    pub kind: BarKind,
+}
+
+/// What every PCI device type provides. IDs are required class constants.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is a PCI device: implement `PciDeviceImpl` for it",
+    label = "missing `impl PciDeviceImpl for {Self}`",
+    note = "PCI devices declare their IDs: `impl PciDeviceImpl for {Self} {{ const VENDOR_ID: u16 = ..; const DEVICE_ID: u16 = ..; const CLASS_CODE: u32 = ..; }}`"
+)]
+pub trait PciDeviceImpl: DeviceImpl + IsA<PciDevice> {
+    /// Vendor ID (config offset 0).
+    const VENDOR_ID: u16;
+    /// Device ID (config offset 2).
+    const DEVICE_ID: u16;
+    /// 24-bit class code (base class, subclass, programming interface).
+    const CLASS_CODE: u32;
+    /// Revision ID.
+    const REVISION: u8 = 0;
+
+    /// The BAR at `index` (0..6), if the device has one there.
+    fn bar(&self, index: usize) -> Option<PciBar<'_>> {
+        let _ = index;
+        None
+    }
+}
+
+/// The PCI class: IDs and BAR lookup for one concrete type.
+pub struct PciDeviceClass {
+    bar: for<'a> fn(&'a PciDevice, usize) -> Option<PciBar<'a>>,
+    /// Vendor ID.
+    pub vendor_id: u16,
+    /// Device ID.
+    pub device_id: u16,
+    /// Class code.
+    pub class_code: u32,
+    /// Revision.
+    pub revision: u8,
+}
+
+impl<T: PciDeviceImpl> ClassFor<T> for PciDeviceClass {
+    const CLASS: Self = PciDeviceClass {
+        bar: |d, i| d.downcast::<T>().and_then(|t| t.bar(i)),
+        vendor_id: T::VENDOR_ID,
+        device_id: T::DEVICE_ID,
+        class_code: T::CLASS_CODE,
+        revision: T::REVISION,
+    };
+}
+
+/// The abstract base of PCI functions (`"pci-device"`).
+#[derive(QomObject)]
+#[qom(name = "pci-device", abstract, class = PciDeviceClass)]
+pub struct PciDevice {
+    parent: ParentField<Device>,
+    /// The slot on the bus, or automatic.
+    #[property(name = "addr", doc = "slot on the PCI bus in hex (e.g. 03.0), or auto")]
+    pub addr: Prop<PciSlot>,
+    config: Mutex<ConfigSpace>,
+}
+
+impl ObjectImpl for PciDevice {}
+
+/// PCI's common realize: the configuration header from the class.
+impl DeviceImpl for PciDevice {
+    fn realize(&self) -> std::result::Result<(), String> {
+        let class = self.pci_class();
+        let mut config = self.config.lock().unwrap_or_else(|e| e.into_inner());
+        *config = ConfigSpace::default();
+        config.set(reg::VENDOR_ID, 2, class.vendor_id.into());
+        config.set(reg::DEVICE_ID, 2, class.device_id.into());
+        config.set(reg::REVISION, 1, class.revision.into());
+        config.set(reg::REVISION + 1, 3, class.class_code);
+        config.set(reg::HEADER_TYPE, 1, 0);
+        config.set(reg::INTERRUPT_PIN, 1, 1);
+        config.set_writable(
+            reg::COMMAND,
+            2,
+            u32::from(COMMAND_IO | COMMAND_MEMORY | COMMAND_MASTER),
+        );
+        config.set_writable(reg::INTERRUPT_LINE, 1, 0xff);
+        for index in 0..6 {
+            if let Some(bar) = (class.bar)(self, index) {
+                let offset = reg::BAR0 + 4 * index;
+                let size = bar.region.size().next_power_of_two().max(16);
+                let flags = match bar.kind {
+                    BarKind::Memory => 0,
+                    BarKind::Io => 1,
+                };
+                config.set(offset, 4, flags);
+                // The sizing protocol: the address bits below the size are
+                // read-only zeros, so writing all ones reads back ~(size-1).
+                config.set_writable(offset, 4, !(size as u32 - 1));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PciDeviceImpl for PciDevice {
+    const VENDOR_ID: u16 = 0xffff;
+    const DEVICE_ID: u16 = 0xffff;
+    const CLASS_CODE: u32 = 0xff_0000;
+}
+
+impl PciDevice {
+    /// The PCI class of the device's dynamic type.
+    pub fn pci_class(&self) -> &'static PciDeviceClass {
+        self.class::<PciDeviceClass>()
+            .expect("every PCI device type has a PCI class")
+    }
+
+    /// The BAR at `index`.
+    pub fn bar(&self, index: usize) -> Option<PciBar<'_>> {
+        (self.pci_class().bar)(self, index)
+    }
+
+    /// A configuration space read (1, 2 or 4 bytes).
+    pub fn config_read(&self, offset: usize, size: usize) -> u32 {
+        self.config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .read(offset, size)
+    }
+
+    /// A configuration space write; returns whether BAR decoding may have
+    /// changed (command register or a BAR was written).
+    pub fn config_write(&self, offset: usize, size: usize, value: u32) -> bool {
+        self.config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write(offset, size, value);
+        let touches = |start: usize, len: usize| offset < start + len && start < offset + size;
+        touches(reg::COMMAND, 2) || touches(reg::BAR0, 24)
+    }
+
+    /// The address a BAR is programmed to, if its decoding is enabled.
+    pub fn bar_address(&self, index: usize) -> Option<u64> {
+        let bar = self.bar(index)?;
+        let config = self.config.lock().unwrap_or_else(|e| e.into_inner());
+        let enabled = match bar.kind {
+            BarKind::Memory => config.command() & COMMAND_MEMORY != 0,
+            BarKind::Io => config.command() & COMMAND_IO != 0,
+        };
+        let raw = config.read(reg::BAR0 + 4 * index, 4);
+        let mask = match bar.kind {
+            BarKind::Memory => !0xf,
+            BarKind::Io => !0x3,
+        };
+        let address = u64::from(raw & mask);
+        let size = bar.region.size().next_power_of_two().max(16);
+        // Zero is unprogrammed; a BAR reaching the top of the 32-bit space
+        // is mid-sizing (all ones written), as QEMU's `pci_bar_address`.
+        (enabled && address != 0 && address + size < 1 << 32).then_some(address)
+    }
+}

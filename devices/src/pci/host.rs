@@ -1,0 +1,348 @@
+//! The PCI host bridge (`"gpex-pcihost"` in QEMU's `virt`): a bus of 32
+//! slots, configuration access through ECAM, BAR assignment at plug time
+//! and the PCI memory and I/O address spaces BARs are mapped into.
+
+use super::device::{BarKind, PciDevice};
+use crate::device::{Device, DeviceImpl};
+use crate::error::{Error, Result};
+use crate::hotplug::HotplugHandler;
+use crate::memory::{AddressSpace, MemoryRegion, MmioOps, Sizes};
+use qom_rt::prelude::*;
+use std::sync::{Mutex, OnceLock};
+
+/// ECAM window in system memory (QEMU `virt`: `VIRT_PCIE_ECAM`).
+pub const ECAM_BASE: u64 = 0x3f00_0000;
+/// ECAM size: 16 buses of 1 MiB.
+pub const ECAM_SIZE: u64 = 0x100_0000;
+/// PCI MMIO window (QEMU `virt`: `VIRT_PCIE_MMIO`).
+pub const MMIO_BASE: u64 = 0x1000_0000;
+/// PCI MMIO window size.
+pub const MMIO_SIZE: u64 = 0x2eff_0000;
+/// PCI I/O window in system memory (QEMU `virt`: `VIRT_PCIE_PIO`).
+pub const PIO_BASE: u64 = 0x3eff_0000;
+/// PCI I/O window size.
+pub const PIO_SIZE: u64 = 0x1_0000;
+
+const SLOTS: usize = 32;
+
+#[derive(Default)]
+struct Bus {
+    slots: [Option<Owned<PciDevice>>; SLOTS],
+    /// Where each slot's BARs are mapped now: (bar, kind, address).
+    mapped: [Vec<(usize, BarKind, u64)>; SLOTS],
+    /// Address ranges assigned to BARs: (kind, start, end).
+    assigned: Vec<(BarKind, u64, u64)>,
+}
+
+impl Bus {
+    /// The lowest naturally aligned free range of `size` bytes in the
+    /// window of `kind` (first fit, so unplugged space is reused).
+    fn allocate(&self, kind: BarKind, size: u64) -> Option<u64> {
+        let (start, end) = match kind {
+            BarKind::Memory => (MMIO_BASE, MMIO_BASE + MMIO_SIZE),
+            BarKind::Io => (0x1000, PIO_SIZE),
+        };
+        let mut at = start.next_multiple_of(size);
+        while at + size <= end {
+            let clash = self
+                .assigned
+                .iter()
+                .find(|(k, s, e)| *k == kind && at < *e && *s < at + size);
+            match clash {
+                Some((_, _, e)) => at = e.next_multiple_of(size),
+                None => return Some(at),
+            }
+        }
+        None
+    }
+}
+
+/// The PCI host bridge and its bus (`"gpex-pcihost"`).
+#[derive(QomObject)]
+#[qom(name = "gpex-pcihost", interfaces(MmioOps, HotplugHandler))]
+pub struct PciHost {
+    parent: ParentField<Device>,
+    /// Configuration space window (ECAM).
+    #[child(embedded)]
+    pub ecam: MemoryRegion,
+    bus: Mutex<Bus>,
+    memory: OnceLock<AddressSpace>,
+    io: OnceLock<AddressSpace>,
+}
+
+impl ObjectImpl for PciHost {
+    fn init(&self) {
+        self.ecam
+            .init_io("pcie-ecam", ECAM_SIZE, Sizes::ANY, Sizes { min: 1, max: 4 });
+        let _ = self.memory.set(AddressSpace::new("pci-memory", 1 << 32));
+        let _ = self.io.set(AddressSpace::new("pci-io", PIO_SIZE));
+    }
+}
+
+impl DeviceImpl for PciHost {
+    const DESCRIPTION: &'static str = "PCIe host bridge (ECAM, MMIO and I/O windows)";
+}
+
+impl PciHost {
+    /// PCI memory space (BARs of memory kind are mapped here; the machine
+    /// maps its root into system memory so PCI addresses are CPU ones).
+    pub fn memory(&self) -> &AddressSpace {
+        self.memory.get().expect("initialised in init")
+    }
+
+    /// PCI I/O space.
+    pub fn io(&self) -> &AddressSpace {
+        self.io.get().expect("initialised in init")
+    }
+
+    fn bus(&self) -> std::sync::MutexGuard<'_, Bus> {
+        self.bus.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The device in `slot`, if any.
+    pub fn device(&self, slot: u8) -> Option<Owned<PciDevice>> {
+        self.bus().slots.get(usize::from(slot))?.clone()
+    }
+
+    /// Plugs a realized PCI device: takes its slot (from `addr`, or the
+    /// first free one), assigns its BARs from the windows, enables
+    /// decoding and maps them.
+    pub fn plug_pci(&self, device: &PciDevice) -> Result<u8> {
+        let mut bus = self.bus();
+        let slot = match device.addr.get().0 {
+            Some(slot) => {
+                if let Some(existing) = &bus.slots[usize::from(slot)] {
+                    return Err(Error::SlotInUse {
+                        slot,
+                        existing: existing.label(),
+                        new: device.label(),
+                    });
+                }
+                slot
+            }
+            // Slot 0 is the host bridge's own on real hardware; start at 1.
+            None => (1..SLOTS as u8)
+                .find(|s| bus.slots[usize::from(*s)].is_none())
+                .ok_or_else(|| Error::NoRoom {
+                    device: device.label(),
+                    reason: "all 31 slots are in use".into(),
+                })?,
+        };
+        // Assign BARs: naturally aligned, first fit in each window.
+        let mut programmed = Vec::new();
+        let mut taken = Vec::new();
+        for index in 0..6 {
+            let Some(bar) = device.bar(index) else {
+                continue;
+            };
+            let size = bar.region.size().next_power_of_two().max(16);
+            let Some(address) = bus.allocate(bar.kind, size) else {
+                bus.assigned.retain(|r| !taken.contains(r));
+                return Err(Error::NoRoom {
+                    device: device.label(),
+                    reason: format!("no room for BAR {index} ({size:#x} bytes)"),
+                });
+            };
+            let range = (bar.kind, address, address + size);
+            bus.assigned.push(range);
+            taken.push(range);
+            programmed.push((index, address));
+        }
+        for (index, address) in programmed {
+            device.config_write(0x10 + 4 * index, 4, address as u32);
+        }
+        device.config_write(0x04, 2, 0x7);
+        bus.slots[usize::from(slot)] = Some(Owned::from(device));
+        drop(bus);
+        self.update_mappings(slot);
+        tracing::info!(target: "pci", slot, device = %device.label(), "plugged");
+        Ok(slot)
+    }
+
+    /// Unplugs a device: unmaps its BARs and frees its slot.
+    pub fn unplug_pci(&self, device: &PciDevice) -> Result<()> {
+        let mut bus = self.bus();
+        let slot = bus
+            .slots
+            .iter()
+            .position(|s| {
+                s.as_ref()
+                    .is_some_and(|d| std::ptr::eq(d.header(), device.header()))
+            })
+            .ok_or_else(|| Error::NoSuchDevice { id: device.label() })?;
+        let mapped = std::mem::take(&mut bus.mapped[slot]);
+        let removed = bus.slots[slot].take();
+        for index in 0..6 {
+            if let (Some(bar), Some(address)) = (device.bar(index), device.bar_address(index)) {
+                bus.assigned
+                    .retain(|&(k, s, _)| !(k == bar.kind && s == address));
+            }
+        }
+        drop(bus);
+        for (index, kind, _) in mapped {
+            if let Some(bar) = device.bar(index) {
+                self.space(kind).root().remove_subregion(bar.region);
+            }
+        }
+        tracing::info!(target: "pci", slot, device = %device.label(), "unplugged");
+        drop(removed);
+        Ok(())
+    }
+
+    fn space(&self, kind: BarKind) -> &AddressSpace {
+        match kind {
+            BarKind::Memory => self.memory(),
+            BarKind::Io => self.io(),
+        }
+    }
+
+    /// Brings a slot's BAR mappings in line with its configuration space.
+    fn update_mappings(&self, slot: u8) {
+        let mut bus = self.bus();
+        let Some(device) = bus.slots[usize::from(slot)].clone() else {
+            return;
+        };
+        let old = std::mem::take(&mut bus.mapped[usize::from(slot)]);
+        let mut new = Vec::new();
+        for index in 0..6 {
+            if let (Some(bar), Some(address)) = (device.bar(index), device.bar_address(index)) {
+                new.push((index, bar.kind, address));
+            }
+        }
+        bus.mapped[usize::from(slot)] = new.clone();
+        drop(bus);
+        for (index, kind, address) in old {
+            if !new.contains(&(index, kind, address)) {
+                if let Some(bar) = device.bar(index) {
+                    self.space(kind).root().remove_subregion(bar.region);
+                }
+            }
+        }
+        for (index, kind, address) in &new {
+            if let Some(bar) = device.bar(*index) {
+                let root = self.space(*kind).root();
+                root.remove_subregion(bar.region);
+                root.add_subregion(*address, 1, Owned::from(bar.region));
+            }
+        }
+    }
+
+    /// The plugged devices with their slots.
+    pub fn devices(&self) -> Vec<(u8, Owned<PciDevice>)> {
+        self.bus()
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| d.clone().map(|d| (i as u8, d)))
+            .collect()
+    }
+
+    /// `info pci`, as HMP prints it.
+    pub fn info_pci(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        for (slot, device) in self.devices() {
+            let class = device.pci_class();
+            let _ = writeln!(out, "  Bus  0, device {slot:2}, function 0:");
+            let _ = writeln!(
+                out,
+                "    {}: PCI device {:04x}:{:04x}",
+                class_name(class.class_code),
+                class.vendor_id,
+                class.device_id
+            );
+            let _ = writeln!(
+                out,
+                "      id \"{}\" ({})",
+                device.canonical_path().unwrap_or_default(),
+                device.type_name()
+            );
+            for index in 0..6 {
+                let Some(bar) = device.bar(index) else {
+                    continue;
+                };
+                let size = bar.region.size().next_power_of_two().max(16);
+                match device.bar_address(index) {
+                    Some(address) => {
+                        let kind = match bar.kind {
+                            BarKind::Memory => "32 bit memory",
+                            BarKind::Io => "I/O",
+                        };
+                        let _ = writeln!(
+                            out,
+                            "      BAR{index}: {kind} at {address:#x} [{:#x}].",
+                            address + size - 1
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(out, "      BAR{index}: unassigned ({size:#x} bytes).");
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn class_name(class_code: u32) -> &'static str {
+    match class_code >> 8 {
+        0x0c03 => "USB controller",
+        0x0601 => "ISA bridge",
+        0x0600 => "Host bridge",
+        0x0200 => "Ethernet controller",
+        _ => "Device",
+    }
+}
+
+impl MmioOps for PciHost {
+    fn mmio_read(&self, _region: &MemoryRegion, offset: u64, size: u32) -> u64 {
+        let (slot, function, reg) = ecam_decode(offset);
+        match (function, self.device(slot)) {
+            (0, Some(device)) if reg < 256 => device.config_read(reg, size as usize).into(),
+            (0, Some(_)) => 0,
+            _ => (1u64 << (8 * size)) - 1,
+        }
+    }
+
+    fn mmio_write(&self, _region: &MemoryRegion, offset: u64, size: u32, value: u64) {
+        let (slot, function, reg) = ecam_decode(offset);
+        if function != 0 || reg >= 256 {
+            return;
+        }
+        if let Some(device) = self.device(slot) {
+            if device.config_write(reg, size as usize, value as u32) {
+                self.update_mappings(slot);
+            }
+        }
+    }
+}
+
+/// ECAM offset -> (slot, function, register), bus 0 only.
+fn ecam_decode(offset: u64) -> (u8, u8, usize) {
+    if offset >> 20 != 0 {
+        // Other buses: nothing there.
+        return (u8::MAX, u8::MAX, 0);
+    }
+    (
+        ((offset >> 15) & 0x1f) as u8,
+        ((offset >> 12) & 7) as u8,
+        (offset & 0xfff) as usize,
+    )
+}
+
+impl HotplugHandler for PciHost {
+    fn plug(&self, device: &Device) -> Result<()> {
+        let pci = device.downcast::<PciDevice>().ok_or_else(|| Error::NoBus {
+            type_name: device.type_name().to_string(),
+            bus: "PCI",
+        })?;
+        self.plug_pci(pci).map(|_| ())
+    }
+
+    fn unplug(&self, device: &Device) -> Result<()> {
+        match device.downcast::<PciDevice>() {
+            Some(pci) => self.unplug_pci(pci),
+            None => Ok(()),
+        }
+    }
+}

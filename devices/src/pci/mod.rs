@@ -1,0 +1,10 @@
+//! PCI: the abstract PCI device with its configuration space and BARs, the
+//! host bridge with its bus of slots, and ECAM configuration access.
+
+mod config;
+mod device;
+mod host;
+
+pub use config::{ConfigSpace, PciSlot};
+pub use device::{BarKind, PciBar, PciDevice, PciDeviceClass, PciDeviceImpl};
+pub use host::{PciHost, ECAM_BASE, ECAM_SIZE, MMIO_BASE, MMIO_SIZE, PIO_BASE, PIO_SIZE};

@@ -1,0 +1,227 @@
+//! The `qom` binary driven as a user would: `-c`, scripts on standard
+//! input, `-device`, every command's happy path and every bad-input class
+//! (one error line on stderr, non-zero exit, nothing changed).
+//!
+//! Not under Miri: it cannot spawn processes. The same commands run in
+//! process under Miri through `devices/tests/hotplug.rs` and the fuzz
+//! target `monitor_command`.
+#![cfg(not(miri))]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn qom(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qom"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("qom runs")
+}
+
+fn run(commands: &str) -> Output {
+    qom(&["-c", commands])
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn script(text: &str) -> Output {
+    script_with(&[], text)
+}
+
+fn script_with(args: &[&str], text: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qom"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qom runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn qom_tree_prints_the_default_machine() {
+    let o = run("info qom-tree");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("/machine (virt-machine)\n"), "{out}");
+    assert!(out.contains("\n    /uarts[0] (pl011)\n"), "{out}");
+    assert!(out.contains("\n  /peripheral (container)\n"), "{out}");
+}
+
+#[test]
+fn device_add_then_inspect_and_delete() {
+    let o = run("device_add xhci-pci,id=usb0,num-ports=8; qom-get /machine/peripheral/usb0 num-ports; \
+                 qom-list /machine/peripheral/usb0; info pci; device_del usb0; info qom-tree /machine/peripheral");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("8\n"), "{out}");
+    assert!(out.contains("xhci (child<base-xhci>)\n"), "{out}");
+    assert!(out.contains("num-ports (uint32)\n"), "{out}");
+    assert!(
+        out.contains("USB controller: PCI device 1b36:000d"),
+        "{out}"
+    );
+    assert!(out.contains("BAR0: 32 bit memory at 0x10000000"), "{out}");
+    assert!(out.ends_with("/peripheral (container)\n"), "deleted: {out}");
+}
+
+#[test]
+fn device_option_adds_before_commands() {
+    let o = qom(&[
+        "-device",
+        "xhci-pci,id=usb1",
+        "-c",
+        "info qom-tree /machine/peripheral",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("/usb1 (xhci-pci)"), "{}", stdout(&o));
+}
+
+#[test]
+fn device_help_lists_properties_with_types_defaults_and_docs() {
+    let o = run("device_add xhci-pci,help");
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(out.starts_with("xhci-pci options:\n"), "{out}");
+    assert!(out.contains("num-ports=<uint32>"), "{out}");
+    assert!(out.contains("(default: 4)"), "{out}");
+    assert!(out.contains("addr=<pci-devfn>"), "{out}");
+}
+
+#[test]
+fn info_types_marks_abstract_types_and_parents() {
+    let out = stdout(&run("info types device"));
+    assert!(
+        out.contains("device (parent: object) [abstract]\n"),
+        "{out}"
+    );
+    let out = stdout(&run("info types"));
+    assert!(out.contains("xhci-pci (parent: pci-device)\n"), "{out}");
+    assert!(
+        out.contains("gpex-pcihost (parent: device) [interfaces: MmioOps, HotplugHandler]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn guest_accesses_mtree_and_clock() {
+    let o = run(
+        "mmio read 0x09000fe0 4; mmio write 0x09000030 4 0x301; mmio write 0x09000000 4 0x41; \
+                 info mtree; clock_step 1000",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("0x11\n"), "PL011 PeriphID0: {out}");
+    assert!(out.contains("A"), "UART 0 writes to stdout: {out}");
+    assert!(
+        out.contains("0000000009000000-0000000009000fff (prio 0, i/o): pl011"),
+        "{out}"
+    );
+    assert!(
+        out.contains("advanced 2 clocked devices by 1000 ns"),
+        "{out}"
+    );
+}
+
+#[test]
+fn scripts_come_from_standard_input() {
+    let o = script("help device_del\nquit\ninfo qom-tree\n");
+    assert!(o.status.success());
+    assert_eq!(stdout(&o), "device_del ID -- unplug, unrealize and remove a device (it finalizes at its last reference)\n");
+}
+
+/// Each bad input: one error line, a non-zero exit status, and the state
+/// unchanged (checked by the command after it).
+#[test]
+fn bad_input_is_one_error_line_and_changes_nothing() {
+    let cases: &[(&str, &str)] = &[
+        ("devcie_add xhci-pci", "did you mean `device_add`"),
+        (
+            "device_add xhci-pic,id=u",
+            "unknown type `xhci-pic`; did you mean `xhci-pci`",
+        ),
+        (
+            "device_add xhci-pci,id=u,num-ports=many",
+            "property `num-ports` does not accept `many`",
+        ),
+        (
+            "device_add xhci-pci,id=u,num-ports=99",
+            "num-ports must be between 1 and 15",
+        ),
+        (
+            "qom-get /machine/nowhere type",
+            "no object at path `/machine/nowhere`",
+        ),
+        (
+            "qom-get /machine/soc/uarts[0] nosuch",
+            "has no property `nosuch`",
+        ),
+        ("device_del usb9", "no device with id `usb9`"),
+        ("mmio read 0x1000 3", "must be 1, 2, 4 or 8"),
+        ("info nonsense", "unknown info subcommand"),
+    ];
+    for (command, message) in cases {
+        let o = run(&format!("{command}; info qom-tree /machine/peripheral"));
+        assert!(!o.status.success(), "`{command}` should fail");
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "one line for `{command}`: {err}");
+        assert!(
+            err.starts_with("Error: ") && err.contains(message),
+            "`{command}`: {err}"
+        );
+        assert_eq!(
+            stdout(&o),
+            "/peripheral (container)\n",
+            "`{command}` changed nothing"
+        );
+    }
+}
+
+#[test]
+fn duplicate_ids_and_non_hotpluggable_devices_are_refused() {
+    let o = run(
+        "device_add xhci-pci,id=u; device_add xhci-pci,id=u; info qom-tree /machine/peripheral",
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("duplicate id `u`"), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "/peripheral (container)\n  /u (xhci-pci)\n    /xhci (base-xhci)\n      /mem (memory-region)\n");
+    let o = run("device_add piix3,id=sb; device_del sb; info qom-tree /machine/peripheral");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("`sb` (piix3) is not hot-pluggable"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("/sb (piix3)"));
+}
+
+#[test]
+fn the_seed_example_script_matches_its_transcript() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+    let text = std::fs::read_to_string(format!("{root}/seed-hotunplug.qom")).unwrap();
+    let expected = std::fs::read_to_string(format!("{root}/seed-hotunplug.expected")).unwrap();
+    let o = script_with(&["--echo"], &text);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    if out != expected && std::env::var_os("BLESS").is_some() {
+        std::fs::write(format!("{root}/seed-hotunplug.expected"), &out).unwrap();
+        return;
+    }
+    assert_eq!(
+        out, expected,
+        "rerun with BLESS=1 to update after reading the diff"
+    );
+}
