@@ -54,9 +54,13 @@ impl Role {
 }
 
 impl<'a> Input<'a> {
-    /// Parses the item and every attribute, collecting all errors.
-    pub fn parse(input: &'a syn::DeriveInput) -> darling::Result<Input<'a>> {
-        let mut errors = darling::Error::accumulator();
+    /// Parses the item and every attribute. Attribute errors go to
+    /// `errors` and parsing goes on, so the cross-field checks still run and
+    /// every mistake of one struct is reported in one build.
+    pub fn parse(
+        input: &'a syn::DeriveInput,
+        errors: &mut darling::error::Accumulator,
+    ) -> Input<'a> {
         let mut attrs = QomAttr::default();
         let mut qom_attr = None;
         for attr in input.attrs.iter().filter(|a| a.path().is_ident("qom")) {
@@ -85,16 +89,16 @@ impl<'a> Input<'a> {
 
         let mut fields = Vec::new();
         for field in raw_fields {
-            if let Some(f) = Field::parse(field, &mut errors) {
+            if let Some(f) = Field::parse(field, errors) {
                 fields.push(f);
             }
         }
-        errors.finish_with(Input {
+        Input {
             original: input,
             attrs,
             fields,
             shape,
-        })
+        }
     }
 }
 

@@ -36,11 +36,13 @@ pub fn interface(args: TokenStream, item: TokenStream) -> TokenStream {
 /// The whole derive on a parsed item; errors become `compile_error!`s next
 /// to a stub impl. Public to the crate so tests can feed it any input.
 fn derive(input: &syn::DeriveInput) -> proc_macro2::TokenStream {
-    match ast::Input::parse(input).and_then(|parsed| {
-        check::validate(&parsed)?;
-        Ok(expand::expand(&parsed))
-    }) {
-        Ok(tokens) => tokens,
+    let mut errors = darling::Error::accumulator();
+    let parsed = ast::Input::parse(input, &mut errors);
+    if let Err(e) = check::validate(&parsed) {
+        errors.push(e);
+    }
+    match errors.finish() {
+        Ok(()) => expand::expand(&parsed),
         Err(errors) => {
             let stub = fallback::stub(input);
             let errors = errors.write_errors();
