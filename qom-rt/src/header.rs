@@ -50,8 +50,13 @@ pub(crate) const TREE_FLAG: usize = 0b10;
 pub(crate) const STORAGE_SHIFT: u32 = 2;
 pub(crate) const STORAGE_ONE: usize = 1 << STORAGE_SHIFT;
 
-/// A reference count past this is a leak of `Owned`s (as in `Arc`): abort.
-const MAX_REFCOUNT: usize = isize::MAX as usize;
+/// What `refs` holds while an object is not live (under construction, or
+/// from the moment its finalize starts): `isize::MIN`. Live counts are
+/// positive, so "not positive as an `isize`" after an increment means a
+/// resurrection attempt or an overflow past `isize::MAX` -- the same single
+/// compare `Arc::clone` makes for overflow alone. The count is parked here
+/// explicitly by the finalizer, it is not an encoding of live counts.
+pub(crate) const NOT_LIVE: usize = isize::MIN as usize;
 
 const LINK_STANDALONE: usize = 1;
 
@@ -102,7 +107,7 @@ impl ObjectHeader {
     pub(crate) fn new(type_info: &'static TypeInfo, embedded_children: usize, link: Link) -> Self {
         ObjectHeader {
             type_info,
-            refs: AtomicUsize::new(0),
+            refs: AtomicUsize::new(NOT_LIVE),
             storage: AtomicUsize::new((1 + embedded_children) << STORAGE_SHIFT),
             link: link.encode(),
         }
@@ -114,9 +119,15 @@ impl ObjectHeader {
         self.type_info
     }
 
-    /// Current number of strong references (a snapshot, for diagnostics).
+    /// Current number of strong references (a snapshot, for diagnostics;
+    /// 0 once the object is not live).
     pub fn ref_count(&self) -> usize {
-        self.refs.load(Ordering::Relaxed)
+        let refs = self.refs.load(Ordering::Relaxed);
+        if refs as isize > 0 {
+            refs
+        } else {
+            0
+        }
     }
 
     /// Current number of storage references (a snapshot, for diagnostics).
@@ -128,7 +139,7 @@ impl ObjectHeader {
     pub fn state(&self) -> LifeState {
         if self.storage.load(Ordering::Acquire) & FINALIZED != 0 {
             LifeState::Finalized
-        } else if self.refs.load(Ordering::Acquire) == 0 {
+        } else if self.refs.load(Ordering::Acquire) as isize <= 0 {
             LifeState::Finalizing
         } else {
             LifeState::Live
@@ -171,16 +182,17 @@ impl ObjectHeader {
 
     /// Takes a strong reference on an object the caller can see through a
     /// shared reference. This is the explicit check in `ref`: one compare
-    /// covers both a finalizing object (count 0) and a count overflow.
+    /// covers both an object that is not live (count parked at
+    /// [`NOT_LIVE`]) and a count overflow.
     #[inline]
     pub(crate) fn acquire_ref(&self) {
         // Relaxed suffices, as in `Arc::clone`: the caller already holds a
         // reference through which it reached the object, so the object is
         // kept alive independently and no data is published by this count.
         let old = self.refs.fetch_add(1, Ordering::Relaxed);
-        // Zero (finalizing) and anything past `isize::MAX` (overflow) are
-        // exactly the values that are not positive as an `isize`.
-        if old as isize <= 0 {
+        // Zero is never seen here: the finalizer parks the count before
+        // any code that could still reach the object runs.
+        if (old as isize) < 0 {
             self.acquire_ref_failed(old);
         }
     }
@@ -190,10 +202,11 @@ impl ObjectHeader {
     pub(crate) fn try_acquire_ref(&self) -> bool {
         let mut cur = self.refs.load(Ordering::Relaxed);
         loop {
-            if cur == 0 {
+            // Zero (the last reference just went) or parked: not live.
+            if cur as isize <= 0 {
                 return false;
             }
-            if cur > MAX_REFCOUNT {
+            if cur == isize::MAX as usize {
                 std::process::abort();
             }
             // Relaxed on success: as in `Weak::upgrade`, the object's memory
@@ -215,7 +228,9 @@ impl ObjectHeader {
     #[cold]
     #[inline(never)]
     fn acquire_ref_failed(&self, old: usize) -> ! {
-        if old != 0 {
+        // A live count only gets here by overflowing `isize::MAX` (some
+        // 2^63 leaked references): abort, as `Arc` does.
+        if old != 0 && old.wrapping_sub(NOT_LIVE) > isize::MAX as usize / 2 {
             std::process::abort();
         }
         // Undo so the finalizer's view of the count stays exact.
@@ -228,8 +243,7 @@ impl ObjectHeader {
             self.type_info.rust_name(),
             path.map(|p| format!(" at {p}")).unwrap_or_default(),
             match self.state() {
-                LifeState::Live => "finalizing",
-                LifeState::Finalizing => "finalizing",
+                LifeState::Live | LifeState::Finalizing => "not live (finalizing or under construction)",
                 LifeState::Finalized => "finalized",
             }
         );

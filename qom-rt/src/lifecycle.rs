@@ -15,7 +15,9 @@
 //! reach zero issues an `Acquire` load first, so the finalizer (and the
 //! freer) sees all of those uses completed.
 
-use crate::header::{Link, ObjectHeader, FINALIZED, STORAGE_ONE, STORAGE_SHIFT, TREE_FLAG};
+use crate::header::{
+    Link, ObjectHeader, FINALIZED, NOT_LIVE, STORAGE_ONE, STORAGE_SHIFT, TREE_FLAG,
+};
 use crate::object::{InitContext, ObjectType};
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -45,8 +47,8 @@ pub(crate) unsafe fn init_object<T: ObjectType>(this: NonNull<T>, link: Link) {
     // SAFETY: every field is initialised now.
     let object = unsafe { this.as_ref() };
     // The object is not shared yet: a plain store of the caller's reference.
-    // Until now the count was 0, so a child's `container()` could not reach
-    // this half-built object.
+    // Until now the count was parked at `NOT_LIVE`, so a child's
+    // `container()` could not reach this half-built object.
     object.header().refs.store(1, Relaxed);
     object.__run_init_hooks();
 }
@@ -63,6 +65,10 @@ pub(crate) unsafe fn drop_last_ref(header: NonNull<ObjectHeader>) {
     // Acquire pairs with the Release decrements of every other reference:
     // their uses of the object happen before finalize.
     h.refs.load(Acquire);
+    // Park the count: any later `ref` (from a finalize hook) sees a
+    // non-positive count and panics; `container()` upgrades already fail
+    // on zero. Only this thread can reach the object now: a plain store.
+    h.refs.store(NOT_LIVE, Relaxed);
     // SAFETY: the count is zero and we observed it first: we are the
     // unique finalizer.
     let release = unsafe { (h.type_info().finalize)(header) };
@@ -202,9 +208,9 @@ pub(crate) unsafe fn release_embedded<T: ObjectType>(this: NonNull<T>) -> usize 
     // only reference nobody can take another: we tear it down alone.
     // Acquire pairs with the Release decrement of the last other `Owned`.
     if T::EMBEDDED_COUNT == 0 && h.refs.load(Acquire) == 1 {
-        // Zero the count so a `ref` from the child's own finalize hook
+        // Park the count so a `ref` from the child's own finalize hook
         // panics as a resurrection, as for any finalizing object.
-        h.refs.store(0, Relaxed);
+        h.refs.store(NOT_LIVE, Relaxed);
         // SAFETY: we are the unique finalizer. The child has no embedded
         // children, so its storage count is exactly its own reference and
         // its bytes are the container's: instead of marking it finalized

@@ -218,3 +218,30 @@ fn backend_may_reenter_the_uart() {
     assert_eq!(rd(&uart, DR), u32::from(b'e'));
     uart.clear_backend();
 }
+
+#[test]
+fn concurrent_writers_and_readers() {
+    let (uart, out) = with_sink();
+    let uart = Arc::new(uart);
+    wr(&uart, LCR_H, LCR_FEN);
+    let threads: Vec<_> = (0..2u8)
+        .map(|t| {
+            let uart = Arc::clone(&uart);
+            std::thread::spawn(move || {
+                for i in 0..4 {
+                    wr(&uart, DR, u32::from(b'a' + 4 * t + i));
+                    uart.receive(i);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut sent = out.lock().unwrap().clone();
+    sent.sort_unstable();
+    assert_eq!(sent, b"abcdefgh");
+    let received: Vec<u32> = (0..8).map(|_| rd(&uart, DR)).collect();
+    assert_eq!(received.iter().filter(|&&b| b == 3).count(), 2);
+    assert_eq!(rd(&uart, FR) & FR_RXFE, FR_RXFE);
+}

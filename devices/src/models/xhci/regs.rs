@@ -47,7 +47,7 @@ impl State {
         let mut state = State {
             num_ports,
             usbcmd: 0,
-            usbsts: 0,
+            usbsts: USBSTS_HCH,
             dnctrl: 0,
             crcr_low: 0,
             crcr_high: 0,
