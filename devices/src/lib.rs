@@ -5,10 +5,8 @@
 //! accesses while holding a reference on the region's owner, PCI and
 //! system buses, and real models: a PL011 UART, an SP804 timer, an xHCI
 //! PCI controller embedding its controller state (which owns BAR 0), a
-//! PIIX-style south bridge with an owned UHCI companion, and an SoC. No
-//! `unsafe` anywhere in this crate.
-
-#![forbid(unsafe_code)]
+//! PIIX-style south bridge with an owned UHCI companion, and an SoC. The
+//! crate forbids unchecked code (a `forbid` lint in its manifest).
 
 pub mod clock;
 pub mod device;
