@@ -6,7 +6,7 @@
 //! system buses, and real models: a PL011 UART, an SP804 timer, an xHCI
 //! PCI controller embedding its controller state (which owns BAR 0), a
 //! PIIX-style south bridge with an owned UHCI companion, and an SoC. The
-//! crate forbids unchecked code (a `forbid` lint in its manifest).
+//! crate denies unchecked code (a lint in its manifest).
 
 pub mod clock;
 pub mod device;
