@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::memory::MemoryRegion;
 use qom_rt::prelude::*;
-use qom_rt::ClassFor;
+use qom_rt::{ClassFor, PropertyGuard};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -74,7 +74,7 @@ impl<T: DeviceImpl> ClassFor<T> for DeviceClass {
 
 /// The abstract base of every device (`"device"`).
 #[derive(QomObject)]
-#[qom(name = "device", abstract, class = DeviceClass)]
+#[qom(name = "device", abstract, class = DeviceClass, interfaces(PropertyGuard))]
 pub struct Device {
     parent: ParentField<Object>,
     realized: AtomicBool,
@@ -170,16 +170,15 @@ impl Device {
             }
         }
     }
+}
 
-    /// Properties may be set only before realize.
-    pub(crate) fn check_property_set(&self, property: &str) -> Result<()> {
+/// Properties may be set only before realize (QEMU's
+/// `qdev_prop_set_after_realize`): every string, typed or link set on a
+/// device asks this first.
+impl PropertyGuard for Device {
+    fn check_set(&self, _property: &str) -> std::result::Result<(), String> {
         if self.is_realized() {
-            return Err(qom_rt::Error::PropertyLocked {
-                object: self.label(),
-                property: property.to_string(),
-                reason: "the device is realized; properties can only be set before realize".into(),
-            }
-            .into());
+            return Err("the device is realized; properties can only be set before realize".into());
         }
         Ok(())
     }

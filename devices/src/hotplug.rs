@@ -63,7 +63,6 @@ pub fn device_add(
         if key == "id" {
             id = Some(value.clone());
         } else {
-            device.check_property_set(key)?;
             device.set_property(key, value)?;
         }
     }

@@ -133,7 +133,13 @@ impl Machine {
     /// `device_del ID`.
     pub fn device_del(&self, id: &str) -> Result<()> {
         let handler: &dyn HotplugHandler = &self.object.pcie;
-        hotplug::device_del(&self.path, id, handler)
+        hotplug::device_del(&self.path, id, handler)?;
+        // Let go of the unplugged regions now rather than at the next
+        // access (an access in flight keeps its own reference).
+        for space in [self.system(), self.pcie().memory(), self.pcie().io()] {
+            space.refresh();
+        }
+        Ok(())
     }
 
     /// Advances the virtual clock of every device on the machine.

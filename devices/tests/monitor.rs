@@ -105,13 +105,18 @@ fn device_help_lists_properties_with_types_defaults_and_docs() {
 fn info_types_marks_abstract_types_and_parents() {
     let out = stdout(&run("info types device"));
     assert!(
-        out.contains("device (parent: object) [abstract]\n"),
+        out.contains("device (parent: object) [abstract] [interfaces: PropertyGuard]\n"),
         "{out}"
     );
     let out = stdout(&run("info types"));
-    assert!(out.contains("xhci-pci (parent: pci-device)\n"), "{out}");
     assert!(
-        out.contains("gpex-pcihost (parent: device) [interfaces: MmioOps, HotplugHandler]"),
+        out.contains("xhci-pci (parent: pci-device) [interfaces: PropertyGuard]\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "gpex-pcihost (parent: device) [interfaces: PropertyGuard, MmioOps, HotplugHandler]"
+        ),
         "{out}"
     );
 }
@@ -224,4 +229,36 @@ fn the_seed_example_script_matches_its_transcript() {
         out, expected,
         "rerun with BLESS=1 to update after reading the diff"
     );
+}
+
+#[test]
+fn graph_prints_dot_and_writes_svg_with_distinct_edges() {
+    let out = stdout(&run("device_add piix3,id=sb; graph /machine/peripheral/sb"));
+    assert!(out.starts_with("digraph qom {"), "{out}");
+    assert!(out.contains("[class=owned"), "the owned companion: {out}");
+    assert!(
+        out.contains("[class=storage"),
+        "embedded regions hold storage: {out}"
+    );
+    let dir = std::env::temp_dir().join(format!("qom-graph-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("m.svg");
+    let o = run(&format!(
+        "device_add xhci-pci,id=usb0; graph /machine --svg {}",
+        svg.display()
+    ));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("<svg"), "an SVG document");
+    // layout-rs writes colours as RGBA hex: black embedded edges, orange
+    // dashed storage edges, blue dynamic ones.
+    for (colour, kind) in [
+        ("#000000ff", "embedded"),
+        ("#ffa500ff", "storage"),
+        ("#0000ffff", "dynamic"),
+    ] {
+        assert!(text.contains(colour), "{kind} edges drawn in {colour}");
+    }
+    assert!(text.contains("stroke-dasharray"), "dashed storage edges");
+    let _ = std::fs::remove_dir_all(dir);
 }

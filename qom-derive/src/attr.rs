@@ -36,7 +36,13 @@ pub struct PropertyAttr {
     /// The property name; defaults to the field name with `_` -> `-`.
     pub name: Option<SpannedValue<String>>,
     /// The default value (an expression of the value type, or a string
-    /// literal for `String`).
+    /// literal for `String`). A string literal stays a string literal
+    /// (darling would otherwise parse its contents as an expression).
+    #[darling(
+        default,
+        with = darling::util::parse_expr::preserve_str_literal,
+        map = Some
+    )]
     pub default: Option<syn::Expr>,
     /// Help text shown by `-device TYPE,help` and `qom-list`.
     pub doc: Option<String>,

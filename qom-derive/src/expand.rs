@@ -47,16 +47,32 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         let name = f.ident.to_string();
         match &f.role {
             Role::Owned => Some(quote!(#rt::init_owned_field(#ptr, __header, #name);)),
+            // `Prop<T>` or `Link<T>`, through `qom_rt::__property`: a
+            // default must be a value of the property's type (checked
+            // there, spanned on the expression); without one, the value
+            // type's `Default` (spanned on the field type).
             Role::Property(p) => {
                 let ty = f.ty;
-                let value = match &p.default {
+                let prop = quote!(::qom_rt::__property);
+                Some(match &p.default {
                     Some(expr) => {
-                        quote_spanned!(expr.span()=> #rt::PropertyDefault::into_value(#expr))
+                        let value = quote_spanned! {expr.span()=>
+                            <_ as #prop::PropertyDefault<
+                                <#ty as #prop::PropertyField>::Default,
+                            >>::into_value(#expr)
+                        };
+                        quote!(#prop::init_property::<#ty>(#ptr, #value);)
                     }
-                    None => quote!(::core::default::Default::default()),
-                };
-                Some(quote! {
-                    #rt::init_property_field::<#ty>(#ptr, #value);
+                    None => {
+                        // Every token spanned on the type (not `#prop`'s
+                        // call-site span), so a missing `Default` is
+                        // reported at the field.
+                        let value = quote_spanned! {ty.span()=>
+                            <<#ty as ::qom_rt::__property::PropertyField>::Default
+                                as ::qom_rt::__property::DefaultValue>::default_value()
+                        };
+                        quote!(#prop::init_property::<#ty>(#ptr, #value);)
+                    }
                 })
             }
             Role::Plain => Some(quote!(#rt::init_plain_field(#ptr);)),
@@ -101,13 +117,9 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         let field = f.ident;
         let ty = f.ty;
         let doc = p.doc.clone().unwrap_or_default();
-        let default = p
-            .default
-            .as_ref()
-            .map(|e| quote!(#e).to_string())
-            .unwrap_or_default();
+        let default = p.default.as_ref().map(default_text).unwrap_or_default();
         Some(quote! {
-            ::qom_rt::PropertyInfo::__new::<<#ty as #rt::PropertyField>::Value>(
+            ::qom_rt::PropertyInfo::__field::<#ty>(
                 #name, #doc, #default, ::core::mem::offset_of!(#ident, #field))
         })
     });
@@ -336,9 +348,8 @@ fn field_checks(input: &Input<'_>) -> TokenStream {
             }
             Role::Embedded => checks.push(quote_spanned!(span=> #rt::assert_embeddable::<#ty>();)),
             Role::Owned => checks.push(quote_spanned!(span=> #rt::assert_owned_child::<#ty>();)),
-            Role::Property(_) => {
-                checks.push(quote_spanned!(span=> #rt::assert_property_field::<#ty>();))
-            }
+            Role::Property(_) => checks
+                .push(quote_spanned!(span=> ::qom_rt::__property::assert_property_field::<#ty>();)),
             Role::Plain => checks.push(quote_spanned!(span=> #rt::assert_plain_field::<#ty>();)),
         }
         checks.push(quote_spanned!(span=> #rt::assert_thread_safe::<#ty>();));
@@ -348,5 +359,34 @@ fn field_checks(input: &Input<'_>) -> TokenStream {
         fn __qom_field_checks() {
             #(#checks)*
         }
+    }
+}
+
+/// The default of a property as `-device TYPE,help` shows it: a string
+/// literal's value, or the expression's tokens without the spaces that
+/// token printing adds (`Size::mib(16)`, not `Size :: mib (16)`).
+fn default_text(expr: &syn::Expr) -> String {
+    if let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Str(text),
+        ..
+    }) = expr
+    {
+        return text.value();
+    }
+    let mut text = quote!(#expr).to_string();
+    for (spaced, tight) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" (", "("),
+        ("( ", "("),
+        (" )", ")"),
+        (" ,", ","),
+        (" . ", "."),
+    ] {
+        text = text.replace(spaced, tight);
+    }
+    match text.strip_prefix("- ") {
+        Some(negated) => format!("-{negated}"),
+        None => text,
     }
 }

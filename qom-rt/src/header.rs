@@ -243,7 +243,8 @@ impl ObjectHeader {
             self.type_info.rust_name(),
             path.map(|p| format!(" at {p}")).unwrap_or_default(),
             match self.state() {
-                LifeState::Live | LifeState::Finalizing => "not live (finalizing or under construction)",
+                LifeState::Live | LifeState::Finalizing =>
+                    "not live (finalizing or under construction)",
                 LifeState::Finalized => "finalized",
             }
         );

@@ -45,12 +45,18 @@ mod cast;
 mod class;
 mod embed;
 mod error;
+mod graph;
 mod header;
 mod lifecycle;
+mod link;
+mod listing;
 mod object;
 mod owned;
 mod property;
+mod property_enum;
+mod property_field;
 mod registry;
+mod size;
 mod suggest;
 mod sync;
 mod tree;
@@ -68,10 +74,24 @@ pub use class::{
 pub use class::{Caster as __Caster, Subclassable as __Subclassable};
 pub use embed::Embeddable;
 pub use error::{Error, Result};
+pub use graph::graph_dot;
 pub use header::{LifeState, ObjectHeader};
+pub use link::Link;
+pub use listing::{format_qom_list, list_object, qom_list, ListingKind, PropertyListing};
 pub use object::{Instantiable, IsA, Object, ObjectImpl, ObjectType, ParentField};
 pub use owned::Owned;
-pub use property::{ObjectProperties, Prop, PropertyInfo, PropertyType};
+pub use property::{ObjectProperties, Prop, PropertyGuard, PropertyInfo, PropertyType};
+pub use property_enum::PropertyEnum;
+pub use size::Size;
+
+/// Support for the property code the derive and `property_enum!`
+/// generate. Not a public API.
+#[doc(hidden)]
+pub mod __property {
+    pub use crate::property::{__QomInterfaceMarkerPropertyGuard, PropertyOps};
+    pub use crate::property_enum::{expected_variant, kebab_bytes, kebab_len, unique_names};
+    pub use crate::property_field::*;
+}
 pub use registry::{check_registry, new_by_name, type_by_name, types};
 pub use tree::{container, qom_tree, resolve_path, root, ChildEntry, ChildEntryKind, ObjectTree};
 pub use type_info::{ChildInfo, ChildKind, TypeInfo};
@@ -89,8 +109,8 @@ pub use qom_derive::interface;
 /// Everything a device model needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Instantiable, IsA, Object, ObjectCast, ObjectClass, ObjectImpl, ObjectProperties,
-        ObjectTree, ObjectType, Owned, ParentField, Prop, QomObject,
+        Instantiable, IsA, Link, Object, ObjectCast, ObjectClass, ObjectImpl, ObjectProperties,
+        ObjectTree, ObjectType, Owned, ParentField, Prop, PropertyGuard, QomObject, Size,
     };
 }
 

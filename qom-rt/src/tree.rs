@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::header::ObjectHeader;
 use crate::object::{Object, ObjectType};
 use crate::owned::Owned;
-use crate::type_info::TypeInfo;
+use crate::type_info::{ChildKind, TypeInfo};
 use core::ptr::NonNull;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -23,21 +23,24 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct HeaderPtr(pub(crate) NonNull<ObjectHeader>);
 
-// SAFETY: a `HeaderPtr` is only dereferenced under the tree lock, while the
-// tree's invariants (module docs) keep the object alive; objects are
-// `Send + Sync`.
+// SAFETY: a `HeaderPtr` is only dereferenced under the tree lock (or the
+// link-target table's lock), while the invariants in the module docs (and
+// in `link`'s) keep the object alive; objects are `Send + Sync`.
 unsafe impl Send for HeaderPtr {}
+// SAFETY: as for `Send`: sharing the address is harmless, dereferencing it
+// is governed by the locks.
+unsafe impl Sync for HeaderPtr {}
 
 impl HeaderPtr {
     /// With the allocation's provenance: the walk reaches sibling fields
     /// and children that a pointer made from `&ObjectHeader` does not cover.
-    fn of(header: &ObjectHeader) -> Self {
+    pub(crate) fn of(header: &ObjectHeader) -> Self {
         HeaderPtr(header.allocation_ptr_at(NonNull::from(header)))
     }
 
     /// # Safety
     /// The object must be alive (see the module docs).
-    unsafe fn get<'a>(self) -> &'a ObjectHeader {
+    pub(crate) unsafe fn get<'a>(self) -> &'a ObjectHeader {
         // SAFETY: forwarded from the caller.
         unsafe { self.0.as_ref() }
     }
@@ -52,11 +55,48 @@ struct ParentLink {
 }
 
 #[derive(Default)]
-struct Links {
+pub(crate) struct Links {
     /// Parent of each dynamic or owned child, by the child's header.
-    parents: HashMap<HeaderPtr, ParentLink>,
+    parents: HashMap<HeaderPtr, ParentLink, PtrHash>,
     /// Dynamic children of each object, by the parent's header.
-    children: HashMap<HeaderPtr, BTreeMap<String, Owned<Object>>>,
+    children: HashMap<HeaderPtr, BTreeMap<String, Owned<Object>>, PtrHash>,
+}
+
+/// Hashes header addresses (and link epochs) for the side tables: one
+/// multiply instead of SipHash (a tree walk looks up every object). Keys
+/// are not chosen by untrusted input, so flooding is not a concern.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PtrHash;
+
+impl core::hash::BuildHasher for PtrHash {
+    type Hasher = PtrHasher;
+    fn build_hasher(&self) -> PtrHasher {
+        PtrHasher(0)
+    }
+}
+
+/// See [`PtrHash`].
+pub(crate) struct PtrHasher(u64);
+
+impl core::hash::Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing; the rotation brings the well-mixed high bits
+        // down to where `HashMap` takes its bucket index and control bits.
+        self.0 = (self.0.rotate_left(5) ^ n)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(26);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
 fn links_mutex() -> &'static Mutex<Links> {
@@ -64,7 +104,7 @@ fn links_mutex() -> &'static Mutex<Links> {
     LINKS.get_or_init(Default::default)
 }
 
-fn links() -> MutexGuard<'static, Links> {
+pub(crate) fn links() -> MutexGuard<'static, Links> {
     // A panic while holding the lock leaves the maps consistent (every
     // update is a single insert/remove), so poisoning is ignored.
     links_mutex().lock().unwrap_or_else(|e| e.into_inner())
@@ -76,27 +116,90 @@ fn root_object() -> &'static Owned<Object> {
 }
 
 /// The root of the composition tree, `/` (a `container`).
+///
+/// ```
+/// use qom_rt::prelude::*;
+/// assert_eq!(qom_rt::root().canonical_path().as_deref(), Some("/"));
+/// assert_eq!(qom_rt::root().type_name(), "container");
+/// ```
 pub fn root() -> Owned<Object> {
     root_object().clone()
 }
 
-fn root_header() -> HeaderPtr {
+pub(crate) fn root_header() -> HeaderPtr {
     HeaderPtr::of(root_object().header())
+}
+
+/// A child's name without allocating: a field or dynamic child's name, or
+/// an array element `field[i]`, formatted only when printed.
+#[derive(Clone, Copy)]
+enum ChildName<'a> {
+    Whole(&'a str),
+    Element(&'a str, usize),
+}
+
+impl ChildName<'_> {
+    /// Whether the name is exactly `wanted` (`timers[1]`, not `timers[01]`).
+    fn is(self, wanted: &str) -> bool {
+        match self {
+            ChildName::Whole(name) => name == wanted,
+            ChildName::Element(field, index) => wanted
+                .strip_prefix(field)
+                .and_then(|rest| rest.strip_prefix('['))
+                .and_then(|rest| rest.strip_suffix(']'))
+                .is_some_and(|digits| {
+                    digits.bytes().all(|b| b.is_ascii_digit())
+                        && (digits == "0" || !digits.starts_with('0'))
+                        && digits.parse() == Ok(index)
+                }),
+        }
+    }
+}
+
+impl core::fmt::Display for ChildName<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            ChildName::Whole(name) => f.write_str(name),
+            ChildName::Element(field, index) => write!(f, "{field}[{index}]"),
+        }
+    }
 }
 
 /// An object's children, in the order `info qom-tree` prints them: declared
 /// children by declaration (parent types first), then dynamic ones by name.
-fn for_each_child(links: &Links, header: HeaderPtr, mut f: impl FnMut(String, HeaderPtr)) {
+fn for_each_child(links: &Links, header: HeaderPtr, mut f: impl FnMut(ChildName<'_>, HeaderPtr)) {
     for_each_declared(header, &mut f);
     if let Some(map) = links.children.get(&header) {
         for (name, child) in map {
-            f(name.clone(), HeaderPtr(child.header_ptr()));
+            f(ChildName::Whole(name), HeaderPtr(child.header_ptr()));
+        }
+    }
+}
+
+/// Like [`for_each_child`], saying how each child is held.
+pub(crate) fn for_each_child_entry(
+    links: &Links,
+    header: HeaderPtr,
+    mut f: impl FnMut(String, HeaderPtr, ChildEntryKind),
+) {
+    for_each_declared(header, |name, child| {
+        // SAFETY: alive under the lock.
+        let kind = match unsafe { child.get() }.container_header() {
+            Some(_) => ChildEntryKind::Embedded,
+            None => ChildEntryKind::Owned,
+        };
+        f(name.to_string(), child, kind);
+    });
+    if let Some(map) = links.children.get(&header) {
+        for (name, child) in map {
+            let child = HeaderPtr(child.header_ptr());
+            f(name.clone(), child, ChildEntryKind::Dynamic);
         }
     }
 }
 
 /// The embedded and owned children of an object, from its type's tables.
-fn for_each_declared(header: HeaderPtr, mut f: impl FnMut(String, HeaderPtr)) {
+fn for_each_declared(header: HeaderPtr, mut f: impl FnMut(ChildName<'_>, HeaderPtr)) {
     // SAFETY: the caller holds the lock and `header` is alive.
     let info = unsafe { header.get() }.type_info();
     for level in info.ancestors {
@@ -110,7 +213,11 @@ fn for_each_declared(header: HeaderPtr, mut f: impl FnMut(String, HeaderPtr)) {
                 // range; owned fields were initialised before the container
                 // became reachable.
                 let hdr = unsafe { child.element_header(start, i) };
-                f(child.element_name(i), HeaderPtr(hdr));
+                let name = match child.kind {
+                    ChildKind::Embedded { array: true, .. } => ChildName::Element(child.name, i),
+                    _ => ChildName::Whole(child.name),
+                };
+                f(name, HeaderPtr(hdr));
             }
         }
     }
@@ -122,7 +229,7 @@ fn child_by_name(links: &Links, header: HeaderPtr, name: &str) -> Option<HeaderP
     }
     let mut found = None;
     for_each_declared(header, |child_name, child| {
-        if found.is_none() && child_name == name {
+        if found.is_none() && child_name.is(name) {
             found = Some(child);
         }
     });
@@ -138,7 +245,7 @@ fn parent_of(links: &Links, header: HeaderPtr) -> Option<(HeaderPtr, String)> {
         let mut name = None;
         for_each_declared(container, |n, child| {
             if child == header {
-                name = Some(n.clone());
+                name = Some(n.to_string());
             }
         });
         return name.map(|n| (container, n));
@@ -149,7 +256,7 @@ fn parent_of(links: &Links, header: HeaderPtr) -> Option<(HeaderPtr, String)> {
         .map(|link| (link.parent, link.name.clone()))
 }
 
-fn path_locked(links: &Links, header: HeaderPtr) -> Option<String> {
+pub(crate) fn path_locked(links: &Links, header: HeaderPtr) -> Option<String> {
     let root = root_header();
     let mut names = Vec::new();
     let mut at = header;
@@ -310,6 +417,9 @@ pub(crate) fn release_links(header: &ObjectHeader) {
     let key = HeaderPtr::of(header);
     let orphans = {
         let mut links = links();
+        // Links to this object read `None` from now on; the entry goes
+        // while the memory it names is still allocated.
+        crate::link::forget_target(key);
         links.parents.remove(&key);
         let orphans = links.children.remove(&key).unwrap_or_default();
         for child in orphans.values() {
@@ -346,7 +456,7 @@ pub fn container(path: &str) -> Result<Owned<Object>> {
     Ok(owned_at(at))
 }
 
-fn absolute_components(path: &str) -> Result<Vec<&str>> {
+pub(crate) fn absolute_components(path: &str) -> Result<Vec<&str>> {
     let Some(rest) = path.strip_prefix('/') else {
         return Err(Error::PathNotFound {
             path: path.to_string(),
@@ -356,7 +466,12 @@ fn absolute_components(path: &str) -> Result<Vec<&str>> {
     Ok(rest.split('/').filter(|c| !c.is_empty()).collect())
 }
 
-fn walk(links: &Links, from: HeaderPtr, components: &[&str], path: &str) -> Result<HeaderPtr> {
+pub(crate) fn walk(
+    links: &Links,
+    from: HeaderPtr,
+    components: &[&str],
+    path: &str,
+) -> Result<HeaderPtr> {
     let mut at = from;
     for (i, name) in components.iter().enumerate() {
         at = match *name {
@@ -379,6 +494,15 @@ fn walk(links: &Links, from: HeaderPtr, components: &[&str], path: &str) -> Resu
 /// an absolute path (`/machine/peripheral/usb0/xhci`) is walked from the
 /// root; a partial path (`usb0/xhci`) matches any object whose canonical
 /// path ends with it and must be unique.
+///
+/// ```
+/// use qom_rt::prelude::*;
+/// let b = qom_rt::container("/doc-resolve/a/b").unwrap();
+/// let found = qom_rt::resolve_path("/doc-resolve/a/b").unwrap();
+/// assert!(Owned::ptr_eq(&found, &b));
+/// assert!(Owned::ptr_eq(&qom_rt::resolve_path("doc-resolve/a/b").unwrap(), &b));
+/// assert!(qom_rt::resolve_path("/doc-resolve/nothing").is_err());
+/// ```
 pub fn resolve_path(path: &str) -> Result<Owned<Object>> {
     let links = links();
     if path.starts_with('/') {
@@ -419,7 +543,7 @@ fn collect_suffix_matches(
         out.push(at);
     }
     for_each_child(links, at, |name, child| {
-        names.push(name);
+        names.push(name.to_string());
         collect_suffix_matches(links, child, names, wanted, out);
         names.pop();
     });
@@ -438,28 +562,58 @@ pub fn qom_tree(path: &str) -> Result<String> {
     let top = walk(&links, root_header(), &components, path)?;
     let mut out = String::new();
     let name = components.last().copied().unwrap_or("");
-    print_tree(&links, top, name, 0, &mut out);
+    print_tree(&links, top, ChildName::Whole(name), 0, &mut out);
     Ok(out)
 }
 
-fn print_tree(links: &Links, at: HeaderPtr, name: &str, depth: usize, out: &mut String) {
-    use std::fmt::Write;
+/// One `info qom-tree` line per object, depth first. Written with
+/// `push_str` rather than `write!`: formatting (padding one `char` at a
+/// time) was most of the cost of a large tree.
+fn print_tree(links: &Links, at: HeaderPtr, name: ChildName<'_>, depth: usize, out: &mut String) {
+    const SPACES: &str = "                                ";
     // SAFETY: alive under the lock.
     let info: &TypeInfo = unsafe { at.get() }.type_info();
-    let _ = writeln!(
-        out,
-        "{:indent$}/{} ({})",
-        "",
-        name,
-        info.name(),
-        indent = depth * 2
-    );
+    let mut indent = depth * 2;
+    while indent > 0 {
+        let n = indent.min(SPACES.len());
+        out.push_str(&SPACES[..n]);
+        indent -= n;
+    }
+    out.push('/');
+    match name {
+        ChildName::Whole(name) => out.push_str(name),
+        ChildName::Element(field, index) => {
+            out.push_str(field);
+            out.push('[');
+            out.push_str(itoa(index, &mut [0; 20]));
+            out.push(']');
+        }
+    }
+    out.push_str(" (");
+    out.push_str(info.name());
+    out.push_str(")\n");
     for_each_child(links, at, |child_name, child| {
-        print_tree(links, child, &child_name, depth + 1, out);
+        print_tree(links, child, child_name, depth + 1, out);
     });
 }
 
+/// `n` in decimal, written into `buf`.
+fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    core::str::from_utf8(&buf[at..]).unwrap_or_default()
+}
+
 /// One child as [`ObjectTree::children`] lists it.
+///
+/// See [`ObjectTree`] for an example.
 #[derive(Debug, Clone)]
 pub struct ChildEntry {
     /// Name under the parent (`xhci`, `msix_bars[1]`, `usb0`).
@@ -471,7 +625,9 @@ pub struct ChildEntry {
 }
 
 /// How a listed child is held by its parent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// See [`ObjectTree`] for an example.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChildEntryKind {
     /// A `#[child(embedded)]` field.
     Embedded,
@@ -482,6 +638,43 @@ pub enum ChildEntryKind {
 }
 
 /// Composition-tree operations on every object (in the prelude).
+///
+/// ```
+/// use qom_rt::prelude::*;
+/// use qom_rt::ChildEntryKind;
+///
+/// #[derive(QomObject)]
+/// #[qom(name = "doc-tree-leaf")]
+/// struct Leaf { parent: ParentField<Object> }
+/// impl ObjectImpl for Leaf {}
+///
+/// #[derive(QomObject)]
+/// #[qom(name = "doc-tree-board")]
+/// struct Board {
+///     parent: ParentField<Object>,
+///     #[child(embedded)]
+///     uarts: [Leaf; 2],
+///     #[child(owned)]
+///     flash: Owned<Leaf>,
+/// }
+/// impl ObjectImpl for Board {}
+///
+/// let board = Owned::<Board>::new();
+/// assert_eq!(board.canonical_path(), None, "detached");
+/// qom_rt::container("/doc-tree").unwrap().add_child("b0", board.clone()).unwrap();
+/// assert_eq!(board.uarts[1].canonical_path().as_deref(), Some("/doc-tree/b0/uarts[1]"));
+///
+/// let kinds: Vec<_> = board.children().into_iter().map(|c| (c.name, c.kind)).collect();
+/// assert_eq!(kinds[1], ("uarts[1]".to_string(), ChildEntryKind::Embedded));
+/// assert_eq!(kinds[2], ("flash".to_string(), ChildEntryKind::Owned));
+///
+/// let sibling = board.uarts[0].resolve("../flash").unwrap();
+/// assert_eq!(sibling.type_name(), "doc-tree-leaf");
+/// assert!(board.uarts[0].container::<Board>().is_some());
+///
+/// board.unparent();
+/// assert_eq!(board.uarts[1].canonical_path(), None);
+/// ```
 pub trait ObjectTree: ObjectType {
     /// The absolute path from the root, or `None` while the object (or an
     /// ancestor) is detached from the root.
@@ -505,6 +698,8 @@ pub trait ObjectTree: ObjectType {
     /// Detaches the object from its dynamic parent; it finalizes once its
     /// last reference is gone. Declared (embedded or owned) children stay
     /// where their container put them, so for them this does nothing.
+    /// Links to the object do not keep it alive: once it finalizes they
+    /// read `None` (see [`Link`](crate::Link)).
     fn unparent(&self) {
         let key = HeaderPtr::of(self.header());
         let released = {
@@ -536,22 +731,12 @@ pub trait ObjectTree: ObjectType {
     /// The object's children, as `info qom-tree` orders them.
     fn children(&self) -> Vec<ChildEntry> {
         let links = links();
-        let me = HeaderPtr::of(self.header());
-        let dynamic = links.children.get(&me);
         let mut out = Vec::new();
-        for_each_child(&links, me, |name, child| {
-            // SAFETY: alive under the lock.
-            let h = unsafe { child.get() };
-            let kind = if dynamic.is_some_and(|m| m.contains_key(&name)) {
-                ChildEntryKind::Dynamic
-            } else if h.container_header().is_some() {
-                ChildEntryKind::Embedded
-            } else {
-                ChildEntryKind::Owned
-            };
+        for_each_child_entry(&links, HeaderPtr::of(self.header()), |name, child, kind| {
             out.push(ChildEntry {
                 name,
-                type_name: h.type_info().name(),
+                // SAFETY: alive under the lock.
+                type_name: unsafe { child.get() }.type_info().name(),
                 kind,
             });
         });

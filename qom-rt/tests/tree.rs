@@ -247,3 +247,81 @@ fn a_hundred_thousand_objects_build_print_and_tear_down() {
     assert_eq!(lines, 1 + 6_000 * 17, "every object printed once");
     assert_eq!(live_allocations(), before, "torn down to baseline");
 }
+
+#[test]
+fn qom_list_and_graph_of_nested_embedded_children() {
+    let parent = qom_rt::container("/t-list").unwrap();
+    let nested = Owned::<Nested>::new();
+    parent.add_child("n", nested.clone()).unwrap();
+    let list = qom_rt::qom_list("/t-list/n").unwrap();
+    assert_eq!(
+        qom_rt::format_qom_list(&list),
+        "type (string)\ninner (child<test-board>)\n"
+    );
+    let inner = qom_rt::qom_list("/t-list/n/inner").unwrap();
+    let names: Vec<_> = inner.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "type (string)",
+            "base_leaf (child<test-leaf>)",
+            "uart (child<test-leaf>)",
+            "timers[0] (child<test-leaf>)",
+            "timers[1] (child<test-leaf>)",
+            "timers[2] (child<test-leaf>)",
+            "companion (child<test-leaf>)",
+            "num-ports (uint32)",
+        ]
+    );
+    // A partial path into a nested array.
+    let t = qom_rt::resolve_path("n/inner/timers[2]").unwrap();
+    assert!(std::ptr::eq(t.header(), nested.inner.timers[2].header()));
+    assert_eq!(qom_rt::qom_list("inner/timers[2]").unwrap().len(), 1);
+    // Storage edges go to the direct container, which holds the storage
+    // reference of its own container in turn.
+    let dot = qom_rt::graph_dot("/t-list/n").unwrap();
+    for edge in [
+        r#""/t-list/n" -> "/t-list/n/inner" [class=embedded"#,
+        r#""/t-list/n/inner" -> "/t-list/n" [class=storage"#,
+        r#""/t-list/n/inner" -> "/t-list/n/inner/timers[2]" [class=embedded"#,
+        r#""/t-list/n/inner/timers[2]" -> "/t-list/n/inner" [class=storage"#,
+        r#""/t-list/n/inner" -> "/t-list/n/inner/companion" [class=owned"#,
+    ] {
+        assert!(dot.contains(edge), "{edge} missing from\n{dot}");
+    }
+    assert_eq!(dot.matches("class=storage").count(), 6, "{dot}");
+    nested.unparent();
+    take_log();
+}
+
+#[test]
+fn array_element_names_match_exactly() {
+    let board = place("t-exact", "b");
+    for found in [
+        "/t-exact/b/timers[0]",
+        "/t-exact/b/timers[2]",
+        "b/timers[1]",
+    ] {
+        assert!(qom_rt::resolve_path(found).is_ok(), "{found}");
+    }
+    for missing in [
+        "/t-exact/b/timers[01]",
+        "/t-exact/b/timers[+1]",
+        "/t-exact/b/timers[3]",
+        "/t-exact/b/timers[]",
+        "/t-exact/b/timers",
+        "/t-exact/b/timers[1",
+        "/t-exact/b/timers1]",
+        "/t-exact/b/uart[0]",
+    ] {
+        assert!(
+            matches!(
+                qom_rt::resolve_path(missing),
+                Err(Error::PathNotFound { .. })
+            ),
+            "{missing}"
+        );
+    }
+    board.unparent();
+    take_log();
+}

@@ -90,6 +90,14 @@ impl AddressSpace {
         None
     }
 
+    /// Re-renders the view now if the topology changed, dropping the
+    /// references a stale view holds on unmapped regions (otherwise they
+    /// would live until the next access). The machine calls it after
+    /// unplugging a device.
+    pub fn refresh(&self) {
+        drop(self.view());
+    }
+
     /// The flat view, re-rendered if the topology changed since.
     fn view(&self) -> arc_swap::Guard<Arc<FlatView>> {
         let view = self.view.load();

@@ -1,0 +1,444 @@
+//! Link properties: [`Link<T>`], a field that refers to another object,
+//! like QOM's `link<T>` properties (`dma=/machine/soc/dma0`).
+//!
+//! Links are weak; [`Link`]'s documentation says why and what that
+//! means for users.
+//!
+//! # How
+//!
+//! Setting a link registers its target in a process-wide table that maps a
+//! never-reused 64-bit *epoch* to the target's header; the link stores only
+//! that epoch (one `AtomicU64`). The target's finalizer removes its entry
+//! (under the table's lock) before its memory can be freed, so while an
+//! entry exists the header it names is readable; an epoch whose entry is
+//! gone reads as `None`, and epochs are never reused, so a new object at
+//! the same address is never mistaken for the old one. Upgrading is one
+//! read lock, one hash lookup and a `Weak::upgrade`-style compare-exchange
+//! on the target's count.
+
+use crate::error::Error;
+use crate::header::ObjectHeader;
+use crate::object::{IsA, Object, ObjectType};
+use crate::owned::Owned;
+use crate::property::PropertyOps;
+use crate::tree::{HeaderPtr, PtrHash};
+use crate::type_info::TypeInfo;
+use core::any::Any;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
+
+/// A link to another object of type `T` (or a subtype): a weak reference
+/// that a `#[property]` field can hold, set by path string or typed.
+///
+/// `qom-list` shows the property as `link<T's type name>`; `get_property`
+/// prints the target's canonical path (empty while unset, gone, or outside
+/// the tree). It is set from a path (absolute, or a unique partial path)
+/// naming a `T`: an empty string, a missing path or an object of another
+/// type is refused. Typed access uses `Option<Owned<T>>`.
+///
+/// # Weak, by design
+///
+/// A link does **not** keep its target alive; it is a weak reference that
+/// upgrades on use, like `std::sync::Weak`:
+///
+/// * [`Link::get`] returns a strong [`Owned<T>`] while the target is live,
+///   and `None` from the moment the target begins finalizing (its last
+///   reference dropped) — or, for a target embedded in a container, the
+///   moment that container begins finalizing, since after that the target
+///   must not be used (the embedded child's *functional* lifetime).
+/// * So a link never dangles, and links can never leak a cycle: two
+///   devices linked to each other, or a child linked to its own container,
+///   are freed as soon as nothing else holds them.
+/// * Unparenting the target drops the composition tree's reference to it.
+///   If that was the last one, the target finalizes at once and every link
+///   to it reads `None`. If someone still holds a reference (an in-flight
+///   access holding an `Owned`), links keep returning the object until
+///   that reference is dropped: the link follows the object, not the path.
+///
+/// A strong link (QEMU's `OBJ_PROP_LINK_STRONG`) was the alternative; it
+/// would leak any cycle that is never unparented (objects outside the
+/// tree, or a device linked to its own parent) unless every link were also
+/// cleared by hand, and it would keep an unplugged device alive only
+/// because some other device still names it.
+///
+/// # Example
+///
+/// ```
+/// use qom_rt::prelude::*;
+///
+/// #[derive(QomObject)]
+/// #[qom(name = "doc-dma")]
+/// pub struct Dma { parent: ParentField<Object> }
+/// impl ObjectImpl for Dma {}
+///
+/// #[derive(QomObject)]
+/// #[qom(name = "doc-disk")]
+/// pub struct Disk {
+///     parent: ParentField<Object>,
+///     #[property(doc = "the DMA engine the disk uses")]
+///     dma: Link<Dma>,
+/// }
+/// impl ObjectImpl for Disk {}
+///
+/// let dma = Owned::<Dma>::new();
+/// qom_rt::container("/doc-link").unwrap().add_child("dma0", dma.clone()).unwrap();
+/// let disk = Owned::<Disk>::new();
+///
+/// disk.set_property("dma", "/doc-link/dma0").unwrap();         // by path
+/// assert!(Owned::ptr_eq(&disk.dma.get().unwrap(), &dma));
+/// assert_eq!(disk.get_property("dma").unwrap(), "/doc-link/dma0");
+/// assert_eq!(disk.properties()[0].type_name(), "link<doc-dma>");
+/// assert_eq!(disk.properties()[0].link_target().unwrap().name(), "doc-dma");
+///
+/// // Weak: unparenting and dropping the target clears the link.
+/// dma.unparent();
+/// drop(dma);
+/// assert!(disk.dma.get().is_none());
+/// assert_eq!(disk.get_property("dma").unwrap(), "");
+/// ```
+#[repr(transparent)]
+pub struct Link<T: ObjectType> {
+    cell: LinkCell,
+    /// Links never own a `T`; `fn() -> T` keeps `Link` `Send + Sync`.
+    _target: PhantomData<fn() -> T>,
+}
+
+/// The type-independent part of a link: the target's epoch, 0 when unset.
+pub(crate) struct LinkCell {
+    epoch: AtomicU64,
+}
+
+impl LinkCell {
+    /// The target's header if the link is set and the target has not
+    /// finished finalizing. Only meaningful while `targets` is held.
+    pub(crate) fn target_in(&self, targets: &Targets) -> Option<HeaderPtr> {
+        // Acquire pairs with the Release store in `store`: the epoch's
+        // registration happens before.
+        let epoch = self.epoch.load(Ordering::Acquire);
+        targets.by_epoch.get(&epoch).copied()
+    }
+
+    fn store(&self, epoch: u64) {
+        // Release: the registration of `epoch` (under the table's lock)
+        // happens before any reader that sees it.
+        self.epoch.store(epoch, Ordering::Release);
+    }
+}
+
+impl<T: ObjectType> Link<T> {
+    /// An unset link.
+    ///
+    /// ```
+    /// let link = qom_rt::Link::<qom_rt::Container>::new();
+    /// assert!(link.get().is_none());
+    /// ```
+    pub const fn new() -> Self {
+        Link {
+            cell: LinkCell {
+                epoch: AtomicU64::new(0),
+            },
+            _target: PhantomData,
+        }
+    }
+
+    /// A strong reference to the target while it is live; `None` when
+    /// the link is unset, or once the target (or the container it is
+    /// embedded in) has begun finalizing. Takes a read lock: hold on to
+    /// the result rather than calling it per access in a hot loop.
+    ///
+    /// ```
+    /// use qom_rt::prelude::*;
+    /// let target = Owned::<qom_rt::Container>::new();
+    /// let link = qom_rt::Link::<qom_rt::Container>::new();
+    /// link.set(&*target);
+    /// assert!(Owned::ptr_eq(&link.get().unwrap(), &target));
+    /// drop(target);
+    /// assert!(link.get().is_none());
+    /// ```
+    pub fn get(&self) -> Option<Owned<T>> {
+        let (found, pin) = {
+            let targets = targets_read();
+            let header = self.cell.target_in(&targets)?;
+            upgrade(header)
+        };
+        // Dropped after the lock: releasing the container may finalize it,
+        // and its finalizer takes the table's lock.
+        drop(pin);
+        // SAFETY: `found` is a strong reference on the registered target,
+        // whose type was checked to be a `T` when the link was set.
+        found.map(|h| unsafe { Owned::from_counted(h.0.byte_sub(T::HEADER_OFFSET).cast()) })
+    }
+
+    /// Points the link at `target` (a `T` or a subtype). The link does not
+    /// keep it alive. Setting it from the target's own `finalize` hook
+    /// leaves the link unset.
+    ///
+    /// This is the device's own access and does not consult the object's
+    /// [`PropertyGuard`](crate::PropertyGuard); outside code uses
+    /// `set_property` or `set_property_typed`, which do.
+    ///
+    /// See [`Link::get`] for an example.
+    pub fn set<U: IsA<T>>(&self, target: &U) {
+        self.set_unchecked(target.header());
+    }
+
+    /// [`set`](Self::set) for a header whose object is known to be a `T`.
+    fn set_unchecked(&self, target: &ObjectHeader) {
+        self.cell.store(register(target));
+    }
+
+    /// Unsets the link.
+    ///
+    /// ```
+    /// use qom_rt::prelude::*;
+    /// let target = Owned::<qom_rt::Container>::new();
+    /// let link = qom_rt::Link::<qom_rt::Container>::new();
+    /// link.set(&*target);
+    /// link.clear();
+    /// assert!(link.get().is_none());
+    /// ```
+    pub fn clear(&self) {
+        self.cell.store(0);
+    }
+
+    /// The canonical path of the target, if the link is set, the target is
+    /// live and it is in the composition tree.
+    ///
+    /// ```
+    /// use qom_rt::prelude::*;
+    /// let target = qom_rt::container("/doc-link-path/t").unwrap();
+    /// let link = qom_rt::Link::<Object>::new();
+    /// link.set(&*target);
+    /// assert_eq!(link.target_path().as_deref(), Some("/doc-link-path/t"));
+    /// ```
+    pub fn target_path(&self) -> Option<String> {
+        use crate::tree::ObjectTree;
+        self.get().and_then(|target| target.canonical_path())
+    }
+}
+
+impl<T: ObjectType> Default for Link<T> {
+    fn default() -> Self {
+        Link::new()
+    }
+}
+
+impl<T: ObjectType> core::fmt::Debug for Link<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.get() {
+            Some(target) => write!(f, "Link({:?})", target),
+            None => f.write_str("Link(unset)"),
+        }
+    }
+}
+
+/// Takes a strong reference on a registered target, found under the
+/// table's lock. Returns it (as a header) and, for an embedded target, a
+/// reference on its container that the caller must drop *after*
+/// releasing the lock.
+fn upgrade(header: HeaderPtr) -> (Option<HeaderPtr>, Option<Owned<Object>>) {
+    // SAFETY: registered targets are readable while the lock is held
+    // (module docs).
+    let h = unsafe { header.get() };
+    let pin = match h.container_header() {
+        Some(container) => {
+            // SAFETY: the target holds a storage reference on its
+            // container until its own finalize ends, which has not
+            // happened: the container's header is readable.
+            let c = unsafe { container.as_ref() };
+            // A container that has begun finalizing is releasing its
+            // children, possibly tearing one down in place without a
+            // read-modify-write on its count (`lifecycle::release_embedded`),
+            // which a concurrent upgrade of the child would race with.
+            // Holding the container live keeps the child's count above
+            // zero instead, and a dead container means a dead child.
+            if !c.try_acquire_ref() {
+                return (None, None);
+            }
+            // SAFETY: `Object` is the header at offset 0; we transfer the
+            // reference just taken.
+            Some(unsafe { Owned::<Object>::from_counted(container.cast()) })
+        }
+        None => None,
+    };
+    // Fails once the count reached zero, i.e. once the target began
+    // finalizing (as `Weak::upgrade`).
+    let found = h.try_acquire_ref().then_some(header);
+    (found, pin)
+}
+
+/// The registry of link targets (module docs).
+#[derive(Default)]
+pub(crate) struct Targets {
+    by_epoch: HashMap<u64, HeaderPtr, PtrHash>,
+    by_header: HashMap<HeaderPtr, u64, PtrHash>,
+    last_epoch: u64,
+}
+
+fn targets_lock() -> &'static RwLock<Targets> {
+    static TARGETS: OnceLock<RwLock<Targets>> = OnceLock::new();
+    TARGETS.get_or_init(Default::default)
+}
+
+/// The registry, for reading (a panic while it is held leaves it
+/// consistent: every update is a pair of inserts or removes).
+pub(crate) fn targets_read() -> RwLockReadGuard<'static, Targets> {
+    targets_lock().read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Registers `header` as a link target; returns its epoch, or 0 (unset)
+/// if the object is finalizing.
+fn register(header: &ObjectHeader) -> u64 {
+    // The caller reached the object through a reference, so a zero count
+    // means the caller is the object's own finalize hook: the link would
+    // read `None` anyway, and registering it now could outlive the
+    // finalizer's removal.
+    if header.ref_count() == 0 {
+        return 0;
+    }
+    let key = HeaderPtr::of(header);
+    let mut targets = targets_lock().write().unwrap_or_else(|e| e.into_inner());
+    if let Some(&epoch) = targets.by_header.get(&key) {
+        return epoch;
+    }
+    targets.last_epoch += 1;
+    let epoch = targets.last_epoch;
+    targets.by_epoch.insert(epoch, key);
+    targets.by_header.insert(key, epoch);
+    // The finalizer removes the entry only if this flag is set; it reads
+    // the flag after synchronising with our reference's release.
+    header.set_tree_flag();
+    epoch
+}
+
+/// Forgets a target that is finalizing (called by the tree's
+/// `release_links`, before the object's memory can be freed).
+pub(crate) fn forget_target(header: HeaderPtr) {
+    let mut targets = targets_lock().write().unwrap_or_else(|e| e.into_inner());
+    if let Some(epoch) = targets.by_header.remove(&header) {
+        targets.by_epoch.remove(&epoch);
+    }
+}
+
+/// The operations of a `Link<T>` field.
+pub(crate) const fn link_ops<T: ObjectType>() -> PropertyOps {
+    PropertyOps {
+        type_name: link_type_name::<T>,
+        rust_type: core::any::type_name::<Option<Owned<T>>>,
+        link_target: Some(target_type::<T>),
+        parse_and_set: parse_and_set::<T>,
+        get: get::<T>,
+        set_typed: set_typed::<T>,
+        get_typed: get_typed::<T>,
+    }
+}
+
+fn target_type<T: ObjectType>() -> &'static TypeInfo {
+    T::TYPE_INFO
+}
+
+/// `link<NAME>`, built once per target type and kept for the life of the
+/// process (one short string per type).
+fn link_type_name<T: ObjectType>() -> &'static str {
+    static NAMES: OnceLock<Mutex<HashMap<usize, &'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let key = core::ptr::from_ref(T::TYPE_INFO).addr();
+    names
+        .entry(key)
+        .or_insert_with(|| Box::leak(format!("link<{}>", T::TYPE_INFO.name()).into_boxed_str()))
+}
+
+/// # Safety
+/// `field` points to a live `Link<T>`.
+unsafe fn link_at<'a, T: ObjectType>(field: NonNull<u8>) -> &'a Link<T> {
+    // SAFETY: forwarded from the caller.
+    unsafe { field.cast::<Link<T>>().as_ref() }
+}
+
+/// # Safety
+/// `field` points to a live `Link<T>`.
+unsafe fn parse_and_set<T: ObjectType>(field: NonNull<u8>, text: &str) -> Result<(), String> {
+    let target = resolve_target::<T>(text)?;
+    // SAFETY: forwarded from the caller.
+    unsafe { link_at::<T>(field) }.set_unchecked(target.header());
+    Ok(())
+}
+
+/// The object at `path`, if it is a `T`; otherwise what was expected.
+fn resolve_target<T: ObjectType>(path: &str) -> Result<Owned<T>, String> {
+    let want = T::TYPE_INFO.name();
+    let expected = format!("a path to a `{want}` object");
+    if path.is_empty() {
+        return Err(format!(
+            "{expected} (absolute, or a unique partial path); an empty path is not a link target"
+        ));
+    }
+    let found = crate::tree::resolve_path(path).map_err(|e| match e {
+        Error::AmbiguousPath { candidates, .. } => format!(
+            "{expected}; `{path}` is ambiguous: it matches {}",
+            candidates.join(", ")
+        ),
+        Error::PathNotFound { .. } => format!("{expected}; there is no object at `{path}`"),
+        other => format!("{expected}; {other}"),
+    })?;
+    found.downcast_owned::<T>().map_err(|other| {
+        format!(
+            "{expected}; the object at `{path}` is a `{}`",
+            crate::ObjectCast::type_name(&*other)
+        )
+    })
+}
+
+/// # Safety
+/// `field` points to a live `Link<T>`.
+unsafe fn get<T: ObjectType>(field: NonNull<u8>) -> String {
+    // SAFETY: forwarded from the caller.
+    unsafe { link_at::<T>(field) }
+        .target_path()
+        .unwrap_or_default()
+}
+
+/// # Safety
+/// `field` points to a live `Link<T>`.
+unsafe fn set_typed<T: ObjectType>(field: NonNull<u8>, value: &mut dyn Any) -> bool {
+    let Some(value) = value.downcast_mut::<Option<Option<Owned<T>>>>() else {
+        return false;
+    };
+    // SAFETY: forwarded from the caller.
+    let link = unsafe { link_at::<T>(field) };
+    match value.take() {
+        Some(Some(target)) => link.set_unchecked(target.header()),
+        Some(None) => link.clear(),
+        None => return false,
+    }
+    true
+}
+
+/// # Safety
+/// `field` points to a live `Link<T>`.
+unsafe fn get_typed<T: ObjectType>(field: NonNull<u8>, out: &mut dyn Any) -> bool {
+    match out.downcast_mut::<Option<Option<Owned<T>>>>() {
+        Some(out) => {
+            // SAFETY: forwarded from the caller.
+            *out = Some(unsafe { link_at::<T>(field) }.get());
+            true
+        }
+        None => false,
+    }
+}
+
+/// The link cell of a link property's field.
+///
+/// # Safety
+/// `field` points to a live `Link<_>` (any target type: the cell is the
+/// same, `Link` being `repr(transparent)`).
+pub(crate) unsafe fn cell_at<'a>(field: NonNull<u8>) -> &'a LinkCell {
+    // SAFETY: forwarded from the caller.
+    unsafe { field.cast::<LinkCell>().as_ref() }
+}
