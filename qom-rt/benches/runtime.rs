@@ -46,6 +46,58 @@ macro_rules! chain {
 chain!(D1: Object = "bench-d1", D2: D1 = "bench-d2", D3: D2 = "bench-d3", D4: D3 = "bench-d4",
        D5: D4 = "bench-d5", D6: D5 = "bench-d6", D7: D6 = "bench-d7", D8: D7 = "bench-d8");
 
+/// A class with one virtual method, for the dispatch benchmark.
+trait ShapeImpl: ObjectImpl + IsA<Shape> {
+    fn area(&self) -> u64;
+}
+
+struct ShapeClass {
+    area: fn(&Shape) -> u64,
+}
+
+impl<T: ShapeImpl> qom_rt::ClassFor<T> for ShapeClass {
+    const CLASS: Self = ShapeClass {
+        area: |s| s.downcast::<T>().map_or(0, T::area),
+    };
+}
+
+#[derive(QomObject)]
+#[qom(name = "bench-shape", abstract, class = ShapeClass)]
+struct Shape {
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Shape {}
+impl ShapeImpl for Shape {
+    fn area(&self) -> u64 {
+        0
+    }
+}
+
+#[qom_rt::interface]
+trait Scalable {
+    fn scale(&self) -> u64;
+}
+
+#[derive(QomObject)]
+#[qom(name = "bench-square", interfaces(Scalable))]
+struct Square {
+    parent: ParentField<Shape>,
+    side: std::sync::atomic::AtomicU64,
+}
+impl ObjectImpl for Square {}
+impl ShapeImpl for Square {
+    #[inline(never)]
+    fn area(&self) -> u64 {
+        let side = self.side.load(std::sync::atomic::Ordering::Relaxed);
+        side * side
+    }
+}
+impl Scalable for Square {
+    fn scale(&self) -> u64 {
+        2
+    }
+}
+
 fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("refcount");
     let owned = Owned::<Leaf>::new();
@@ -92,6 +144,31 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("depth8", |b| {
         b.iter(|| black_box(black_box(&*deep).downcast::<D8>().is_some()))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("class");
+    let square = Owned::<Square>::new();
+    square.side.store(7, std::sync::atomic::Ordering::Relaxed);
+    let object: &Object = square.upcast();
+    g.bench_function("direct_call", |b| {
+        b.iter(|| black_box(ShapeImpl::area(black_box(&*square))))
+    });
+    g.bench_function("virtual_call_through_object", |b| {
+        b.iter(|| {
+            let object = black_box(object);
+            let class = object.class::<ShapeClass>().unwrap();
+            black_box((class.area)(object.downcast::<Shape>().unwrap()))
+        })
+    });
+    g.bench_function("interface_query", |b| {
+        b.iter(|| {
+            black_box(
+                black_box(object)
+                    .interface::<dyn Scalable>()
+                    .map(|s| s.scale()),
+            )
+        })
     });
     g.finish();
 

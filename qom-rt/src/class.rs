@@ -95,7 +95,9 @@ pub trait ClassFor<T>: Class {
 #[derive(Default)]
 pub struct ClassTable {
     /// Class struct declared at each depth of the type's lineage.
-    by_depth: Vec<Option<&'static (dyn Any + Send + Sync)>>,
+    /// Each with its `TypeId`, so a lookup is two compares rather than a
+    /// call through `Any`'s vtable.
+    by_depth: Vec<Option<(TypeId, &'static (dyn Any + Send + Sync))>>,
     /// Interface casters, most recently declared (most derived) last.
     interfaces: Vec<(TypeId, &'static str, &'static (dyn Any + Send + Sync))>,
 }
@@ -108,7 +110,7 @@ impl ClassTable {
         if self.by_depth.len() <= depth {
             self.by_depth.resize(depth + 1, None);
         }
-        self.by_depth[depth] = Some(class);
+        self.by_depth[depth] = Some((TypeId::of::<C>(), class));
     }
 
     /// Records an interface implementation (used by the derive); a
@@ -122,6 +124,20 @@ impl ClassTable {
         let id = TypeId::of::<I>();
         self.interfaces.retain(|(t, _, _)| *t != id);
         self.interfaces.push((id, name, caster));
+    }
+
+    /// The class struct `C` declared at its owner's depth, if any.
+    #[inline]
+    fn class<C: Class>(&self) -> Option<&'static C> {
+        let (id, class) = (*self.by_depth.get(<C::Owner as ObjectType>::DEPTH)?)?;
+        if id != TypeId::of::<C>() {
+            return None;
+        }
+        let class: *const (dyn Any + Send + Sync) = class;
+        // SAFETY: `__set_class::<C>` recorded this `TypeId` with this value,
+        // so it is a `C` (what `Any::downcast_ref` checks, without the call
+        // through the vtable).
+        Some(unsafe { &*class.cast::<C>() })
     }
 
     /// Names of the interfaces the type implements (own and inherited).
@@ -212,11 +228,7 @@ pub fn parent_class<T: ObjectType, C: Class>() -> Option<&'static C> {
     <T::Parent as ObjectType>::TYPE_INFO
         .classes
         .get()
-        .by_depth
-        .get(<C::Owner as ObjectType>::DEPTH)
-        .copied()
-        .flatten()
-        .and_then(|c| c.downcast_ref::<C>())
+        .class::<C>()
 }
 
 /// Class and interface lookups on every object (in the prelude).
@@ -225,14 +237,7 @@ pub trait ObjectClass: ObjectType {
     /// the object is a `C::Owner`. O(1): an index by the owner's depth.
     #[inline]
     fn class<C: Class>(&self) -> Option<&'static C> {
-        let info = self.header().type_info();
-        info.classes
-            .get()
-            .by_depth
-            .get(<C::Owner as ObjectType>::DEPTH)
-            .copied()
-            .flatten()
-            .and_then(|c| c.downcast_ref::<C>())
+        self.header().type_info().classes.get().class::<C>()
     }
 
     /// The object as `dyn I` if its type (or an ancestor) lists and

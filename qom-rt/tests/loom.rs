@@ -139,3 +139,38 @@ fn container_upgrade_races_the_last_drop() {
         assert_all_gone();
     });
 }
+
+#[derive(QomObject)]
+#[qom(name = "loom-phoenix")]
+struct Phoenix {
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Phoenix {
+    fn finalize(&self) {
+        FINALIZED_BOARDS.fetch_add(1, SeqCst);
+        // A resurrection attempt from the finalize hook: it must panic and
+        // leave the count as it was, so finalize still runs exactly once.
+        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Owned::from(self)));
+        assert!(attempt.is_err(), "resurrection must panic");
+    }
+}
+
+/// The last two references of an object dropped on two threads while its
+/// finalize hook tries to resurrect it: the attempt panics, finalize runs
+/// once, whoever dropped last.
+#[test]
+fn resurrection_during_finalize_panics_and_finalize_runs_once() {
+    let _g = serial();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    loom::model(|| {
+        FINALIZED_BOARDS.store(0, SeqCst);
+        let phoenix = Owned::<Phoenix>::new();
+        let other = phoenix.clone();
+        let t = thread::spawn(move || drop(other));
+        drop(phoenix);
+        t.join().unwrap();
+        assert_eq!(FINALIZED_BOARDS.load(SeqCst), 1, "finalized exactly once");
+    });
+    std::panic::set_hook(hook);
+}
