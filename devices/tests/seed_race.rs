@@ -21,7 +21,7 @@ struct Watch;
 static LIVE_CONTROLLERS: AtomicUsize = AtomicUsize::new(0);
 
 fn watched(layout: Layout) -> bool {
-    layout.size() == core::mem::size_of::<XhciPci>()
+    layout == Layout::new::<XhciPci>()
 }
 
 // SAFETY: forwards to the system allocator, only counting.
