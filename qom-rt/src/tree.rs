@@ -458,9 +458,9 @@ pub fn container(path: &str) -> Result<Owned<Object>> {
 
 pub(crate) fn absolute_components(path: &str) -> Result<Vec<&str>> {
     let Some(rest) = path.strip_prefix('/') else {
-        return Err(Error::PathNotFound {
-            path: path.to_string(),
-            missing: Some("the path is not absolute (it must start with `/`)".to_string()),
+        return Err(Error::InvalidName {
+            name: path.to_string(),
+            reason: "an absolute path is needed here (it starts with `/`)",
         });
     };
     Ok(rest.split('/').filter(|c| !c.is_empty()).collect())
@@ -473,17 +473,14 @@ pub(crate) fn walk(
     path: &str,
 ) -> Result<HeaderPtr> {
     let mut at = from;
-    for (i, name) in components.iter().enumerate() {
+    for name in components {
         at = match *name {
             "." => at,
             ".." => parent_of(links, at).map(|(p, _)| p).unwrap_or(at),
+            // Name the deepest object found, by its canonical path.
             _ => child_by_name(links, at, name).ok_or_else(|| Error::PathNotFound {
                 path: path.to_string(),
-                missing: Some(if i == 0 {
-                    describe(links, at)
-                } else {
-                    components[..i].join("/")
-                }),
+                missing: Some(describe(links, at)),
             })?,
         };
     }
