@@ -10,35 +10,157 @@ fn expand(tokens: proc_macro2::TokenStream) -> String {
 #[test]
 fn malformed_inputs_give_errors_not_panics() {
     let cases = [
-        quote!(enum E { A }),
+        quote!(
+            enum E {
+                A,
+            }
+        ),
         quote!(union U { a: u32 }),
-        quote!(struct T(u32);),
-        quote!(struct U;),
-        quote!(struct G<T> { parent: ParentField<Object>, t: T }),
-        quote!(struct NoParent { x: u32 }),
-        quote!(struct Late { x: u32, parent: ParentField<Object> }),
-        quote!(struct Two { parent: ParentField<Object>, other: ParentField<Object> }),
-        quote!(#[qom(nmae = "x")] struct K { parent: ParentField<Object> }),
-        quote!(#[qom(name = 5)] struct K { parent: ParentField<Object> }),
-        quote!(#[qom(name = "bad name!")] struct K { parent: ParentField<Object> }),
-        quote!(#[qom(name = "")] struct K { parent: ParentField<Object> }),
-        quote!(#[qom] #[qom] struct K { parent: ParentField<Object> }),
-        quote!(#[qom(parent)] struct K { parent: ParentField<Object> }),
-        quote!(struct K { parent: ParentField<Object>, #[child(embeded)] c: C }),
-        quote!(struct K { parent: ParentField<Object>, #[child(embedded, owned)] c: C }),
-        quote!(struct K { parent: ParentField<Object>, #[child()] c: C }),
-        quote!(struct K { parent: ParentField<Object>, #[child] c: C }),
-        quote!(struct K { parent: ParentField<Object>, #[child = "x"] c: C }),
-        quote!(struct K { parent: ParentField<Object>, #[child(embedded)] #[property] c: C }),
-        quote!(struct K { parent: ParentField<Object>, #[property(nam = "x")] c: Prop<u32> }),
-        quote!(struct K { parent: ParentField<Object>, #[property(name = "a")] a: Prop<u32>, #[property(name = "a")] b: Prop<u32> }),
-        quote!(struct K { #[child(owned)] parent: ParentField<Object> }),
-        quote!(struct K { parent: ParentField }),
+        quote!(
+            struct T(u32);
+        ),
+        quote!(
+            struct U;
+        ),
+        quote!(
+            struct G<T> {
+                parent: ParentField<Object>,
+                t: T,
+            }
+        ),
+        quote!(
+            struct NoParent {
+                x: u32,
+            }
+        ),
+        quote!(
+            struct Late {
+                x: u32,
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            struct Two {
+                parent: ParentField<Object>,
+                other: ParentField<Object>,
+            }
+        ),
+        quote!(
+            #[qom(nmae = "x")]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            #[qom(name = 5)]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            #[qom(name = "bad name!")]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            #[qom(name = "")]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            #[qom]
+            #[qom]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            #[qom(parent)]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(embeded)]
+                c: C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(embedded, owned)]
+                c: C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child()]
+                c: C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child]
+                c: C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child = "x"]
+                c: C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(embedded)]
+                #[property]
+                c: C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[property(nam = "x")]
+                c: Prop<u32>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[property(name = "a")]
+                a: Prop<u32>,
+                #[property(name = "a")]
+                b: Prop<u32>,
+            }
+        ),
+        quote!(
+            struct K {
+                #[child(owned)]
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField,
+            }
+        ),
     ];
     for case in cases {
         let text = case.to_string();
-        let out = std::panic::catch_unwind(|| expand(case)).unwrap_or_else(|_| panic!("derive panicked on `{text}`"));
-        assert!(out.contains("compile_error"), "no error for `{text}`: {out}");
+        let out = std::panic::catch_unwind(|| expand(case))
+            .unwrap_or_else(|_| panic!("derive panicked on `{text}`"));
+        assert!(
+            out.contains("compile_error"),
+            "no error for `{text}`: {out}"
+        );
     }
 }
 
