@@ -173,11 +173,9 @@ impl ObjectHeader {
     /// provenance of the whole allocation.
     #[inline]
     pub(crate) fn allocation_ptr_at<T>(&self, at: NonNull<T>) -> NonNull<T> {
-        let base = match self.link() {
-            Link::Standalone(p) => p,
-            Link::Embedded(h) => h.cast(),
-        };
-        base.with_addr(at.addr()).cast()
+        // Both kinds of link carry the allocation's provenance and the
+        // address is replaced anyway: no need to decode the tag.
+        self.link.with_addr(at.addr()).cast()
     }
 
     /// Takes a strong reference on an object the caller can see through a
