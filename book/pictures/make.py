@@ -3,6 +3,9 @@
 
 Run from anywhere:  python3 book/pictures/make.py
 
+The object-graph pictures (machine.svg, xhci-pci.svg) are not drawn here:
+the `qom` monitor draws them, see make-graphs.sh next to this file.
+
 The pictures are drawn from the data tables below, not by hand. The numbers
 in them (byte offsets, reference counts) are the ones the book's samples
 assert, so a change in the runtime that moves them fails `cargo test -p

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 pub trait DeviceImpl: ObjectImpl + IsA<Device> {
     /// Whether `device_del` may unplug it while the machine runs.
     const HOTPLUGGABLE: bool = false;
-    /// One line shown by `info types` and `device_add TYPE,help`.
+    /// One line describing the device (`DeviceClass::description`).
     const DESCRIPTION: &'static str = "";
 
     /// Makes the device usable: check properties, map regions, connect
