@@ -20,6 +20,11 @@ pub fn validate(input: &Input<'_>) -> darling::Result<()> {
     parent_field(input, &mut errors);
     type_name(input, &mut errors);
     child_keys(input, &mut errors);
+    embedded_types(input, &mut errors);
+    owned_types(input, &mut errors);
+    plain_owned(input, &mut errors);
+    property_types(input, &mut errors);
+    link_defaults(input, &mut errors);
     unique_names(input, &mut errors);
     errors.finish()
 }
@@ -68,14 +73,25 @@ fn parent_field(input: &Input<'_>, errors: &mut Errors) {
         )),
         [(0, _)] => {}
         [(_, field)] => errors.push(error(
-            field.original,
-            "`ParentField` must be the first field of an object type; move it to the top",
+            field.ident,
+            format!(
+                "`ParentField` must be the first field of an object type; move `{}` to the top",
+                field.ident
+            ),
         )),
         [_, rest @ ..] => {
             for (_, field) in rest {
+                let parent = match &field.role {
+                    Role::Parent(p) => type_text(p),
+                    _ => continue,
+                };
+                // The whole field is what changes: spanned on its first token.
                 errors.push(error(
                     field.original,
-                    "an object type has exactly one `ParentField` (single inheritance); remove this one",
+                    format!(
+                        "an object type has exactly one `ParentField` (single inheritance); to contain a `{parent}` as well, make it a child: `#[child(embedded)] {}: {parent}`",
+                        field.ident
+                    ),
                 ));
             }
         }
@@ -142,39 +158,291 @@ fn child_keys(input: &Input<'_>, errors: &mut Errors) {
             errors.push(error(children[1], "duplicate `#[child]` attribute"));
         }
         if properties > 1 {
-            errors.push(error(field.original, "duplicate `#[property]` attribute"));
+            let second = field
+                .role_attrs
+                .iter()
+                .filter(|a| a.path().is_ident("property"))
+                .nth(1);
+            if let Some(attr) = second {
+                errors.push(error(attr, "duplicate `#[property]` attribute"));
+            }
         }
         if !children.is_empty() && properties > 0 {
             errors.push(error(
-                field.original,
-                "a field is either a child or a property, not both",
+                field.ident,
+                format!(
+                    "`{}` is marked both `#[child]` and `#[property]`: a field is either a child (an object) or a property (a `Prop<T>` or `Link<T>`), not both",
+                    field.ident
+                ),
             ));
         }
     }
 }
 
 /// Children and properties share one namespace per object (`qom-list`
-/// shows both), so no two may have the same name.
+/// shows both), so no two may have the same name. The error points at the
+/// second use: the `name = "..."` that repeats it, or the field.
 fn unique_names(input: &Input<'_>, errors: &mut Errors) {
-    let mut seen: Vec<(String, &syn::Field)> = Vec::new();
+    let mut seen: Vec<(String, &syn::Ident)> = Vec::new();
     for field in &input.fields {
-        let name = if field.role.is_child() {
-            field.ident.to_string()
-        } else if let Some(name) = field.property_name() {
-            name
+        let (name, span) = if field.role.is_child() {
+            (field.ident.to_string(), field.ident.span())
+        } else if let Role::Property(p) = &field.role {
+            let span = p.name.as_ref().map_or(field.ident.span(), |n| n.span());
+            match field.property_name() {
+                Some(name) => (name, span),
+                None => continue,
+            }
         } else {
             continue;
         };
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
-            errors.push(error(
-                field.original,
+            errors.push(
+                darling::Error::custom(format!(
+                    "duplicate child or property name `{name}`: field `{first}` already uses it (children and properties share one namespace); rename one with `#[property(name = \"...\")]`"
+                ))
+                .with_span(&span),
+            );
+        } else {
+            seen.push((name, field.ident));
+        }
+    }
+}
+
+/// How a field type is spelt, as far as the rules below care: they look at
+/// the written type only (as the derive does for `ParentField`), so each
+/// catches a mistake that is certain from the spelling alone and leaves the
+/// rest to the trait bounds the expansion emits.
+enum Spelling<'t> {
+    /// `Owned<T>`, `Box<T>`, `Arc<T>`, `Rc<T>`, `Weak<T>` (last path
+    /// segment), with `T`.
+    Pointer(&'static str, &'t syn::Type),
+    /// `&T`, `&mut T`, `*const T`, `*mut T`.
+    Reference,
+    /// A primitive, `String`, `str`, a tuple, slice, function pointer or
+    /// trait object: never an object, an `Owned` or a `Prop`.
+    NotAnObject,
+    /// `Prop<T>` or `Link<T>`.
+    Property,
+    /// `[T; N]`, with `T`.
+    Array(&'t syn::Type),
+    /// A path with no generic arguments (`Uhci`, `crate::hw::Uhci`).
+    Name,
+    /// Anything else.
+    Other,
+}
+
+const POINTERS: [&str; 5] = ["Owned", "Box", "Arc", "Rc", "Weak"];
+const PRIMITIVES: [&str; 18] = [
+    "bool", "char", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128",
+    "isize", "f32", "f64", "String", "str",
+];
+
+fn spelling(ty: &syn::Type) -> Spelling<'_> {
+    match ty {
+        syn::Type::Paren(p) => spelling(&p.elem),
+        syn::Type::Group(g) => spelling(&g.elem),
+        syn::Type::Reference(_) | syn::Type::Ptr(_) => Spelling::Reference,
+        syn::Type::Array(a) => Spelling::Array(&a.elem),
+        syn::Type::Tuple(_)
+        | syn::Type::Slice(_)
+        | syn::Type::BareFn(_)
+        | syn::Type::TraitObject(_)
+        | syn::Type::ImplTrait(_)
+        | syn::Type::Never(_) => Spelling::NotAnObject,
+        syn::Type::Path(p) if p.qself.is_none() => {
+            let Some(last) = p.path.segments.last() else {
+                return Spelling::Other;
+            };
+            let ident = last.ident.to_string();
+            let first_type = match &last.arguments {
+                syn::PathArguments::AngleBracketed(args) => {
+                    args.args.iter().find_map(|a| match a {
+                        syn::GenericArgument::Type(t) => Some(t),
+                        _ => None,
+                    })
+                }
+                _ => None,
+            };
+            match (ident.as_str(), first_type) {
+                (_, None) if PRIMITIVES.contains(&ident.as_str()) => Spelling::NotAnObject,
+                ("Prop" | "Link", Some(_)) => Spelling::Property,
+                (name, Some(inner)) => match POINTERS.iter().find(|p| **p == name) {
+                    Some(pointer) => Spelling::Pointer(pointer, inner),
+                    None => Spelling::Other,
+                },
+                (_, None) if last.arguments.is_none() => Spelling::Name,
+                _ => Spelling::Other,
+            }
+        }
+        _ => Spelling::Other,
+    }
+}
+
+/// A type as the user would write it: `Owned<Uhci>`, not `Owned < Uhci >`.
+fn type_text(ty: &syn::Type) -> String {
+    let mut text = quote::quote!(#ty).to_string();
+    for (spaced, tight) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        (" ;", ";"),
+        ("[ ", "["),
+        (" ]", "]"),
+        ("& ", "&"),
+    ] {
+        text = text.replace(spaced, tight);
+    }
+    text
+}
+
+/// `#[child(embedded)]` stores the child object itself in the container's
+/// allocation: a pointer (`Owned<T>`, `Box<T>`, ...), a reference or a
+/// primitive there is a mistake, whatever the pointee.
+fn embedded_types(input: &Input<'_>, errors: &mut Errors) {
+    for field in input
+        .fields
+        .iter()
+        .filter(|f| matches!(f.role, Role::Embedded))
+    {
+        let name = field.ident;
+        let (ty, array) = match spelling(field.ty) {
+            Spelling::Array(elem) => (elem, true),
+            _ => (field.ty, false),
+        };
+        let written = type_text(ty);
+        let message = match spelling(ty) {
+            Spelling::Pointer("Owned", inner) => {
+                let inner = type_text(inner);
+                let embedded = if array {
+                    format!("[{inner}; N]")
+                } else {
+                    inner.clone()
+                };
                 format!(
-                    "two children or properties are named `{name}` (the other is field `{}`); rename one with `#[property(name = \"...\")]`",
-                    first.ident.as_ref().map(|i| i.to_string()).unwrap_or_default()
+                    "`#[child(embedded)]` stores the child itself, but `{written}` is a reference to a child in its own allocation; write `#[child(embedded)] {name}: {embedded}` to store the `{inner}` inside the container, or `#[child(owned)] {name}: Owned<{inner}>` to keep the reference"
+                )
+            }
+            Spelling::Pointer(_, inner) => {
+                let inner = type_text(inner);
+                format!(
+                    "`#[child(embedded)]` stores the child itself, but `{written}` is a pointer; write `#[child(embedded)] {name}: {inner}` to store the child inside the container, or `#[child(owned)] {name}: Owned<{inner}>` to hold it in its own allocation"
+                )
+            }
+            Spelling::Reference => format!(
+                "`#[child(embedded)]` stores the child itself, but `{written}` is a reference; write the object type itself, or hold a reference to an object that lives elsewhere with `#[property] {name}: Link<T>`"
+            ),
+            Spelling::NotAnObject => format!(
+                "`{written}` is not a QOM object type, so it cannot be embedded; remove `#[child(embedded)]` to make `{name}` a plain field"
+            ),
+            _ => continue,
+        };
+        errors.push(error(ty, message));
+    }
+}
+
+/// `#[child(owned)]` holds the child through QOM's own strong reference,
+/// spelt `Owned<T>` (as the parent is spelt `ParentField<P>`): the
+/// container creates the child and links it into the composition tree.
+fn owned_types(input: &Input<'_>, errors: &mut Errors) {
+    for field in input
+        .fields
+        .iter()
+        .filter(|f| matches!(f.role, Role::Owned))
+    {
+        let name = field.ident;
+        let written = type_text(field.ty);
+        let message = match spelling(field.ty) {
+            Spelling::Pointer("Owned", _) => continue,
+            Spelling::Pointer(_, inner) => {
+                let inner = type_text(inner);
+                format!(
+                    "`#[child(owned)]` holds the child through an `Owned<T>`, QOM's strong reference; `{written}` cannot hold a QOM object (its reference count lives in the object's header); write `#[child(owned)] {name}: Owned<{inner}>`"
+                )
+            }
+            Spelling::Name => format!(
+                "`#[child(owned)]` holds the child through an `Owned<T>`, but `{name}` is a `{written}`; write `#[child(owned)] {name}: Owned<{written}>` for a child in its own allocation, or `#[child(embedded)] {name}: {written}` to store it inside the container"
+            ),
+            Spelling::Array(elem) => format!(
+                "`#[child(owned)]` holds one child through an `Owned<T>`; for an array of children write `#[child(embedded)] {name}: [{}; N]`, or declare one `#[child(owned)]` field per child",
+                type_text(elem)
+            ),
+            Spelling::Reference => format!(
+                "`#[child(owned)]` holds the child through an `Owned<T>`, not a reference; write `#[child(owned)] {name}: Owned<T>`, or `#[property] {name}: Link<T>` for a reference to an object that lives elsewhere"
+            ),
+            Spelling::NotAnObject => format!(
+                "`{written}` is not a QOM object type; remove `#[child(owned)]` to make `{name}` a plain field"
+            ),
+            Spelling::Property | Spelling::Other => continue,
+        };
+        errors.push(error(field.ty, message));
+    }
+}
+
+/// An `Owned<T>` field is a child the container creates, so it must say so:
+/// a plain field would be built with `Default`, which `Owned` does not
+/// have on purpose.
+fn plain_owned(input: &Input<'_>, errors: &mut Errors) {
+    for field in input
+        .fields
+        .iter()
+        .filter(|f| matches!(f.role, Role::Plain))
+    {
+        if let Spelling::Pointer("Owned", inner) = spelling(field.ty) {
+            let name = field.ident;
+            let inner = type_text(inner);
+            errors.push(error(
+                field.ty,
+                format!(
+                    "an `Owned` field is a child: mark it `#[child(owned)]` so the container creates the `{inner}` and links it into the tree; for a reference to an object that lives elsewhere, write `#[property] {name}: Link<{inner}>`"
                 ),
             ));
-        } else {
-            seen.push((name, field.original));
+        }
+    }
+}
+
+/// A property lives in a `Prop<T>` (or is a `Link<T>`): a bare value type
+/// there is a mistake.
+fn property_types(input: &Input<'_>, errors: &mut Errors) {
+    for field in &input.fields {
+        if !matches!(field.role, Role::Property(_)) {
+            continue;
+        }
+        if let Spelling::NotAnObject = spelling(field.ty) {
+            let written = type_text(field.ty);
+            errors.push(error(
+                field.ty,
+                format!(
+                    "`#[property]` needs a `Prop<T>` field: write `{}: Prop<{written}>` (a thread-safe cell; read it with `.get()`, set it with `.set(value)`)",
+                    field.ident
+                ),
+            ));
+        }
+    }
+}
+
+/// A `Link<T>` starts unset: its target is another object, which does not
+/// exist when the type's defaults are built.
+fn link_defaults(input: &Input<'_>, errors: &mut Errors) {
+    for field in &input.fields {
+        let Role::Property(p) = &field.role else {
+            continue;
+        };
+        let (Some(default), syn::Type::Path(path)) = (&p.default, field.ty) else {
+            continue;
+        };
+        if path.path.segments.last().is_some_and(|s| s.ident == "Link") {
+            let name = field.property_name().unwrap_or_default();
+            errors.push(error(
+                default,
+                format!(
+                    "a `Link` takes no default: it starts unset, and is set once its target exists, with `self.{}.set(&target)` or `set_property(\"{name}\", \"/path/to/target\")`",
+                    field.ident
+                ),
+            ));
         }
     }
 }

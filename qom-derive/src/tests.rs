@@ -152,6 +152,208 @@ fn malformed_inputs_give_errors_not_panics() {
                 parent: ParentField,
             }
         ),
+        // Shapes found while building the ui-tests catalogue.
+        quote!(
+            struct K {}
+        ),
+        quote!(
+            struct K<'a> {
+                parent: ParentField<Object>,
+                r: &'a u8,
+            }
+        ),
+        quote!(
+            struct K
+            where
+                u8: Copy,
+            {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<'static>,
+            }
+        ),
+        quote!(
+            struct K {
+                x: u8,
+                parent: ParentField<Object>,
+                y: ParentField<Object>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(embedded(owned))]
+                c: C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(embedded = true)]
+                c: C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(embedded)]
+                #[child(embedded)]
+                c: C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child("embedded")]
+                c: C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(embedded)]
+                c: &'static C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(embedded)]
+                c: [Owned<C>; 2],
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(embedded)]
+                c: std::sync::Arc<C>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(embedded)]
+                c: (),
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(owned)]
+                c: C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(owned)]
+                c: [C; 2],
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(owned)]
+                c: Box<dyn Fn()>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(owned)]
+                c: *const C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[child(owned)]
+                c: u32,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                c: Owned<C>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[property]
+                c: String,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[property]
+                #[property]
+                c: Prop<u8>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[property = 5]
+                c: Prop<u8>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[property(default)]
+                c: Prop<u8>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[property(name = "c")]
+                a: Prop<u8>,
+                #[child(embedded)]
+                c: C,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[property(default = Owned::<Dma>::new())]
+                dma: Link<Dma>,
+            }
+        ),
+        quote!(
+            #[qom(name = "a", name = "b")]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            #[qom(abstract = true)]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            #[qom(name = "a\u{e9}")]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            #[qom = "k"]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
     ];
     for case in cases {
         let text = case.to_string();
@@ -181,4 +383,67 @@ fn valid_input_expands_with_qualified_paths_only() {
     });
     assert!(!out.contains("compile_error"), "{out}");
     assert!(out.contains(":: qom_rt :: ObjectType"));
+}
+
+/// The message of the one error `tokens` produce.
+fn single_error(tokens: proc_macro2::TokenStream) -> String {
+    let out = expand(tokens);
+    assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+    out
+}
+
+#[test]
+fn misplaced_pointers_say_what_to_write() {
+    let out = single_error(quote! {
+        struct K { parent: ParentField<Object>, #[child(embedded)] uhci: Owned<Uhci> }
+    });
+    assert!(out.contains("`#[child(embedded)] uhci: Uhci`"), "{out}");
+    assert!(out.contains("`#[child(owned)] uhci: Owned<Uhci>`"), "{out}");
+
+    let out = single_error(quote! {
+        struct K { parent: ParentField<Object>, #[child(embedded)] bars: [Box<Bar>; 2] }
+    });
+    assert!(out.contains("`#[child(embedded)] bars: Bar`"), "{out}");
+
+    let out = single_error(quote! {
+        struct K { parent: ParentField<Object>, #[child(owned)] uhci: std::sync::Arc<Uhci> }
+    });
+    assert!(out.contains("`#[child(owned)] uhci: Owned<Uhci>`"), "{out}");
+
+    let out = single_error(quote! {
+        struct K { parent: ParentField<Object>, #[child(owned)] uhci: hw::Uhci }
+    });
+    assert!(
+        out.contains("`#[child(owned)] uhci: Owned<hw::Uhci>`"),
+        "{out}"
+    );
+
+    let out = single_error(quote! {
+        struct K { parent: ParentField<Object>, uhci: Owned<Uhci> }
+    });
+    assert!(out.contains("mark it `#[child(owned)]`"), "{out}");
+
+    let out = single_error(quote! {
+        struct K { parent: ParentField<Object>, #[property(default = 3)] baud: u32 }
+    });
+    assert!(out.contains("`baud: Prop<u32>`"), "{out}");
+}
+
+#[test]
+fn spelling_checks_leave_other_types_to_the_trait_bounds() {
+    // Aliases and object types cannot be told apart by their spelling:
+    // these expand, and the compiler checks them against the real types.
+    let out = expand(quote! {
+        struct K {
+            parent: ParentField<Object>,
+            #[child(embedded)] a: Uhci,
+            #[child(embedded)] b: [hw::Uhci; 2],
+            #[child(owned)] c: qom_rt::Owned<Uhci>,
+            #[property] d: Prop<Mode>,
+            #[property] e: Link<Dma>,
+            #[property] f: MyProp,
+            g: std::sync::Mutex<Option<Owned<Uhci>>>,
+        }
+    });
+    assert!(!out.contains("compile_error"), "{out}");
 }

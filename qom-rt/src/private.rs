@@ -4,19 +4,28 @@
 //! The check traits below exist so that a misuse is reported as a missing
 //! trait with a message saying what to write, spanned on the offending
 //! field (`#[diagnostic::do_not_recommend]` keeps rustc from pointing at
-//! the blanket impl's inner bound instead).
+//! the blanket impl's inner bound instead). Each field role has one trait
+//! ([`EmbeddedChild`], [`OwnedChild`], [`PlainField`]) through which every
+//! use the derive makes of the field goes, so that a misuse is one error.
+//! The ui-tests crate holds a compile-fail case for each message.
 
-pub use crate::embed::Embeddable;
 pub use crate::object::InitContext;
 pub use crate::registry::Registration;
 pub use crate::type_info::{ancestors, TypeDef};
 pub use core::ptr::NonNull;
 pub use inventory;
 
+/// The derive names `#rt::Embeddable` for an embedded field's child count;
+/// it resolves to [`EmbeddedChild`] so that the count, the initialisation
+/// and the checks all report the same error (rustc prints it once).
+pub use EmbeddedChild as Embeddable;
+
+use crate::embed::Embeddable as EmbeddableObjects;
 use crate::header::ObjectHeader;
 use crate::object::{Instantiable, Object, ObjectType};
 use crate::owned::Owned;
-use crate::property::{Prop, PropertyType};
+use crate::property::{PropertyInfo, PropertyOps};
+use crate::type_info::{ChildInfo, ChildKind, TypeInfo};
 
 /// The header of the object at `this`, with `this`'s provenance.
 #[inline(always)]
@@ -30,49 +39,46 @@ pub fn instantiate<T: Instantiable>() -> Owned<Object> {
 }
 
 /// # Safety
-/// See [`Embeddable::init_embedded`].
+/// See [`EmbeddedChild::init`].
 #[inline(always)]
-pub unsafe fn init_embedded_field<F: Embeddable>(
+pub unsafe fn init_embedded_field<F: EmbeddedChild>(
     field: NonNull<F>,
     container: NonNull<ObjectHeader>,
 ) {
     // SAFETY: forwarded from the caller.
-    unsafe { F::init_embedded(field, container) }
+    unsafe { F::init(field, container) }
 }
 
 /// # Safety
-/// See [`Embeddable::release_embedded`].
+/// See [`EmbeddedChild::release`].
 #[inline(always)]
-pub unsafe fn release_embedded_field<F: Embeddable>(field: NonNull<F>) -> usize {
+pub unsafe fn release_embedded_field<F: EmbeddedChild>(field: NonNull<F>) -> usize {
     // SAFETY: forwarded from the caller.
-    unsafe { F::release_embedded(field) }
+    unsafe { F::release(field) }
 }
 
 /// Creates the owned child of field `name` and links it under its owner.
 ///
 /// # Safety
-/// `field` is uninitialised memory for the field inside the object whose
-/// header is `owner`.
+/// See [`OwnedChild::init`].
+#[inline(always)]
 pub unsafe fn init_owned_field<F: OwnedChild>(
     field: NonNull<F>,
     owner: NonNull<ObjectHeader>,
     name: &'static str,
 ) {
-    let child = Owned::<F::Object>::new();
-    crate::tree::link_owned(child.header(), owner, name);
-    // SAFETY: `OwnedChild` is only implemented by `Owned<T>` itself.
-    unsafe { field.cast::<Owned<F::Object>>().write(child) };
+    // SAFETY: forwarded from the caller.
+    unsafe { F::init(field, owner, name) }
 }
 
 /// Unlinks and drops an owned child during its owner's finalize.
 ///
 /// # Safety
-/// Called once, by the owner's finalizer, on an initialised field.
+/// See [`OwnedChild::release`].
+#[inline(always)]
 pub unsafe fn release_owned_field<F: OwnedChild>(field: NonNull<F>) {
-    // SAFETY: as above; the field is never used again.
-    let child = unsafe { field.cast::<Owned<F::Object>>().read() };
-    crate::tree::unlink_owned(child.header());
-    drop(child);
+    // SAFETY: forwarded from the caller.
+    unsafe { F::release(field) }
 }
 
 /// # Safety
@@ -80,15 +86,7 @@ pub unsafe fn release_owned_field<F: OwnedChild>(field: NonNull<F>) {
 #[inline(always)]
 pub unsafe fn init_plain_field<F: PlainField>(field: NonNull<F>) {
     // SAFETY: forwarded from the caller.
-    unsafe { field.write(F::default()) }
-}
-
-/// # Safety
-/// `field` is uninitialised memory for the field.
-#[inline(always)]
-pub unsafe fn init_property_field<F: PropertyField>(field: NonNull<F>, value: F::Value) {
-    // SAFETY: `PropertyField` is only implemented by `Prop<T>`.
-    unsafe { field.cast::<Prop<F::Value>>().write(Prop::new(value)) }
+    unsafe { F::init_in_place(field) }
 }
 
 /// # Safety
@@ -99,68 +97,232 @@ pub unsafe fn drop_field<F>(field: NonNull<F>) {
     unsafe { core::ptr::drop_in_place(field.as_ptr()) }
 }
 
-/// A value usable as a property default: the value itself, or a string
-/// literal for a `String` property.
-pub trait PropertyDefault<T> {
-    /// The default value.
-    fn into_value(self) -> T;
+/// Field types accepted by `#[child(embedded)]`: a concrete object type
+/// `T`, or an array `[T; N]` of one. Every use the derive makes of an
+/// embedded field goes through this one trait, spanned on the field's type,
+/// so a misuse is reported once, with this message, at the field.
+///
+/// # Safety
+/// The constants describe the objects in `Self` exactly, and `init`/
+/// `release` initialise and release each of them exactly once (they forward
+/// to [`crate::Embeddable`]).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be embedded in a QOM object",
+    label = "not a concrete object type, nor an array `[T; N]` of one",
+    note = "`#[child(embedded)] field: T` stores the child itself inside the container's allocation; `Owned<T>`, `Box<T>` and `Arc<T>` are pointers, not objects",
+    note = "to hold the child in its own allocation instead, write `#[child(owned)] field: Owned<T>`; a field that is not an object needs no `#[child]` at all",
+    note = "abstract types cannot be embedded (nor instantiated): embed a concrete subtype"
+)]
+pub unsafe trait EmbeddedChild {
+    /// Number of objects in the field.
+    const COUNT: usize;
+    /// What the type's static child table records about the field.
+    const SHAPE: EmbeddedShape;
+
+    /// Initialises every object in the field, in index order.
+    ///
+    /// # Safety
+    /// See [`crate::Embeddable::init_embedded`].
+    unsafe fn init(field: NonNull<Self>, container: NonNull<ObjectHeader>);
+
+    /// Drops the container's reference on every object, in reverse order.
+    ///
+    /// # Safety
+    /// See [`crate::Embeddable::release_embedded`].
+    unsafe fn release(field: NonNull<Self>) -> usize;
 }
-impl<T: PropertyType> PropertyDefault<T> for T {
-    fn into_value(self) -> T {
-        self
-    }
+
+/// The layout of an embedded child field, for its [`ChildInfo`].
+#[derive(Clone, Copy)]
+pub struct EmbeddedShape {
+    count: usize,
+    stride: usize,
+    array: bool,
+    element: &'static TypeInfo,
 }
-impl PropertyDefault<String> for &str {
-    fn into_value(self) -> String {
-        self.to_string()
+
+impl EmbeddedShape {
+    const fn of<F: EmbeddableObjects>() -> EmbeddedShape {
+        EmbeddedShape {
+            count: F::COUNT,
+            stride: F::STRIDE,
+            array: F::IS_ARRAY,
+            element: F::ELEMENT_TYPE,
+        }
     }
 }
 
-/// Field types accepted by `#[child(owned)]`.
+// Both impls are `do_not_recommend`: rustc then reports `EmbeddedChild`
+// and its message, not "`u32: ObjectType` is not satisfied" followed by a
+// list of every object type in scope. The two impls do not overlap:
+// `[T; N]` is never `Instantiable` (only the derive implements it, for
+// structs).
+// SAFETY: forwards to `Embeddable` for one object.
+#[diagnostic::do_not_recommend]
+unsafe impl<T: Instantiable> EmbeddedChild for T {
+    const COUNT: usize = <T as EmbeddableObjects>::COUNT;
+    const SHAPE: EmbeddedShape = EmbeddedShape::of::<T>();
+    #[inline(always)]
+    unsafe fn init(field: NonNull<Self>, container: NonNull<ObjectHeader>) {
+        // SAFETY: forwarded from the caller.
+        unsafe { <T as EmbeddableObjects>::init_embedded(field, container) }
+    }
+    #[inline(always)]
+    unsafe fn release(field: NonNull<Self>) -> usize {
+        // SAFETY: forwarded from the caller.
+        unsafe { <T as EmbeddableObjects>::release_embedded(field) }
+    }
+}
+
+// SAFETY: forwards to `Embeddable` for the array.
+#[diagnostic::do_not_recommend]
+unsafe impl<T: Instantiable, const N: usize> EmbeddedChild for [T; N] {
+    const COUNT: usize = <[T; N] as EmbeddableObjects>::COUNT;
+    const SHAPE: EmbeddedShape = EmbeddedShape::of::<[T; N]>();
+    #[inline(always)]
+    unsafe fn init(field: NonNull<Self>, container: NonNull<ObjectHeader>) {
+        // SAFETY: forwarded from the caller.
+        unsafe { <[T; N] as EmbeddableObjects>::init_embedded(field, container) }
+    }
+    #[inline(always)]
+    unsafe fn release(field: NonNull<Self>) -> usize {
+        // SAFETY: forwarded from the caller.
+        unsafe { <[T; N] as EmbeddableObjects>::release_embedded(field) }
+    }
+}
+
+/// The `ChildInfo` of an embedded field (`<F as EmbeddedChild>::SHAPE`).
+pub const fn embedded_child_info(
+    name: &'static str,
+    offset: usize,
+    shape: EmbeddedShape,
+) -> ChildInfo {
+    ChildInfo {
+        name,
+        kind: ChildKind::Embedded {
+            count: shape.count,
+            stride: shape.stride,
+            array: shape.array,
+        },
+        offset,
+        type_info: shape.element,
+    }
+}
+
+/// The `ChildInfo` of an owned field (`<F as OwnedChild>::Object`).
+pub const fn owned_child_info<T: ObjectType>(name: &'static str, offset: usize) -> ChildInfo {
+    ChildInfo {
+        name,
+        kind: ChildKind::Owned,
+        offset,
+        type_info: T::TYPE_INFO,
+    }
+}
+
+/// The `PropertyInfo` of a `#[property]` field
+/// (`<F as qom_rt::__property::PropertyField>::OPS`).
+pub const fn property_info(
+    name: &'static str,
+    doc: &'static str,
+    default: &'static str,
+    offset: usize,
+    ops: PropertyOps,
+) -> PropertyInfo {
+    PropertyInfo {
+        name,
+        doc,
+        default,
+        offset,
+        ops,
+    }
+}
+
+/// Field types accepted by `#[child(owned)]`: `Owned<T>` of a concrete
+/// object type. (No `do_not_recommend` on the impl: for `Owned<A>` with
+/// `A` abstract, rustc reports "`A` is abstract and cannot be
+/// instantiated".)
+///
+/// # Safety
+/// Only `Owned<Self::Object>` implements it: `init` and `release` treat
+/// the field as one.
 #[diagnostic::on_unimplemented(
     message = "`#[child(owned)]` needs an `Owned<T>` field, found `{Self}`",
     label = "not an `Owned<T>`",
-    note = "write `#[child(owned)] field: Owned<T>` to hold the child in its own allocation with a strong reference",
+    note = "write `#[child(owned)] field: Owned<T>`: the container creates the child in its own allocation and holds a strong reference to it (`Box<T>` and `Arc<T>` cannot hold a QOM object)",
     note = "to store the child inside the container's allocation instead, write `#[child(embedded)] field: T`"
 )]
-pub trait OwnedChild {
+pub unsafe trait OwnedChild {
     /// The child's type.
     type Object: Instantiable;
+
+    /// Creates the child and links it under its owner as `name`.
+    ///
+    /// # Safety
+    /// `field` is uninitialised memory for the field inside the object
+    /// whose header is `owner`.
+    unsafe fn init(field: NonNull<Self>, owner: NonNull<ObjectHeader>, name: &'static str);
+
+    /// Unlinks and drops the child during its owner's finalize.
+    ///
+    /// # Safety
+    /// Called once, by the owner's finalizer, on an initialised field.
+    unsafe fn release(field: NonNull<Self>);
 }
-impl<T: Instantiable> OwnedChild for Owned<T> {
+
+// SAFETY: `Self` is `Owned<T>`.
+unsafe impl<T: Instantiable> OwnedChild for Owned<T> {
     type Object = T;
+
+    unsafe fn init(field: NonNull<Self>, owner: NonNull<ObjectHeader>, name: &'static str) {
+        let child = Owned::<T>::new();
+        crate::tree::link_owned(child.header(), owner, name);
+        // SAFETY: uninitialised memory for the field (caller's contract).
+        unsafe { field.write(child) };
+    }
+
+    unsafe fn release(field: NonNull<Self>) {
+        // SAFETY: initialised, and never used again (caller's contract).
+        let child = unsafe { field.read() };
+        crate::tree::unlink_owned(child.header());
+        drop(child);
+    }
 }
 
-/// Field types accepted by `#[property]`.
-#[diagnostic::on_unimplemented(
-    message = "`#[property]` needs a `Prop<T>` field, found `{Self}`",
-    label = "not a `Prop<T>`",
-    note = "write `#[property] field: Prop<T>` with `T` a property type (`bool`, an integer, `String`, ...)"
-)]
-pub trait PropertyField {
-    /// The value type.
-    type Value: PropertyType;
-}
-impl<T: PropertyType> PropertyField for Prop<T> {
-    type Value = T;
-}
-
-/// Field types allowed as plain (non-child) fields of an object.
+/// Field types allowed as plain (non-child) fields of an object: built in
+/// place with `Default::default()`, set up in `ObjectImpl::init`.
+///
+/// # Safety
+/// `init_in_place` initialises the field (the finalizer drops it).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a plain field of a QOM object",
-    label = "plain fields are built with `Default::default()`",
+    label = "not a child, and no `Default` to build it with",
     note = "if `{Self}` is a QOM object type, mark the field `#[child(embedded)]` to store it in the container, or hold it as `#[child(owned)] field: Owned<{Self}>`",
     note = "otherwise implement `Default` for `{Self}` so the object can be built in place, and set its value in `ObjectImpl::init`"
 )]
-pub trait PlainField: Default {}
+pub unsafe trait PlainField {
+    /// Builds the field in place with `Default::default()`.
+    ///
+    /// # Safety
+    /// `field` is uninitialised memory for the field.
+    unsafe fn init_in_place(field: NonNull<Self>);
+}
+// No `Default` supertrait: a path to `init_in_place` would then report
+// "`T: Default` is not satisfied" instead of this trait's message.
+// SAFETY: writes `T::default()`.
 #[diagnostic::do_not_recommend]
-impl<T: Default> PlainField for T {}
+unsafe impl<T: Default> PlainField for T {
+    #[inline(always)]
+    unsafe fn init_in_place(field: NonNull<Self>) {
+        // SAFETY: forwarded from the caller.
+        unsafe { field.write(T::default()) }
+    }
+}
 
 /// Field types that may live in an object shared between threads.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not thread safe, so it cannot be a field of a QOM object",
     label = "objects are shared between threads (`Owned<T>` is `Send` and `Sync`)",
-    note = "use an atomic (`AtomicU32`, ...), a `Mutex` or `RwLock`, or `qom_rt::Prop<T>` instead of `Cell`, `RefCell` or `Rc`"
+    note = "use an atomic (`AtomicU32`, ...), a `Mutex` or `RwLock`, or `qom_rt::Prop<T>` (`.get()`/`.set()`) instead of `Cell` or `RefCell`, and `Arc` instead of `Rc`"
 )]
 pub trait ThreadSafeField {}
 #[diagnostic::do_not_recommend]
@@ -179,9 +341,27 @@ impl<T> SameParent<T> for T {}
 /// A conflicting-impl guard: the derive implements it for every object
 /// type, so `#[derive(Clone)]` (or `Copy`) on an object type fails to
 /// compile: an object copied out of its allocation would duplicate its
-/// header and reference counts.
+/// header and reference counts. (Clone an `Owned<T>` instead: that is a
+/// new reference to the same object.)
 pub trait ObjectTypesMustNotBeClone {}
 impl<T: Clone> ObjectTypesMustNotBeClone for T {}
+
+mod sealed {
+    /// Nothing implements it: the bounds below never hold.
+    pub trait Never {}
+}
+
+/// The bound of a `Default` impl on `ParentField` that never applies, so
+/// that a struct literal (`parent: Default::default()`) or
+/// `#[derive(Default)]` on an object type reports this message rather
+/// than "`ParentField<P>: Default` is not satisfied". Sealed: never
+/// implemented.
+#[diagnostic::on_unimplemented(
+    message = "QOM objects cannot be built with a struct literal or `Default`",
+    label = "a `ParentField` exists only inside an object made by `Owned::new`",
+    note = "create the object with `Owned::<T>::new()` (or `qom_rt::new_by_name`): it allocates the object, builds its fields and runs `ObjectImpl::init`, where you set the fields' initial values"
+)]
+pub trait ObjectsComeFromOwnedNew: sealed::Never {}
 
 /// Compile-time assertion helpers; the derive calls them in a function
 /// that is never run, spanned on the field they check.
@@ -189,11 +369,9 @@ pub const fn assert_plain_field<F: PlainField>() {}
 /// See [`assert_plain_field`].
 pub const fn assert_thread_safe<F: ThreadSafeField + ?Sized>() {}
 /// See [`assert_plain_field`].
-pub const fn assert_embeddable<F: Embeddable>() {}
+pub const fn assert_embeddable<F: EmbeddedChild>() {}
 /// See [`assert_plain_field`].
 pub const fn assert_owned_child<F: OwnedChild>() {}
-/// See [`assert_plain_field`].
-pub const fn assert_property_field<F: PropertyField>() {}
 /// See [`assert_plain_field`].
 pub const fn assert_same_parent<A: SameParent<P>, P>() {}
 /// See [`assert_plain_field`].

@@ -1,0 +1,25 @@
+// The fix for `borrowed-child-returned`: return a strong reference.
+use qom_rt::prelude::*;
+
+#[derive(QomObject)]
+pub struct Xhci {
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Xhci {}
+
+#[derive(QomObject)]
+pub struct XhciPci {
+    parent: ParentField<Object>,
+    #[child(embedded)]
+    xhci: Xhci,
+}
+impl ObjectImpl for XhciPci {}
+
+fn bar0_owner() -> Owned<Xhci> {
+    let dev = Owned::<XhciPci>::new();
+    Owned::from(&dev.xhci)
+}
+
+fn main() {
+    println!("{}", bar0_owner().type_name());
+}

@@ -1,0 +1,13 @@
+use qom_rt::prelude::*;
+
+#[derive(QomObject)]
+pub struct Pl011 {
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Pl011 {}
+
+fn main() {
+    let any: Owned<Object> = Owned::<Pl011>::new().into_object();
+    let n: Option<&u32> = any.downcast::<u32>();
+    println!("{n:?}");
+}

@@ -1,0 +1,16 @@
+use qom_rt::prelude::*;
+
+#[derive(QomObject)]
+pub struct Uart {
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Uart {}
+
+#[derive(QomObject)]
+pub struct Board {
+    parent: ParentField<Object>,
+    uart: Uart,
+}
+impl ObjectImpl for Board {}
+
+fn main() {}

@@ -1,0 +1,18 @@
+use qom_rt::prelude::*;
+use std::sync::Arc;
+
+#[derive(QomObject)]
+pub struct Uhci {
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Uhci {}
+
+#[derive(QomObject)]
+pub struct SouthBridge {
+    parent: ParentField<Object>,
+    #[child(owned)]
+    uhci: Arc<Uhci>,
+}
+impl ObjectImpl for SouthBridge {}
+
+fn main() {}

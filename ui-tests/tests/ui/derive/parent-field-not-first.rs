@@ -1,0 +1,11 @@
+use qom_rt::prelude::*;
+use std::sync::atomic::AtomicU32;
+
+#[derive(QomObject)]
+pub struct Uart {
+    data: AtomicU32,
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Uart {}
+
+fn main() {}

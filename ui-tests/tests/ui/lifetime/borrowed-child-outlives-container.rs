@@ -1,0 +1,22 @@
+use qom_rt::prelude::*;
+
+#[derive(QomObject)]
+pub struct Xhci {
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Xhci {}
+
+#[derive(QomObject)]
+pub struct XhciPci {
+    parent: ParentField<Object>,
+    #[child(embedded)]
+    xhci: Xhci,
+}
+impl ObjectImpl for XhciPci {}
+
+fn main() {
+    let dev = Owned::<XhciPci>::new();
+    let bar0_owner: &Xhci = &dev.xhci;
+    drop(dev); // hot-unplug
+    println!("{}", bar0_owner.type_name()); // in-flight guest access
+}

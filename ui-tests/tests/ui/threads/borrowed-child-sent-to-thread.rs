@@ -1,0 +1,23 @@
+use qom_rt::prelude::*;
+
+#[derive(QomObject)]
+pub struct Xhci {
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Xhci {}
+
+#[derive(QomObject)]
+pub struct XhciPci {
+    parent: ParentField<Object>,
+    #[child(embedded)]
+    xhci: Xhci,
+}
+impl ObjectImpl for XhciPci {}
+
+fn main() {
+    let dev = Owned::<XhciPci>::new();
+    let xhci: &Xhci = &dev.xhci;
+    let vcpu = std::thread::spawn(move || xhci.type_name());
+    drop(dev);
+    vcpu.join().unwrap();
+}
