@@ -58,10 +58,10 @@ pub trait ObjectCast: ObjectType {
             return None;
         }
         let at = NonNull::from(header).cast::<u8>();
+        // `self` only has provenance over its own bytes, so the pointer is
+        // rebuilt from the header's link, which covers the allocation.
         // SAFETY: the dynamic type is `U` or a subtype, so a `U` starts
-        // `U::HEADER_OFFSET` before the shared header. `self` only has
-        // provenance over its own bytes, so the pointer is rebuilt from the
-        // header's link, which covers the allocation.
+        // `U::HEADER_OFFSET` before the shared header.
         unsafe {
             let u = at.byte_sub(U::HEADER_OFFSET).cast::<U>();
             Some(header.allocation_ptr_at(u).as_ref())

@@ -71,11 +71,10 @@ pub struct ObjectHeader {
     link: NonNull<u8>,
 }
 
-// SAFETY: `type_info` is immutable static data and the counts are atomics.
-// `link` is written once before the object is shared and only read after;
-// the memory it points at (the allocation or the container's header) is kept
-// alive by the storage count this object holds (its own, or the one it holds
-// on its container), so sharing the pointer between threads is sound.
+// `type_info` is immutable static data and the counts are atomics. `link`
+// is written once before the object is shared and only read after; what it
+// points at is kept alive by the storage count this object holds.
+// SAFETY: so sharing or sending the header between threads is sound.
 unsafe impl Send for ObjectHeader {}
 // SAFETY: see `Send`: no non-atomic field is written after initialisation.
 unsafe impl Sync for ObjectHeader {}

@@ -211,11 +211,11 @@ pub(crate) unsafe fn release_embedded<T: ObjectType>(this: NonNull<T>) -> usize 
         // Park the count so a `ref` from the child's own finalize hook
         // panics as a resurrection, as for any finalizing object.
         h.refs.store(NOT_LIVE, Relaxed);
-        // SAFETY: we are the unique finalizer. The child has no embedded
-        // children, so its storage count is exactly its own reference and
-        // its bytes are the container's: instead of marking it finalized
-        // and releasing that reference, we hand the release of its hold on
-        // the container to the caller, which batches them.
+        // The child has no embedded children, so its storage count is
+        // exactly its own reference and its bytes are the container's:
+        // instead of marking it finalized and releasing that reference, we
+        // hand the release of its hold on the container to the caller.
+        // SAFETY: we are the unique finalizer (checked just above).
         unsafe { finalize(this) };
         return 1;
     }
