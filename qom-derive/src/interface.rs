@@ -19,11 +19,23 @@ pub fn expand(args: TokenStream, mut item: syn::ItemTrait) -> TokenStream {
         );
         return error.to_compile_error();
     }
-    let ident = &item.ident;
+    let ident = item.ident.clone();
     let marker = format_ident!("__QomInterfaceMarker{}", ident);
     let name = ident.to_string();
     item.supertraits
         .push(syn::parse_quote!(::qom_rt::ListedInterface<#marker>));
+    // Unless the author wrote their own: a type that lists the interface
+    // without implementing it is told what to write.
+    if !item.attrs.iter().any(is_on_unimplemented) {
+        let message = format!("`{{Self}}` does not implement the QOM interface `{name}`");
+        let note = format!(
+            "write `impl {name} for {{Self}} {{{{ ... }}}}`, or remove `{name}` from the type's `#[qom(interfaces(...))]`"
+        );
+        let label = format!("`{name}` is not implemented");
+        item.attrs.push(syn::parse_quote! {
+            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+        });
+    }
     let vis = &item.vis;
     quote! {
         #item
@@ -38,4 +50,12 @@ pub fn expand(args: TokenStream, mut item: syn::ItemTrait) -> TokenStream {
             const NAME: &'static str = #name;
         }
     }
+}
+
+/// Whether `attr` is `#[diagnostic::on_unimplemented(...)]`.
+fn is_on_unimplemented(attr: &syn::Attribute) -> bool {
+    let path = attr.path();
+    path.segments.len() == 2
+        && path.segments[0].ident == "diagnostic"
+        && path.segments[1].ident == "on_unimplemented"
 }

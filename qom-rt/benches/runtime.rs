@@ -156,9 +156,8 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("virtual_call_through_object", |b| {
         b.iter(|| {
-            let object = black_box(object);
-            let class = object.class::<ShapeClass>().unwrap();
-            black_box((class.area)(object.downcast::<Shape>().unwrap()))
+            let (class, shape) = black_box(object).dispatch::<ShapeClass>().unwrap();
+            black_box((class.area)(shape))
         })
     });
     g.bench_function("interface_query", |b| {
@@ -241,6 +240,19 @@ fn main() {
         ("downcast", "depth8"),
         ("downcast", "depth1"),
     );
+    ratio(
+        "virtual call through &Object / direct call",
+        "<= 1.5",
+        ("class", "virtual_call_through_object"),
+        ("class", "direct_call"),
+    );
+    match mean_ns("class", "interface_query") {
+        Some(ns) => println!("{:<48} {ns:>9.2} ns", "interface query from &Object"),
+        None => println!(
+            "{:<48} (not measured in this run)",
+            "interface query from &Object"
+        ),
+    }
     ratio(
         "new_by_name / Owned::new",
         "report",

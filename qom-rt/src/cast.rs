@@ -54,7 +54,7 @@ pub trait ObjectCast: ObjectType {
     #[inline]
     fn downcast<U: ObjectType>(&self) -> Option<&U> {
         let header = self.header();
-        if !header.type_info().is_a(U::TYPE_INFO) {
+        if !header.type_info().is_a_type::<U>() {
             return None;
         }
         let at = NonNull::from(header).cast::<u8>();
@@ -71,7 +71,7 @@ pub trait ObjectCast: ObjectType {
     /// Whether the object's dynamic type is `U` or a subtype of it.
     #[inline]
     fn is_a<U: ObjectType>(&self) -> bool {
-        self.header().type_info().is_a(U::TYPE_INFO)
+        self.header().type_info().is_a_type::<U>()
     }
 
     /// The QOM name of the object's dynamic type (`"xhci-pci"`).

@@ -18,13 +18,23 @@
 //!   `#[qom(interfaces(HotplugHandler))]`; `object.interface::<dyn
 //!   HotplugHandler>()` finds the implementation (inherited by subtypes).
 
+use crate::cast::ObjectCast;
 use crate::object::{Object, ObjectType};
-use core::any::{Any, TypeId};
+use crate::type_info::TypeInfo;
+use core::any::TypeId;
+use core::ptr::NonNull;
 use std::sync::OnceLock;
 
 /// A class struct: the per-type table a type declares with
 /// `#[qom(class = ...)]` (the derive implements this trait).
-pub trait Class: Sized + Send + Sync + 'static {
+///
+/// # Safety
+/// `Owner` must be the type whose derive names `Self` in
+/// `#[qom(class = Self)]`: the class table of every subtype of `Owner`
+/// then holds a `Self` at `Owner`'s depth, which is what lets a lookup
+/// check the object's lineage instead of the class's type. Only the
+/// derive implements it.
+pub unsafe trait Class: Sized + Send + Sync + 'static {
     /// The type that declares the class (`Device` for `DeviceClass`).
     type Owner: ObjectType;
 }
@@ -94,12 +104,13 @@ pub trait ClassFor<T>: Class {
 /// built once, on first use.
 #[derive(Default)]
 pub struct ClassTable {
-    /// Class struct declared at each depth of the type's lineage.
-    /// Each with its `TypeId`, so a lookup is two compares rather than a
-    /// call through `Any`'s vtable.
-    by_depth: Vec<Option<(TypeId, &'static (dyn Any + Send + Sync))>>,
+    /// Class struct declared at each depth of the type's lineage, type
+    /// erased (the lineage says which class sits at which depth).
+    by_depth: Vec<Option<NonNull<()>>>,
     /// Interface casters, most recently declared (most derived) last.
-    interfaces: Vec<(TypeId, &'static str, &'static (dyn Any + Send + Sync))>,
+    /// Each is a `&'static Caster<I>` for the interface whose `TypeId` it
+    /// is recorded with, type erased.
+    interfaces: Vec<(TypeId, &'static str, NonNull<()>)>,
 }
 
 impl ClassTable {
@@ -110,7 +121,7 @@ impl ClassTable {
         if self.by_depth.len() <= depth {
             self.by_depth.resize(depth + 1, None);
         }
-        self.by_depth[depth] = Some((TypeId::of::<C>(), class));
+        self.by_depth[depth] = Some(NonNull::from(class).cast());
     }
 
     /// Records an interface implementation (used by the derive); a
@@ -123,21 +134,33 @@ impl ClassTable {
     ) {
         let id = TypeId::of::<I>();
         self.interfaces.retain(|(t, _, _)| *t != id);
-        self.interfaces.push((id, name, caster));
+        self.interfaces
+            .push((id, name, NonNull::from(caster).cast()));
     }
 
-    /// The class struct `C` declared at its owner's depth, if any.
+    /// The class struct `C` of the type this table belongs to, if that
+    /// type is a `C::Owner` (`info` is the type's own information).
     #[inline]
-    fn class<C: Class>(&self) -> Option<&'static C> {
-        let (id, class) = (*self.by_depth.get(<C::Owner as ObjectType>::DEPTH)?)?;
-        if id != TypeId::of::<C>() {
+    fn class<C: Class>(&self, info: &TypeInfo) -> Option<&'static C> {
+        if !info.is_a_type::<C::Owner>() {
             return None;
         }
-        let class: *const (dyn Any + Send + Sync) = class;
-        // SAFETY: `__set_class::<C>` recorded this `TypeId` with this value,
-        // so it is a `C` (what `Any::downcast_ref` checks, without the call
-        // through the vtable).
-        Some(unsafe { &*class.cast::<C>() })
+        // SAFETY: just checked.
+        unsafe { self.class_of_owner::<C>() }
+    }
+
+    /// The class struct `C`, without checking the lineage.
+    ///
+    /// # Safety
+    /// The table belongs to a type that is a `C::Owner`.
+    #[inline]
+    unsafe fn class_of_owner<C: Class>(&self) -> Option<&'static C> {
+        let class = (*self.by_depth.get(<C::Owner as ObjectType>::DEPTH)?)?;
+        // SAFETY: the type is a `C::Owner`, whose derive recorded a `C` at
+        // this depth for every subtype (`__set_class`, called from the
+        // `Subclassable` chain), and `Class` is implemented by that derive
+        // only: the pointer is to a `&'static C`.
+        Some(unsafe { class.cast::<C>().as_ref() })
     }
 
     /// Names of the interfaces the type implements (own and inherited).
@@ -182,10 +205,22 @@ pub trait ListedInterface<Marker> {}
 /// # Safety
 /// Implemented by the derive only.
 #[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{T}` does not implement the class trait of one of its ancestors",
+    label = "the class table of `{T}` cannot be built",
+    note = "a subtype of a type with `#[qom(class = C)]` implements the trait that `C` is built from (named in the `help` below); `impl ThatTrait for {T} {{}}` inherits every default"
+)]
 pub unsafe trait Subclassable<T>: ObjectType {
     /// Adds this level's class and interfaces (after the parent's).
     fn __init_classes(table: &mut ClassTable);
 }
+
+// SAFETY: the table only holds `&'static` class structs, which are
+// `Send + Sync` (`Class` requires it), and `&'static Caster`s (function
+// pointers).
+unsafe impl Send for ClassTable {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for ClassTable {}
 
 // SAFETY: `Object` declares no class and no interface.
 unsafe impl<T: ObjectType> Subclassable<T> for Object {
@@ -206,7 +241,19 @@ impl ClassSlot {
         }
     }
 
+    /// The table, built on first use. Inlined: this is on every virtual
+    /// call's path, and once built it is one load and one compare.
+    #[inline]
     pub(crate) fn get(&self) -> &ClassTable {
+        match self.table.get() {
+            Some(table) => table,
+            None => self.build_table(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn build_table(&self) -> &ClassTable {
         self.table.get_or_init(|| {
             let mut table = ClassTable::default();
             if let Some(build) = self.build {
@@ -225,10 +272,8 @@ impl ClassSlot {
 ///
 /// See [`ClassFor`] for a complete example.
 pub fn parent_class<T: ObjectType, C: Class>() -> Option<&'static C> {
-    <T::Parent as ObjectType>::TYPE_INFO
-        .classes
-        .get()
-        .class::<C>()
+    let parent = <T::Parent as ObjectType>::TYPE_INFO;
+    parent.classes.get().class::<C>(parent)
 }
 
 /// Class and interface lookups on every object (in the prelude).
@@ -237,7 +282,41 @@ pub trait ObjectClass: ObjectType {
     /// the object is a `C::Owner`. O(1): an index by the owner's depth.
     #[inline]
     fn class<C: Class>(&self) -> Option<&'static C> {
-        self.header().type_info().classes.get().class::<C>()
+        let info = self.header().type_info();
+        info.classes.get().class::<C>(info)
+    }
+
+    /// The object viewed as the type that declares the class `C`, with
+    /// `C` as filled for the object's dynamic type: everything a virtual
+    /// call through a base reference needs, with one lineage check
+    /// (rather than [`class`](Self::class) then a downcast).
+    ///
+    /// ```
+    /// # use qom_rt::prelude::*;
+    /// # pub trait BeepImpl: ObjectImpl { fn beep(&self) -> u32 { 0 } }
+    /// pub struct BeeperClass { beep: fn(&Beeper) -> u32 }
+    /// impl<T: BeepImpl + IsA<Beeper>> qom_rt::ClassFor<T> for BeeperClass {
+    ///     const CLASS: Self = BeeperClass {
+    ///         beep: |b| b.downcast::<T>().map_or(0, T::beep),
+    ///     };
+    /// }
+    /// #[derive(QomObject)]
+    /// #[qom(name = "doc-beeper", class = BeeperClass)]
+    /// pub struct Beeper { parent: ParentField<Object> }
+    /// impl ObjectImpl for Beeper {}
+    /// impl BeepImpl for Beeper { fn beep(&self) -> u32 { 440 } }
+    ///
+    /// let beeper = Owned::<Beeper>::new().into_object();
+    /// let (class, this) = beeper.dispatch::<BeeperClass>().unwrap();
+    /// assert_eq!((class.beep)(this), 440);
+    /// ```
+    #[inline]
+    fn dispatch<C: Class>(&self) -> Option<(&'static C, &C::Owner)> {
+        let this = self.downcast::<C::Owner>()?;
+        let table = self.header().type_info().classes.get();
+        // SAFETY: the object is a `C::Owner`: the downcast succeeded.
+        let class = unsafe { table.class_of_owner::<C>() }?;
+        Some((class, this))
     }
 
     /// The object as `dyn I` if its type (or an ancestor) lists and
@@ -251,8 +330,10 @@ pub trait ObjectClass: ObjectType {
             .interfaces
             .iter()
             .find(|(t, _, _)| *t == id)?;
-        let caster = caster.downcast_ref::<Caster<I>>()?;
-        (caster.cast)(crate::ObjectCast::as_object(self))
+        // SAFETY: `__add_interface::<I>` recorded a `&'static Caster<I>`
+        // with `I`'s `TypeId`.
+        let caster = unsafe { caster.cast::<Caster<I>>().as_ref() };
+        (caster.cast)(self.as_object())
     }
 }
 

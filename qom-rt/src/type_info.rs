@@ -81,6 +81,16 @@ impl TypeInfo {
         self.ancestors.iter().rev().copied()
     }
 
+    /// [`is_a`](Self::is_a) for a type known at compile time: the depth
+    /// is a constant.
+    #[inline]
+    pub(crate) fn is_a_type<U: ObjectType>(&self) -> bool {
+        match self.ancestors.get(U::DEPTH) {
+            Some(t) => core::ptr::eq(*t, U::TYPE_INFO),
+            None => false,
+        }
+    }
+
     /// Whether an instance of this type is also an instance of `other`.
     /// O(1): one bounds check and one pointer compare.
     #[inline]

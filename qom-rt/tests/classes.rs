@@ -185,13 +185,20 @@ fn dispatch_reaches_the_most_derived_override_through_base_references() {
         "parent calls chain in order"
     );
 
-    // Through `&Object`: the class is found from the dynamic type alone.
+    // Through `&Object`: the class is found from the dynamic type alone,
+    // with the object viewed as the class's owner.
     let object: &Object = ultra.upcast();
-    let class = object.class::<GadgetClass>().unwrap();
+    let (class, gadget) = object.dispatch::<GadgetClass>().unwrap();
     assert_eq!(class.model, "ultra-lamp");
+    assert!(core::ptr::eq(gadget, ultra.upcast::<Gadget>()));
     let mut log = Vec::new();
-    (class.activate)(object.downcast::<Gadget>().unwrap(), &mut log);
+    (class.activate)(gadget, &mut log);
     assert_eq!(log.len(), 3);
+    let container = Owned::<qom_rt::Container>::new();
+    assert!(
+        container.dispatch::<GadgetClass>().is_none(),
+        "not a gadget"
+    );
 
     // A type that does not override gets the default body.
     let plain = Owned::<PlainGadget>::new();
