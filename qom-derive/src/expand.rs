@@ -245,6 +245,9 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
             static __QOM_ANCESTORS: [&'static ::qom_rt::TypeInfo; <#parent as ::qom_rt::ObjectType>::DEPTH + 2] =
                 #rt::ancestors(<#parent as ::qom_rt::ObjectType>::TYPE_INFO.ancestors(), &__QOM_TYPE_INFO);
 
+            static __QOM_CLASSES: ::qom_rt::__ClassPtrs<{ <#parent as ::qom_rt::ObjectType>::DEPTH + 2 }> =
+                ::qom_rt::__ClassPtrs::build(<#ident as ::qom_rt::__Subclassable<#ident>>::CLASSES);
+
             static __QOM_TYPE_INFO: ::qom_rt::TypeInfo = ::qom_rt::TypeInfo::__new::<#ident>(#rt::TypeDef {
                 name: #type_name,
                 rust_name: ::core::concat!(::core::module_path!(), "::", #rust_name),
@@ -253,6 +256,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
                 children: &[#(#child_infos),*],
                 properties: &[#(#property_infos),*],
                 instantiate: #instantiate,
+                classes: &__QOM_CLASSES.0,
                 init_classes: #init_classes,
             });
 
@@ -269,10 +273,16 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
 /// parent's level first), its declared class and its interfaces.
 fn classes(input: &Input<'_>, parent: &syn::Type) -> TokenStream {
     let ident = &input.original.ident;
-    let (class_bound, set_class, class_impl) = match &input.attrs.class {
+    let parent_chain = quote!(<#parent as ::qom_rt::__Subclassable<__T>>::CLASSES);
+    let (class_bound, chain, class_impl) = match &input.attrs.class {
         Some(class) => (
             quote_spanned!(class.span()=> #class: ::qom_rt::ClassFor<__T>,),
-            quote!(table.__set_class::<#class>(const { &<#class as ::qom_rt::ClassFor<__T>>::CLASS });),
+            quote!(::core::option::Option::Some(const {
+                &::qom_rt::__ClassChain::new::<#class>(
+                    &<#class as ::qom_rt::ClassFor<__T>>::CLASS,
+                    #parent_chain,
+                )
+            })),
             quote! {
                 // SAFETY: this type names the class in `#[qom(class = ...)]`
                 // and records it at its depth for every subtype.
@@ -282,7 +292,7 @@ fn classes(input: &Input<'_>, parent: &syn::Type) -> TokenStream {
                 }
             },
         ),
-        None => (quote!(), quote!(), quote!()),
+        None => (quote!(), parent_chain, quote!()),
     };
     let interfaces: Vec<&syn::Path> = input
         .attrs
@@ -319,9 +329,9 @@ fn classes(input: &Input<'_>, parent: &syn::Type) -> TokenStream {
             #parent: ::qom_rt::__Subclassable<__T>,
             #class_bound
         {
+            const CLASSES: ::core::option::Option<&'static ::qom_rt::__ClassChain> = #chain;
             fn __init_classes(table: &mut ::qom_rt::ClassTable) {
                 <#parent as ::qom_rt::__Subclassable<__T>>::__init_classes(table);
-                #set_class
                 #(#add_interfaces)*
             }
         }

@@ -41,6 +41,7 @@ pub fn stub(input: &syn::DeriveInput) -> TokenStream {
             #[automatically_derived]
             // SAFETY: as above.
             unsafe impl<__T: ::qom_rt::ObjectType> ::qom_rt::__Subclassable<__T> for #ident {
+                const CLASSES: ::core::option::Option<&'static ::qom_rt::__ClassChain> = ::core::option::Option::None;
                 fn __init_classes(_: &mut ::qom_rt::ClassTable) {}
             }
         };

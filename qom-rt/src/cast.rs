@@ -1,6 +1,7 @@
 //! Casts between object types: upcasts are free and checked at compile
 //! time, downcasts are checked at run time in O(1) of hierarchy depth.
 
+use crate::header::ObjectHeader;
 use crate::object::{IsA, Object, ObjectType};
 use core::ptr::NonNull;
 
@@ -54,18 +55,14 @@ pub trait ObjectCast: ObjectType {
     #[inline]
     fn downcast<U: ObjectType>(&self) -> Option<&U> {
         let header = self.header();
-        if !header.type_info().is_a_type::<U>() {
+        let info = header.type_info();
+        // The exact type first: one compare, and the common case of a
+        // class method called on the type its class was built for.
+        if !(core::ptr::eq(info, U::TYPE_INFO) || info.is_a_type::<U>()) {
             return None;
         }
-        let at = NonNull::from(header).cast::<u8>();
-        // `self` only has provenance over its own bytes, so the pointer is
-        // rebuilt from the header's link, which covers the allocation.
-        // SAFETY: the dynamic type is `U` or a subtype, so a `U` starts
-        // `U::HEADER_OFFSET` before the shared header.
-        unsafe {
-            let u = at.byte_sub(U::HEADER_OFFSET).cast::<U>();
-            Some(header.allocation_ptr_at(u).as_ref())
-        }
+        // SAFETY: just checked.
+        Some(unsafe { view_as::<U>(header) })
     }
 
     /// Whether the object's dynamic type is `U` or a subtype of it.
@@ -81,3 +78,20 @@ pub trait ObjectCast: ObjectType {
 }
 
 impl<T: ObjectType> ObjectCast for T {}
+
+/// The object whose header is `header`, as a `U`.
+///
+/// # Safety
+/// The object's dynamic type is `U` or a subtype of it.
+#[inline]
+pub(crate) unsafe fn view_as<U: ObjectType>(header: &ObjectHeader) -> &U {
+    let at = NonNull::from(header).cast::<u8>();
+    // `header` only has provenance over its own bytes, so the pointer is
+    // rebuilt from the header's link, which covers the allocation.
+    // SAFETY: the dynamic type is `U` or a subtype, so a `U` starts
+    // `U::HEADER_OFFSET` before the shared header.
+    unsafe {
+        let u = at.byte_sub(U::HEADER_OFFSET).cast::<U>();
+        header.allocation_ptr_at(u).as_ref()
+    }
+}

@@ -18,7 +18,7 @@
 //!   `#[qom(interfaces(HotplugHandler))]`; `object.interface::<dyn
 //!   HotplugHandler>()` finds the implementation (inherited by subtypes).
 
-use crate::cast::ObjectCast;
+use crate::cast::{view_as, ObjectCast};
 use crate::object::{Object, ObjectType};
 use crate::type_info::TypeInfo;
 use core::any::TypeId;
@@ -30,8 +30,8 @@ use std::sync::OnceLock;
 ///
 /// # Safety
 /// `Owner` must be the type whose derive names `Self` in
-/// `#[qom(class = Self)]`: the class table of every subtype of `Owner`
-/// then holds a `Self` at `Owner`'s depth, which is what lets a lookup
+/// `#[qom(class = Self)]`: the class structs of every subtype of `Owner`
+/// then hold a `Self` at `Owner`'s depth, which is what lets a lookup
 /// check the object's lineage instead of the class's type. Only the
 /// derive implements it.
 pub unsafe trait Class: Sized + Send + Sync + 'static {
@@ -100,13 +100,10 @@ pub trait ClassFor<T>: Class {
     const CLASS: Self;
 }
 
-/// The class structs and interface implementations of one concrete type,
-/// built once, on first use.
+/// The interface implementations of one concrete type, built once, on
+/// first use (class structs are in the type's static `ClassPtrs`).
 #[derive(Default)]
 pub struct ClassTable {
-    /// Class struct declared at each depth of the type's lineage, type
-    /// erased (the lineage says which class sits at which depth).
-    by_depth: Vec<Option<NonNull<()>>>,
     /// Interface casters, most recently declared (most derived) last.
     /// Each is a `&'static Caster<I>` for the interface whose `TypeId` it
     /// is recorded with, type erased.
@@ -114,16 +111,6 @@ pub struct ClassTable {
 }
 
 impl ClassTable {
-    /// Records the class struct declared by `Owner` (used by the derive).
-    #[doc(hidden)]
-    pub fn __set_class<C: Class>(&mut self, class: &'static C) {
-        let depth = <C::Owner as ObjectType>::DEPTH;
-        if self.by_depth.len() <= depth {
-            self.by_depth.resize(depth + 1, None);
-        }
-        self.by_depth[depth] = Some(NonNull::from(class).cast());
-    }
-
     /// Records an interface implementation (used by the derive); a
     /// subtype listing the same interface replaces its parent's entry.
     #[doc(hidden)]
@@ -136,31 +123,6 @@ impl ClassTable {
         self.interfaces.retain(|(t, _, _)| *t != id);
         self.interfaces
             .push((id, name, NonNull::from(caster).cast()));
-    }
-
-    /// The class struct `C` of the type this table belongs to, if that
-    /// type is a `C::Owner` (`info` is the type's own information).
-    #[inline]
-    fn class<C: Class>(&self, info: &TypeInfo) -> Option<&'static C> {
-        if !info.is_a_type::<C::Owner>() {
-            return None;
-        }
-        // SAFETY: just checked.
-        unsafe { self.class_of_owner::<C>() }
-    }
-
-    /// The class struct `C`, without checking the lineage.
-    ///
-    /// # Safety
-    /// The table belongs to a type that is a `C::Owner`.
-    #[inline]
-    unsafe fn class_of_owner<C: Class>(&self) -> Option<&'static C> {
-        let class = (*self.by_depth.get(<C::Owner as ObjectType>::DEPTH)?)?;
-        // SAFETY: the type is a `C::Owner`, whose derive recorded a `C` at
-        // this depth for every subtype (`__set_class`, called from the
-        // `Subclassable` chain), and `Class` is implemented by that derive
-        // only: the pointer is to a `&'static C`.
-        Some(unsafe { class.cast::<C>().as_ref() })
     }
 
     /// Names of the interfaces the type implements (own and inherited).
@@ -211,23 +173,107 @@ pub trait ListedInterface<Marker> {}
     note = "a subtype of a type with `#[qom(class = C)]` implements the trait that `C` is built from (named in the `help` below); `impl ThatTrait for {T} {{}}` inherits every default"
 )]
 pub unsafe trait Subclassable<T>: ObjectType {
-    /// Adds this level's class and interfaces (after the parent's).
+    /// The class structs declared by this type and its ancestors, built
+    /// for `T`, most derived first.
+    const CLASSES: Option<&'static ClassChain>;
+    /// Adds this level's interfaces (after the parent's).
     fn __init_classes(table: &mut ClassTable);
 }
 
-// SAFETY: the table only holds `&'static` class structs, which are
-// `Send + Sync` (`Class` requires it), and `&'static Caster`s (function
-// pointers).
+// SAFETY: the table only holds `&'static Caster`s (function pointers).
 unsafe impl Send for ClassTable {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for ClassTable {}
 
 // SAFETY: `Object` declares no class and no interface.
 unsafe impl<T: ObjectType> Subclassable<T> for Object {
+    const CLASSES: Option<&'static ClassChain> = None;
     fn __init_classes(_: &mut ClassTable) {}
 }
 
-/// Where a `TypeInfo` keeps its class table.
+/// One class struct of a lineage, type erased, and the ones declared above
+/// it: what the derive builds at compile time for every (declaring type,
+/// concrete type) pair, flattened into a `ClassPtrs` per concrete type.
+#[doc(hidden)]
+pub struct ClassChain {
+    depth: usize,
+    class: ClassPtr,
+    next: Option<&'static ClassChain>,
+}
+
+impl ClassChain {
+    /// The class `C` (declared by `C::Owner`), then the parent's chain.
+    pub const fn new<C: Class>(class: &'static C, next: Option<&'static ClassChain>) -> Self {
+        ClassChain {
+            depth: <C::Owner as ObjectType>::DEPTH,
+            class: ClassPtr(class as *const C as *const ()),
+            next,
+        }
+    }
+}
+
+/// A type-erased `&'static C` for some class struct `C`, or null.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct ClassPtr(*const ());
+
+// SAFETY: it only ever points to a `&'static` class struct, which is
+// `Send + Sync` (`Class` requires it).
+unsafe impl Send for ClassPtr {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for ClassPtr {}
+
+/// The class structs of one concrete type indexed by the depth of the type
+/// declaring each (null where none is declared), built at compile time by
+/// the derive: a class lookup is an index, with no lazy initialisation.
+#[doc(hidden)]
+pub struct ClassPtrs<const N: usize>(pub [ClassPtr; N]);
+
+impl<const N: usize> ClassPtrs<N> {
+    /// Flattens a chain (`N` is the concrete type's depth plus one).
+    pub const fn build(mut chain: Option<&'static ClassChain>) -> Self {
+        let mut out = [ClassPtr(core::ptr::null()); N];
+        while let Some(link) = chain {
+            out[link.depth] = link.class;
+            chain = link.next;
+        }
+        ClassPtrs(out)
+    }
+}
+
+impl TypeInfo {
+    /// The class struct `C` as built for this type, if it is a `C::Owner`.
+    #[inline]
+    pub(crate) fn class<C: Class>(&self) -> Option<&'static C> {
+        if !self.is_a_type::<C::Owner>() {
+            return None;
+        }
+        // SAFETY: just checked.
+        Some(unsafe { self.class_of_owner::<C>() })
+    }
+
+    /// The class struct `C` as built for this type, without checking the
+    /// lineage.
+    ///
+    /// # Safety
+    /// This type is a `C::Owner`.
+    #[inline]
+    pub(crate) unsafe fn class_of_owner<C: Class>(&self) -> &'static C {
+        let depth = <C::Owner as ObjectType>::DEPTH;
+        // SAFETY: the type is a `C::Owner`, so its lineage, and `classes`
+        // with one entry per depth, reach `C::Owner`'s depth, where
+        // `C::Owner`'s derive put a `&'static C` built for this type (its
+        // `Subclassable` impl adds `C` to the chain of every subtype); and
+        // `Class` is implemented by that derive only.
+        unsafe {
+            let class = self.classes.get_unchecked(depth).0;
+            core::hint::assert_unchecked(!class.is_null());
+            &*class.cast::<C>()
+        }
+    }
+}
+
+/// Where a `TypeInfo` keeps its interface table.
 pub(crate) struct ClassSlot {
     pub(crate) table: OnceLock<ClassTable>,
     pub(crate) build: Option<fn(&mut ClassTable)>,
@@ -272,8 +318,7 @@ impl ClassSlot {
 ///
 /// See [`ClassFor`] for a complete example.
 pub fn parent_class<T: ObjectType, C: Class>() -> Option<&'static C> {
-    let parent = <T::Parent as ObjectType>::TYPE_INFO;
-    parent.classes.get().class::<C>(parent)
+    <T::Parent as ObjectType>::TYPE_INFO.class::<C>()
 }
 
 /// Class and interface lookups on every object (in the prelude).
@@ -282,8 +327,7 @@ pub trait ObjectClass: ObjectType {
     /// the object is a `C::Owner`. O(1): an index by the owner's depth.
     #[inline]
     fn class<C: Class>(&self) -> Option<&'static C> {
-        let info = self.header().type_info();
-        info.classes.get().class::<C>(info)
+        self.header().type_info().class::<C>()
     }
 
     /// The object viewed as the type that declares the class `C`, with
@@ -312,11 +356,15 @@ pub trait ObjectClass: ObjectType {
     /// ```
     #[inline]
     fn dispatch<C: Class>(&self) -> Option<(&'static C, &C::Owner)> {
-        let this = self.downcast::<C::Owner>()?;
-        let table = self.header().type_info().classes.get();
-        // SAFETY: the object is a `C::Owner`: the downcast succeeded.
-        let class = unsafe { table.class_of_owner::<C>() }?;
-        Some((class, this))
+        let header = self.header();
+        let info = header.type_info();
+        // The lineage alone: the object is a subtype of the class's owner
+        // (typically abstract), so the exact-type test would never hit.
+        if !info.is_a_type::<C::Owner>() {
+            return None;
+        }
+        // SAFETY: the object is a `C::Owner`: just checked.
+        unsafe { Some((info.class_of_owner::<C>(), view_as(header))) }
     }
 
     /// The object as `dyn I` if its type (or an ancestor) lists and
@@ -325,7 +373,7 @@ pub trait ObjectClass: ObjectType {
         let info = self.header().type_info();
         let id = TypeId::of::<I>();
         let (_, _, caster) = info
-            .classes
+            .interfaces
             .get()
             .interfaces
             .iter()

@@ -188,9 +188,12 @@ impl ObjectHeader {
         // kept alive independently and no data is published by this count.
         let old = self.refs.fetch_add(1, Ordering::Relaxed);
         // Zero is never seen here: the finalizer parks the count before
-        // any code that could still reach the object runs.
+        // any code that could still reach the object runs. The failure
+        // path re-reads the count rather than taking `old`, so the
+        // increment compiles to `lock inc` and a flag test, as
+        // `Arc::clone`'s does, instead of `lock xadd`.
         if (old as isize) < 0 {
-            self.acquire_ref_failed(old);
+            self.acquire_ref_failed();
         }
     }
 
@@ -224,10 +227,12 @@ impl ObjectHeader {
 
     #[cold]
     #[inline(never)]
-    fn acquire_ref_failed(&self, old: usize) -> ! {
-        // A live count only gets here by overflowing `isize::MAX` (some
+    fn acquire_ref_failed(&self) -> ! {
+        // A parked count stays within a few increments of `NOT_LIVE`; a
+        // live count only gets this far by overflowing `isize::MAX` (some
         // 2^63 leaked references): abort, as `Arc` does.
-        if old != 0 && old.wrapping_sub(NOT_LIVE) > isize::MAX as usize / 2 {
+        let now = self.refs.load(Ordering::Relaxed);
+        if now.wrapping_sub(NOT_LIVE) > isize::MAX as usize / 2 {
             std::process::abort();
         }
         // Undo so the finalizer's view of the count stays exact.

@@ -71,7 +71,10 @@ pub use class::{
     parent_class, Class, ClassFor, ClassTable, Interface, ListedInterface, ObjectClass,
 };
 #[doc(hidden)]
-pub use class::{Caster as __Caster, Subclassable as __Subclassable};
+pub use class::{
+    Caster as __Caster, ClassChain as __ClassChain, ClassPtrs as __ClassPtrs,
+    Subclassable as __Subclassable,
+};
 pub use embed::Embeddable;
 pub use error::{Error, Result};
 pub use graph::graph_dot;

@@ -146,7 +146,8 @@ static OBJECT_TYPE_INFO: TypeInfo = TypeInfo {
     children: &[],
     properties: &[],
     instantiate: None,
-    classes: crate::class::ClassSlot::new(None),
+    classes: &[],
+    interfaces: crate::class::ClassSlot::new(None),
     finalize: crate::lifecycle::finalize_erased::<Object>,
 };
 inventory::submit! { crate::registry::Registration(&OBJECT_TYPE_INFO) }

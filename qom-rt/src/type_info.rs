@@ -22,8 +22,11 @@ pub struct TypeInfo {
     pub(crate) children: &'static [ChildInfo],
     pub(crate) properties: &'static [PropertyInfo],
     pub(crate) instantiate: Option<fn() -> Owned<Object>>,
-    /// Class structs and interfaces, built on first use.
-    pub(crate) classes: crate::class::ClassSlot,
+    /// The class struct declared at each depth of the lineage, built for
+    /// this type (null where none is declared).
+    pub(crate) classes: &'static [crate::class::ClassPtr],
+    /// Interfaces, built on first use.
+    pub(crate) interfaces: crate::class::ClassSlot,
     /// Runs this type's finalize sequence; returns the storage references
     /// the caller must release (see `lifecycle::finalize`).
     pub(crate) finalize: unsafe fn(NonNull<ObjectHeader>) -> usize,
@@ -73,7 +76,7 @@ impl TypeInfo {
     /// Names of the interfaces this type implements (its own and
     /// inherited ones).
     pub fn interfaces(&self) -> Vec<&'static str> {
-        self.classes.get().interface_names().collect()
+        self.interfaces.get().interface_names().collect()
     }
 
     /// This type and its ancestors, most-derived first.
@@ -225,6 +228,7 @@ pub struct TypeDef {
     pub children: &'static [ChildInfo],
     pub properties: &'static [PropertyInfo],
     pub instantiate: Option<fn() -> Owned<Object>>,
+    pub classes: &'static [crate::class::ClassPtr],
     pub init_classes: Option<fn(&mut crate::class::ClassTable)>,
 }
 
@@ -243,7 +247,8 @@ impl TypeInfo {
             children: def.children,
             properties: def.properties,
             instantiate: def.instantiate,
-            classes: crate::class::ClassSlot::new(def.init_classes),
+            classes: def.classes,
+            interfaces: crate::class::ClassSlot::new(def.init_classes),
             finalize: crate::lifecycle::finalize_erased::<T>,
         }
     }
