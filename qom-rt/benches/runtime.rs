@@ -343,8 +343,8 @@ fn paired_ratios() {
     paired(
         "downcast depth 8 / depth 1",
         "<= 1.1",
-        || drop(black_box(black_box(&*deep).downcast::<D8>().is_some())),
-        || drop(black_box(black_box(&*deep).downcast::<D1>().is_some())),
+        || _ = black_box(black_box(&*deep).downcast::<D8>().is_some()),
+        || _ = black_box(black_box(&*deep).downcast::<D1>().is_some()),
     );
     paired(
         "create+drop 16 embedded children / one Box",
