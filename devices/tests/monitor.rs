@@ -110,7 +110,9 @@ fn info_types_marks_abstract_types_and_parents() {
     );
     let out = stdout(&run("info types"));
     assert!(
-        out.contains("xhci-pci (parent: pci-device) [interfaces: PropertyGuard]\n"),
+        out.contains(
+            "xhci-pci (parent: pci-device) [interfaces: PropertyGuard] -- xHCI USB controller (qemu-xhci)\n"
+        ),
         "{out}"
     );
     assert!(

@@ -242,9 +242,28 @@ impl<const N: usize> ClassPtrs<N> {
 }
 
 impl TypeInfo {
-    /// The class struct `C` as built for this type, if it is a `C::Owner`.
+    /// The class struct `C` as built for this type, if it is a `C::Owner`:
+    /// class constants of a type known by name, without an instance (as
+    /// QOM's `object_class_by_name`).
+    ///
+    /// ```
+    /// # use qom_rt::prelude::*;
+    /// # pub trait ToyImpl: ObjectImpl { const PRICE: u32; }
+    /// pub struct ToyClass { pub price: u32 }
+    /// impl<T: ToyImpl> qom_rt::ClassFor<T> for ToyClass {
+    ///     const CLASS: Self = ToyClass { price: T::PRICE };
+    /// }
+    /// #[derive(QomObject)]
+    /// #[qom(name = "doc-toy", class = ToyClass)]
+    /// pub struct Toy { parent: ParentField<Object> }
+    /// impl ObjectImpl for Toy {}
+    /// impl ToyImpl for Toy { const PRICE: u32 = 5; }
+    ///
+    /// let toy = qom_rt::type_by_name("doc-toy").unwrap();
+    /// assert_eq!(toy.class::<ToyClass>().map(|c| c.price), Some(5));
+    /// ```
     #[inline]
-    pub(crate) fn class<C: Class>(&self) -> Option<&'static C> {
+    pub fn class<C: Class>(&self) -> Option<&'static C> {
         if !self.is_a_type::<C::Owner>() {
             return None;
         }
@@ -274,14 +293,14 @@ impl TypeInfo {
 }
 
 /// Where a `TypeInfo` keeps its interface table.
-pub(crate) struct ClassSlot {
+pub(crate) struct InterfaceSlot {
     pub(crate) table: OnceLock<ClassTable>,
     pub(crate) build: Option<fn(&mut ClassTable)>,
 }
 
-impl ClassSlot {
+impl InterfaceSlot {
     pub(crate) const fn new(build: Option<fn(&mut ClassTable)>) -> Self {
-        ClassSlot {
+        InterfaceSlot {
             table: OnceLock::new(),
             build,
         }

@@ -147,7 +147,7 @@ static OBJECT_TYPE_INFO: TypeInfo = TypeInfo {
     properties: &[],
     instantiate: None,
     classes: &[],
-    interfaces: crate::class::ClassSlot::new(None),
+    interfaces: crate::class::InterfaceSlot::new(None),
     finalize: crate::lifecycle::finalize_erased::<Object>,
 };
 inventory::submit! { crate::registry::Registration(&OBJECT_TYPE_INFO) }

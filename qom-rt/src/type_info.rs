@@ -26,7 +26,7 @@ pub struct TypeInfo {
     /// this type (null where none is declared).
     pub(crate) classes: &'static [crate::class::ClassPtr],
     /// Interfaces, built on first use.
-    pub(crate) interfaces: crate::class::ClassSlot,
+    pub(crate) interfaces: crate::class::InterfaceSlot,
     /// Runs this type's finalize sequence; returns the storage references
     /// the caller must release (see `lifecycle::finalize`).
     pub(crate) finalize: unsafe fn(NonNull<ObjectHeader>) -> usize,
@@ -248,7 +248,7 @@ impl TypeInfo {
             properties: def.properties,
             instantiate: def.instantiate,
             classes: def.classes,
-            interfaces: crate::class::ClassSlot::new(def.init_classes),
+            interfaces: crate::class::InterfaceSlot::new(def.init_classes),
             finalize: crate::lifecycle::finalize_erased::<T>,
         }
     }

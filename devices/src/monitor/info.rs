@@ -24,7 +24,8 @@ pub(super) fn info(machine: &Machine, args: &[&str]) -> Result<String, CommandEr
     }
 }
 
-/// `info types [FILTER]`: every registered type, parent and flags.
+/// `info types [FILTER]`: every registered type, parent, flags and, for
+/// devices, description.
 fn types(filter: Option<&str>) -> String {
     let mut out = String::new();
     for info in qom_rt::types() {
@@ -41,6 +42,14 @@ fn types(filter: Option<&str>) -> String {
         let interfaces = info.interfaces();
         if !interfaces.is_empty() {
             let _ = write!(out, " [interfaces: {}]", interfaces.join(", "));
+        }
+        // A device's one-line description (`DeviceImpl::DESCRIPTION`), as
+        // QEMU's `-device help` prints `desc "..."`.
+        match info.class::<DeviceClass>() {
+            Some(class) if !class.description.is_empty() => {
+                let _ = write!(out, " -- {}", class.description);
+            }
+            _ => {}
         }
         out.push('\n');
     }
