@@ -30,7 +30,18 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         .filter(|f| matches!(f.role, Role::Plain | Role::Property(_)))
         .collect();
 
-    let embedded_types = embedded.iter().map(|f| f.ty);
+    // Every use of a field's type goes through its role trait
+    // (`EmbeddedChild`, `OwnedChild`, `PlainField`, `PropertyField`), as a
+    // path spanned on the type: a type that does not fit its role is
+    // reported at the field, with the trait's message, and rustc merges
+    // the identical reports of each use into one.
+    let embedded_count = embedded
+        .iter()
+        .map(|f| {
+            let ty = f.ty;
+            quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::COUNT)
+        })
+        .collect::<Vec<_>>();
     let field_ptr = |f: &Field| {
         let name = f.ident;
         quote!(#rt::NonNull::new_unchecked(::core::ptr::addr_of_mut!((*__this.as_ptr()).#name)))
@@ -39,14 +50,17 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
     // Initialisation: embedded children in declaration order, then owned
     // children, properties and plain fields in declaration order.
     let init_embedded = embedded.iter().map(|f| {
-        let ptr = field_ptr(f);
-        quote!(#rt::init_embedded_field(#ptr, __header);)
+        let (ptr, ty) = (field_ptr(f), f.ty);
+        quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::init(#ptr, __header);)
     });
     let init_rest = input.fields.iter().filter_map(|f| {
         let ptr = field_ptr(f);
         let name = f.ident.to_string();
         match &f.role {
-            Role::Owned => Some(quote!(#rt::init_owned_field(#ptr, __header, #name);)),
+            Role::Owned => {
+                let ty = f.ty;
+                Some(quote_spanned!(ty.span()=> <#ty as #rt::OwnedChild>::init(#ptr, __header, #name);))
+            }
             // `Prop<T>` or `Link<T>`, through `qom_rt::__property`: a
             // default must be a value of the property's type (checked
             // there, spanned on the expression); without one, the value
@@ -61,7 +75,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
                                 <#ty as #prop::PropertyField>::Default,
                             >>::into_value(#expr)
                         };
-                        quote!(#prop::init_property::<#ty>(#ptr, #value);)
+                        quote_spanned!(ty.span()=> #ptr.write(<#ty as #prop::PropertyField>::with_default(#value));)
                     }
                     None => {
                         // Every token spanned on the type (not `#prop`'s
@@ -71,11 +85,14 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
                             <<#ty as ::qom_rt::__property::PropertyField>::Default
                                 as ::qom_rt::__property::DefaultValue>::default_value()
                         };
-                        quote!(#prop::init_property::<#ty>(#ptr, #value);)
+                        quote_spanned!(ty.span()=> #ptr.write(<#ty as #prop::PropertyField>::with_default(#value));)
                     }
                 })
             }
-            Role::Plain => Some(quote!(#rt::init_plain_field(#ptr);)),
+            Role::Plain => {
+                let ty = f.ty;
+                Some(quote_spanned!(ty.span()=> <#ty as #rt::PlainField>::init_in_place(#ptr);))
+            }
             Role::Embedded | Role::Parent(_) => None,
         }
     });
@@ -87,10 +104,14 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         quote!(#rt::drop_field(#ptr);)
     });
     let release_children = children.iter().rev().map(|f| {
-        let ptr = field_ptr(f);
+        let (ptr, ty) = (field_ptr(f), f.ty);
         match f.role {
-            Role::Owned => quote!(#rt::release_owned_field(#ptr);),
-            _ => quote!(__released += #rt::release_embedded_field(#ptr);),
+            Role::Owned => quote_spanned!(ty.span()=> <#ty as #rt::OwnedChild>::release(#ptr);),
+            _ => {
+                let released =
+                    quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::release(#ptr));
+                quote!(__released += #released;)
+            }
         }
     });
 
@@ -99,14 +120,16 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         let name = f.ident.to_string();
         let field = f.ident;
         let ty = f.ty;
+        let offset = quote!(::core::mem::offset_of!(#ident, #field));
         match f.role {
-            Role::Owned => quote! {
-                ::qom_rt::TypeInfo::__owned::<<#ty as #rt::OwnedChild>::Object>(
-                    #name, ::core::mem::offset_of!(#ident, #field))
-            },
-            _ => quote! {
-                ::qom_rt::TypeInfo::__embedded::<#ty>(#name, ::core::mem::offset_of!(#ident, #field))
-            },
+            Role::Owned => {
+                let object = quote_spanned!(ty.span()=> <#ty as #rt::OwnedChild>::Object);
+                quote!(#rt::owned_child_info::<#object>(#name, #offset))
+            }
+            _ => {
+                let shape = quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::SHAPE);
+                quote!(#rt::embedded_child_info(#name, #offset, #shape))
+            }
         }
     });
     let property_infos = input.fields.iter().filter_map(|f| {
@@ -118,9 +141,9 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         let ty = f.ty;
         let doc = p.doc.clone().unwrap_or_default();
         let default = p.default.as_ref().map(default_text).unwrap_or_default();
+        let ops = quote_spanned!(ty.span()=> <#ty as ::qom_rt::__property::PropertyField>::OPS);
         Some(quote! {
-            ::qom_rt::PropertyInfo::__field::<#ty>(
-                #name, #doc, #default, ::core::mem::offset_of!(#ident, #field))
+            #rt::property_info(#name, #doc, #default, ::core::mem::offset_of!(#ident, #field), #ops)
         })
     });
 
@@ -162,7 +185,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
                 const HEADER_OFFSET: usize = ::core::mem::offset_of!(#ident, #parent_ident)
                     + <#parent as ::qom_rt::ObjectType>::HEADER_OFFSET;
                 const EMBEDDED_COUNT: usize = <#parent as ::qom_rt::ObjectType>::EMBEDDED_COUNT
-                    #( + <#embedded_types as #rt::Embeddable>::COUNT )*;
+                    #( + #embedded_count )*;
                 const DEPTH: usize = <#parent as ::qom_rt::ObjectType>::DEPTH + 1;
 
                 #[inline(always)]
@@ -356,11 +379,8 @@ fn field_checks(input: &Input<'_>) -> TokenStream {
                 }
                 continue;
             }
-            Role::Embedded => checks.push(quote_spanned!(span=> #rt::assert_embeddable::<#ty>();)),
-            Role::Owned => checks.push(quote_spanned!(span=> #rt::assert_owned_child::<#ty>();)),
-            Role::Property(_) => checks
-                .push(quote_spanned!(span=> ::qom_rt::__property::assert_property_field::<#ty>();)),
-            Role::Plain => checks.push(quote_spanned!(span=> #rt::assert_plain_field::<#ty>();)),
+            // Checked by the uses themselves (see `expand`).
+            Role::Embedded | Role::Owned | Role::Plain | Role::Property(_) => {}
         }
         checks.push(quote_spanned!(span=> #rt::assert_thread_safe::<#ty>();));
     }

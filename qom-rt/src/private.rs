@@ -15,11 +15,6 @@ pub use crate::type_info::{ancestors, TypeDef};
 pub use core::ptr::NonNull;
 pub use inventory;
 
-/// The derive names `#rt::Embeddable` for an embedded field's child count;
-/// it resolves to [`EmbeddedChild`] so that the count, the initialisation
-/// and the checks all report the same error (rustc prints it once).
-pub use EmbeddedChild as Embeddable;
-
 use crate::embed::Embeddable as EmbeddableObjects;
 use crate::header::ObjectHeader;
 use crate::object::{Instantiable, Object, ObjectType};
@@ -36,57 +31,6 @@ pub fn header_of<T: ObjectType>(this: NonNull<T>) -> NonNull<ObjectHeader> {
 /// Instantiates `T` as an `Owned<Object>` (stored in `TypeInfo`).
 pub fn instantiate<T: Instantiable>() -> Owned<Object> {
     Owned::<T>::new().into_object()
-}
-
-/// # Safety
-/// See [`EmbeddedChild::init`].
-#[inline(always)]
-pub unsafe fn init_embedded_field<F: EmbeddedChild>(
-    field: NonNull<F>,
-    container: NonNull<ObjectHeader>,
-) {
-    // SAFETY: forwarded from the caller.
-    unsafe { F::init(field, container) }
-}
-
-/// # Safety
-/// See [`EmbeddedChild::release`].
-#[inline(always)]
-pub unsafe fn release_embedded_field<F: EmbeddedChild>(field: NonNull<F>) -> usize {
-    // SAFETY: forwarded from the caller.
-    unsafe { F::release(field) }
-}
-
-/// Creates the owned child of field `name` and links it under its owner.
-///
-/// # Safety
-/// See [`OwnedChild::init`].
-#[inline(always)]
-pub unsafe fn init_owned_field<F: OwnedChild>(
-    field: NonNull<F>,
-    owner: NonNull<ObjectHeader>,
-    name: &'static str,
-) {
-    // SAFETY: forwarded from the caller.
-    unsafe { F::init(field, owner, name) }
-}
-
-/// Unlinks and drops an owned child during its owner's finalize.
-///
-/// # Safety
-/// See [`OwnedChild::release`].
-#[inline(always)]
-pub unsafe fn release_owned_field<F: OwnedChild>(field: NonNull<F>) {
-    // SAFETY: forwarded from the caller.
-    unsafe { F::release(field) }
-}
-
-/// # Safety
-/// `field` is uninitialised memory for the field.
-#[inline(always)]
-pub unsafe fn init_plain_field<F: PlainField>(field: NonNull<F>) {
-    // SAFETY: forwarded from the caller.
-    unsafe { F::init_in_place(field) }
 }
 
 /// # Safety
@@ -364,15 +308,11 @@ mod sealed {
 pub trait ObjectsComeFromOwnedNew: sealed::Never {}
 
 /// Compile-time assertion helpers; the derive calls them in a function
-/// that is never run, spanned on the field they check.
-pub const fn assert_plain_field<F: PlainField>() {}
-/// See [`assert_plain_field`].
+/// that is never run, spanned on the field they check. (A field's role —
+/// embedded, owned, plain, property — is checked by the generated code's
+/// uses of its role trait instead.)
 pub const fn assert_thread_safe<F: ThreadSafeField + ?Sized>() {}
-/// See [`assert_plain_field`].
-pub const fn assert_embeddable<F: EmbeddedChild>() {}
-/// See [`assert_plain_field`].
-pub const fn assert_owned_child<F: OwnedChild>() {}
-/// See [`assert_plain_field`].
+/// See [`assert_thread_safe`].
 pub const fn assert_same_parent<A: SameParent<P>, P>() {}
-/// See [`assert_plain_field`].
+/// See [`assert_thread_safe`].
 pub const fn assert_object_type<T: ObjectType>() {}

@@ -307,23 +307,6 @@ impl PropertyInfo {
     pub fn link_target(&self) -> Option<&'static TypeInfo> {
         self.ops.link_target.map(|f| f())
     }
-
-    /// Describes a `#[property]` field of type `F` (used by the derive).
-    #[doc(hidden)]
-    pub const fn __field<F: crate::property_field::PropertyField>(
-        name: &'static str,
-        doc: &'static str,
-        default: &'static str,
-        offset: usize,
-    ) -> PropertyInfo {
-        PropertyInfo {
-            name,
-            doc,
-            default,
-            offset,
-            ops: F::OPS,
-        }
-    }
 }
 
 impl core::fmt::Debug for PropertyInfo {

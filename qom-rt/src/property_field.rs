@@ -8,7 +8,6 @@
 use crate::link::Link;
 use crate::object::ObjectType;
 use crate::property::{value_ops, Prop, PropertyOps, PropertyType};
-use core::ptr::NonNull;
 
 /// Field types accepted by `#[property]`.
 ///
@@ -91,18 +90,3 @@ impl<T: Default> DefaultValue for T {
         T::default()
     }
 }
-
-/// Initialises a property field with its default (the attribute's, or
-/// [`DefaultValue::default_value`]).
-///
-/// # Safety
-/// `field` is uninitialised memory for the field.
-#[inline(always)]
-pub unsafe fn init_property<F: PropertyField>(field: NonNull<F>, value: F::Default) {
-    // SAFETY: forwarded from the caller.
-    unsafe { field.write(F::with_default(value)) }
-}
-
-/// Compile-time assertion: the derive calls it in a function that is
-/// never run, spanned on the field's type.
-pub const fn assert_property_field<F: PropertyField>() {}

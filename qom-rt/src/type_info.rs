@@ -252,33 +252,4 @@ impl TypeInfo {
             finalize: crate::lifecycle::finalize_erased::<T>,
         }
     }
-
-    /// Describes an embedded child field of type `F` (`T` or `[T; N]`).
-    #[doc(hidden)]
-    pub const fn __embedded<F: crate::embed::Embeddable>(
-        name: &'static str,
-        offset: usize,
-    ) -> ChildInfo {
-        ChildInfo {
-            name,
-            kind: ChildKind::Embedded {
-                count: F::COUNT,
-                stride: F::STRIDE,
-                array: F::IS_ARRAY,
-            },
-            offset,
-            type_info: F::ELEMENT_TYPE,
-        }
-    }
-
-    /// Describes an owned child field of type `Owned<T>`.
-    #[doc(hidden)]
-    pub const fn __owned<T: ObjectType>(name: &'static str, offset: usize) -> ChildInfo {
-        ChildInfo {
-            name,
-            kind: ChildKind::Owned,
-            offset,
-            type_info: T::TYPE_INFO,
-        }
-    }
 }
