@@ -8,10 +8,11 @@
 //!
 //! Run: `cargo bench -p qom-rt --bench refcount`.
 
+mod paired;
+
 use qom_rt::prelude::*;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Instant;
 
 #[derive(QomObject)]
 #[qom(name = "bench-refcount-leaf")]
@@ -19,15 +20,6 @@ struct Leaf {
     parent: ParentField<Object>,
 }
 impl ObjectImpl for Leaf {}
-
-/// Seconds taken by `n` calls of `f`.
-fn time(f: &mut impl FnMut(), n: u64) -> f64 {
-    let start = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    start.elapsed().as_secs_f64()
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter this
@@ -37,23 +29,13 @@ fn main() {
     }
     let owned = Owned::<Leaf>::new();
     let arc = Arc::new([0usize; 4]);
-    let mut a = || drop(black_box(owned.clone()));
-    let mut b = || drop(black_box(arc.clone()));
-    let n = 20_000_000;
-    let mut ratios: Vec<f64> = (0..21)
-        .map(|round| {
-            if round % 2 == 0 {
-                let ta = time(&mut a, n);
-                ta / time(&mut b, n)
-            } else {
-                let tb = time(&mut b, n);
-                time(&mut a, n) / tb
-            }
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
+    let (median, min, max) = paired::ratio(
+        || drop(black_box(owned.clone())),
+        || drop(black_box(arc.clone())),
+        Some(20_000_000),
+    );
     println!(
         "Owned clone+drop / Arc clone+drop, alone: {:.3}  ({:.3}..{:.3})  (target <= 1.05)",
-        ratios[10], ratios[0], ratios[20]
+        median, min, max
     );
 }

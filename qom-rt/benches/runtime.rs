@@ -14,6 +14,8 @@
 //!
 //! Run: `cargo bench -p qom-rt --bench runtime`.
 
+mod paired;
+
 use criterion::{black_box, BatchSize, Criterion};
 use qom_rt::prelude::*;
 use std::sync::Arc;
@@ -310,15 +312,13 @@ fn main() {
 }
 
 /// The ratios below a few nanoseconds again, each from two routines timed
-/// in alternation: 21 rounds of A then B (B then A on odd rounds), the
-/// median of the per-round ratios printed with their range. On a shared
-/// or frequency-scaling machine two criterion runs seconds apart can
-/// differ by 20%; back-to-back rounds see the same machine.
+/// in alternation (`paired::ratio`): the median of 21 per-round ratios,
+/// printed with their range.
 fn paired_ratios() {
     println!("\npaired ratios (median of 21 alternating rounds, min..max):");
     let owned = Owned::<Leaf>::new();
     let arc = Arc::new([0usize; 4]);
-    paired(
+    print_paired(
         "Owned clone+drop / Arc clone+drop",
         "<= 1.05",
         || drop(black_box(owned.clone())),
@@ -326,7 +326,7 @@ fn paired_ratios() {
     );
     let container = Owned::<Sixteen>::new();
     let embedded = Owned::from(&container.leaves[3]);
-    paired(
+    print_paired(
         "embedded Owned clone+drop / Arc clone+drop",
         "<= 1.05",
         || drop(black_box(embedded.clone())),
@@ -334,20 +334,20 @@ fn paired_ratios() {
     );
     let square = Owned::<Square>::new();
     let object: &Object = square.upcast();
-    paired(
+    print_paired(
         "virtual call through &Object / direct call",
         "<= 1.5",
         || _ = virtual_call(object),
         || _ = direct_call(&square),
     );
     let deep = Owned::<D8>::new().into_object();
-    paired(
+    print_paired(
         "downcast depth 8 / depth 1",
         "<= 1.1",
         || _ = black_box(black_box(&*deep).downcast::<D8>().is_some()),
         || _ = black_box(black_box(&*deep).downcast::<D1>().is_some()),
     );
-    paired(
+    print_paired(
         "create+drop 16 embedded children / one Box",
         "<= 1.3",
         || drop(black_box(Owned::<Sixteen>::new())),
@@ -355,35 +355,7 @@ fn paired_ratios() {
     );
 }
 
-fn paired(label: &str, target: &str, mut a: impl FnMut(), mut b: impl FnMut()) {
-    // Enough iterations for a round of A to take about 5 ms.
-    let mut n = 1_000u64;
-    while time(&mut a, n) < 0.005 {
-        n *= 2;
-    }
-    let mut ratios: Vec<f64> = (0..21)
-        .map(|round| {
-            if round % 2 == 0 {
-                let ta = time(&mut a, n);
-                ta / time(&mut b, n)
-            } else {
-                let tb = time(&mut b, n);
-                time(&mut a, n) / tb
-            }
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    println!(
-        "{label:<48} {:.3}  ({:.3}..{:.3})  (target {target})",
-        ratios[10], ratios[0], ratios[20]
-    );
-}
-
-/// Seconds taken by `n` calls of `f`.
-fn time(f: &mut impl FnMut(), n: u64) -> f64 {
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    start.elapsed().as_secs_f64()
+fn print_paired(label: &str, target: &str, a: impl FnMut(), b: impl FnMut()) {
+    let (median, min, max) = paired::ratio(a, b, None);
+    println!("{label:<48} {median:.3}  ({min:.3}..{max:.3})  (target {target})");
 }
