@@ -278,12 +278,13 @@ impl TypeInfo {
     /// This type is a `C::Owner`.
     #[inline]
     pub(crate) unsafe fn class_of_owner<C: Class>(&self) -> &'static C {
+        // The type is a `C::Owner` (caller's contract), so its lineage, and
+        // `classes` with one entry per depth, reach `C::Owner`'s depth,
+        // where `C::Owner`'s derive put a `&'static C` built for this type
+        // (its `Subclassable` impl adds `C` to the chain of every subtype);
+        // and `Class` is implemented by that derive only.
         let depth = <C::Owner as ObjectType>::DEPTH;
-        // SAFETY: the type is a `C::Owner`, so its lineage, and `classes`
-        // with one entry per depth, reach `C::Owner`'s depth, where
-        // `C::Owner`'s derive put a `&'static C` built for this type (its
-        // `Subclassable` impl adds `C` to the chain of every subtype); and
-        // `Class` is implemented by that derive only.
+        // SAFETY: in bounds and a non-null `&'static C`, as argued above.
         unsafe {
             let class = self.classes.get_unchecked(depth).0;
             core::hint::assert_unchecked(!class.is_null());
