@@ -6,7 +6,7 @@ use crate::memory::MemoryRegion;
 use qom_rt::prelude::*;
 use qom_rt::{ClassFor, PropertyGuard};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Behaviour every device type provides. A method a type does not
 /// override is inherited from its parent type (the default bodies call the
@@ -80,14 +80,19 @@ pub struct Device {
     realized: AtomicBool,
     /// Serialises realize/unrealize/reset of this device.
     lifecycle: Mutex<()>,
+    /// The most-derived type's name, recorded at init for `info lifetime`:
+    /// when this level's finalize hook runs, the subtypes' levels are gone
+    /// and the object is a plain `device`.
+    born_as: OnceLock<&'static str>,
 }
 
 impl ObjectImpl for Device {
     fn init(&self) {
-        crate::lifetime::born(self.type_name());
+        let name = self.born_as.get_or_init(|| self.type_name());
+        crate::lifetime::born(name);
     }
     fn finalize(&self) {
-        crate::lifetime::died(self.type_name());
+        crate::lifetime::died(self.born_as.get().unwrap_or(&"device"));
     }
 }
 

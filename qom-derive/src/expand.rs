@@ -227,7 +227,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
                         #(#drop_plain)*
                         let mut __released: usize = 0;
                         #(#release_children)*
-                        __released + <#parent as ::qom_rt::ObjectType>::__finalize_levels(
+                        __released + #rt::finalize_parent_level::<#parent>(
                             #rt::NonNull::new_unchecked(
                                 ::core::ptr::addr_of_mut!((*__this.as_ptr()).#parent_ident)
                             ).cast::<#parent>(),

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!  offset  field        meaning
-//!  0       type_info    &'static TypeInfo of the most-derived type
+//!  0       type_info    &'static TypeInfo of the most-derived type (of
+//!                       the level being finalized, during finalize)
 //!  8       refs         strong count (`Owned`s + the container's reference
 //!                       for an embedded child); finalize runs when it hits 0
 //!  16      storage      storage count << 2 | TREE_FLAG | FINALIZED
@@ -20,6 +21,15 @@
 //! own storage reference at the end of finalize (so finalizing costs no
 //! extra read-modify-write).
 //!
+//! `type_info` changes only while the object finalizes, and only on the
+//! finalizer's thread: before each parent type's level runs, it names that
+//! parent type, as a C++ object's dynamic type does during its base
+//! destructors. The subtype's fields are dropped by then, and a parent hook
+//! must not reach them through a downcast or a virtual call. Finalize
+//! restores the most-derived type before it releases the storage (freeing
+//! needs its layout). It is atomic because a child that outlives its
+//! container reads it (`container()`) while the container finalizes.
+//!
 //! `link` never changes after initialisation, so it is a plain field. It
 //! always carries the provenance of the whole allocation, which is how
 //! `Owned::from(&child)` and downcasts get pointers that may later write to
@@ -28,7 +38,7 @@
 use crate::sync::AtomicUsize;
 use crate::type_info::TypeInfo;
 use core::ptr::NonNull;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 /// Lifecycle state of an object, read with [`ObjectHeader::state`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,13 +75,15 @@ const LINK_STANDALONE: usize = 1;
 /// See the module documentation for the layout. Users never build one; the
 /// derive puts it at the bottom of every `ParentField` chain.
 pub struct ObjectHeader {
-    type_info: &'static TypeInfo,
+    /// Always a `&'static TypeInfo`; `core`'s atomic even under loom, as it
+    /// is no part of the counting protocol the models check.
+    type_info: AtomicPtr<TypeInfo>,
     pub(crate) refs: AtomicUsize,
     pub(crate) storage: AtomicUsize,
     link: NonNull<u8>,
 }
 
-// `type_info` is immutable static data and the counts are atomics. `link`
+// `type_info` points at immutable static data and the counts are atomics. `link`
 // is written once before the object is shared and only read after; what it
 // points at is kept alive by the storage count this object holds.
 // SAFETY: so sharing or sending the header between threads is sound.
@@ -105,17 +117,36 @@ impl ObjectHeader {
     #[inline]
     pub(crate) fn new(type_info: &'static TypeInfo, embedded_children: usize, link: Link) -> Self {
         ObjectHeader {
-            type_info,
+            type_info: AtomicPtr::new(core::ptr::from_ref(type_info).cast_mut()),
             refs: AtomicUsize::new(NOT_LIVE),
             storage: AtomicUsize::new((1 + embedded_children) << STORAGE_SHIFT),
             link: link.encode(),
         }
     }
 
-    /// The dynamic (most-derived) type of the object.
+    /// The dynamic (most-derived) type of the object; while a parent
+    /// type's finalize level runs, that parent type.
     #[inline]
     pub fn type_info(&self) -> &'static TypeInfo {
+        // Relaxed: the pointer is only replaced by the finalizer, which
+        // alone can reach the object's fields then; other readers
+        // (`container()`) use it only before taking a reference that
+        // fails on a finalizing object.
+        let info = self.type_info.load(Ordering::Relaxed);
+        // SAFETY: only ever set from a `&'static TypeInfo`.
+        unsafe { &*info }
+    }
+
+    /// Makes `info` the object's dynamic type, during finalize (see the
+    /// module documentation).
+    ///
+    /// # Safety
+    /// Called by the object's unique finalizer, with `info` the type of one
+    /// of the object's levels.
+    #[inline]
+    pub(crate) unsafe fn set_finalizing_type(&self, info: &'static TypeInfo) {
         self.type_info
+            .store(core::ptr::from_ref(info).cast_mut(), Ordering::Relaxed);
     }
 
     /// Current number of strong references (a snapshot, for diagnostics;
@@ -241,8 +272,8 @@ impl ObjectHeader {
         panic!(
             "qom: reference taken on `{}` ({}){} while it is {}; an object cannot be \
              resurrected once its last reference is gone",
-            self.type_info.name(),
-            self.type_info.rust_name(),
+            self.type_info().name(),
+            self.type_info().rust_name(),
             path.map(|p| format!(" at {p}")).unwrap_or_default(),
             match self.state() {
                 LifeState::Live | LifeState::Finalizing =>

@@ -97,7 +97,43 @@ pub(crate) unsafe fn finalize_erased<T: ObjectType>(header: NonNull<ObjectHeader
 #[inline]
 pub(crate) unsafe fn finalize<T: ObjectType>(this: NonNull<T>) -> usize {
     // SAFETY: forwarded from the caller.
-    1 + unsafe { T::__finalize_levels(this) }
+    let released = 1 + unsafe { T::__finalize_levels(this) };
+    if T::DEPTH > 1 {
+        // The levels named their parent types while they ran (see
+        // `finalize_parent_level`); whoever frees the memory needs the
+        // most-derived type's layout. `T` is it: `finalize_erased` is
+        // stored for the most-derived type and embedded fields are
+        // concrete types.
+        // SAFETY: we are the unique finalizer.
+        unsafe { header_ptr(this).as_ref().set_finalizing_type(T::TYPE_INFO) };
+    }
+    released
+}
+
+/// Runs the parent type's finalize levels, called by a type's finalize
+/// glue once its own level is done. From then on the object's dynamic type
+/// is the parent type, as in a C++ base destructor: the subtype's fields
+/// have been dropped and its embedded children finalized, so a parent hook
+/// must not reach them by a downcast or a virtual call, and with the type
+/// changed neither finds them. `Object`'s level runs no user code, so
+/// entering it changes nothing.
+///
+/// # Safety
+/// As [`finalize`]: `parent` is the parent-type part of the object being
+/// finalized, whose level just finished, and the caller is the unique
+/// finalizer.
+#[inline(always)]
+pub unsafe fn finalize_parent_level<P: ObjectType>(parent: NonNull<P>) -> usize {
+    if P::DEPTH > 0 {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            header_ptr(parent)
+                .as_ref()
+                .set_finalizing_type(P::TYPE_INFO)
+        };
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { P::__finalize_levels(parent) }
 }
 
 /// Ends an object's finalize: sets `FINALIZED` and releases the `n`

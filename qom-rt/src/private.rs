@@ -9,6 +9,7 @@
 //! use the derive makes of the field goes, so that a misuse is one error.
 //! The ui-tests crate holds a compile-fail case for each message.
 
+pub use crate::lifecycle::finalize_parent_level;
 pub use crate::object::InitContext;
 pub use crate::registry::Registration;
 pub use crate::type_info::{ancestors, TypeDef};
