@@ -167,10 +167,10 @@ def layout():
 # header.svg: the 32-byte object header (qom-rt/src/header.rs).
 
 HEADER_WORDS = [
-    ("0", "type_info", "&'static TypeInfo", "most-derived type"),
-    ("8", "refs", "AtomicUsize", "strong count; NOT_LIVE = isize::MIN when not live"),
-    ("16", "storage", "AtomicUsize", "count << 2 | TREE_FLAG | FINALIZED"),
-    ("24", "link", "NonNull<u8>", "tagged pointer, whole-allocation provenance"),
+    ("0", "link", "NonNull<u8>", "tagged pointer, whole-allocation provenance"),
+    ("8", "type_info", "&'static TypeInfo", "most-derived type"),
+    ("16", "refs", "AtomicUsize", "strong count; NOT_LIVE = isize::MIN when not live"),
+    ("24", "storage", "AtomicUsize", "count << 3 | SHARED | TREE_FLAG | FINALIZED"),
 ]
 
 
@@ -189,12 +189,12 @@ def header():
         "a tree parent's reference on a dynamic child; finalize at 0",
     ]
     for i, n in enumerate(notes):
-        s.text(x0 + w * 1.5, y0 + h + 34 + 15 * i, n, size=11)
+        s.text(x0 + w * 2.5, y0 + h + 34 + 15 * i, n, size=11)
 
     # storage word, expanded.
     sy = 200
     s.text(x0, sy - 12, "storage word", size=12, anchor="start", bold=True)
-    parts = [(500, "storage count (bits 63..2)", EMBEDDED),
+    parts = [(410, "storage count (bits 63..3)", EMBEDDED), (90, "SHARED", PLAIN),
              (90, "TREE_FLAG", PLAIN), (90, "FINALIZED", FINALIZED)]
     x = x0
     for pw, label, fill in parts:

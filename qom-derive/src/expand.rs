@@ -108,12 +108,24 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         match f.role {
             Role::Owned => quote_spanned!(ty.span()=> <#ty as #rt::OwnedChild>::release(#ptr);),
             _ => {
-                let released =
-                    quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::release(#ptr));
+                let released = quote_spanned!(ty.span()=>
+                    <#ty as #rt::EmbeddedChild>::release(#ptr, __teardown)
+                );
                 quote!(__released += #released;)
             }
         }
     });
+
+    // Embedded children are released within a `Teardown` of the level.
+    let release_children = if children.iter().any(|f| matches!(f.role, Role::Embedded)) {
+        quote! {
+            let __teardown = #rt::Teardown::begin(__this);
+            #(#release_children)*
+            __teardown.end(__this);
+        }
+    } else {
+        quote!(#(#release_children)*)
+    };
 
     // Static tables.
     let child_infos = children.iter().map(|f| {
@@ -226,7 +238,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
                         <Self as ::qom_rt::ObjectImpl>::finalize(__this.as_ref());
                         #(#drop_plain)*
                         let mut __released: usize = 0;
-                        #(#release_children)*
+                        #release_children
                         __released + #rt::finalize_parent_level::<#parent>(
                             #rt::NonNull::new_unchecked(
                                 ::core::ptr::addr_of_mut!((*__this.as_ptr()).#parent_ident)

@@ -2,7 +2,7 @@
 //! array of one.
 
 use crate::header::ObjectHeader;
-use crate::lifecycle::{init_embedded, release_embedded};
+use crate::lifecycle::{init_embedded, release_embedded, Teardown};
 use crate::object::ObjectType;
 use core::ptr::NonNull;
 
@@ -39,9 +39,10 @@ pub unsafe trait Embeddable {
     /// order; returns the storage references to release on the container.
     ///
     /// # Safety
-    /// Called once, by the container's finalizer.
+    /// Called once, by the container's finalizer, within its `teardown` of
+    /// the field's level.
     #[doc(hidden)]
-    unsafe fn release_embedded(this: NonNull<Self>) -> usize;
+    unsafe fn release_embedded(this: NonNull<Self>, teardown: Teardown) -> usize;
 }
 
 // SAFETY: `T` and its initialisation and release are forwarded to the
@@ -57,9 +58,9 @@ unsafe impl<T: ObjectType> Embeddable for T {
         unsafe { init_embedded(this, container) }
     }
 
-    unsafe fn release_embedded(this: NonNull<Self>) -> usize {
+    unsafe fn release_embedded(this: NonNull<Self>, teardown: Teardown) -> usize {
         // SAFETY: forwarded from the caller.
-        unsafe { release_embedded(this) }
+        unsafe { release_embedded(this, teardown) }
     }
 }
 
@@ -79,12 +80,12 @@ unsafe impl<T: ObjectType, const N: usize> Embeddable for [T; N] {
         }
     }
 
-    unsafe fn release_embedded(this: NonNull<Self>) -> usize {
+    unsafe fn release_embedded(this: NonNull<Self>, teardown: Teardown) -> usize {
         let first = this.cast::<T>();
         let mut done = 0;
         for i in (0..N).rev() {
             // SAFETY: `i < N`; each element released once.
-            done += unsafe { release_embedded(first.add(i)) };
+            done += unsafe { release_embedded(first.add(i), teardown) };
         }
         done
     }

@@ -2,15 +2,19 @@
 //!
 //! ```text
 //!  offset  field        meaning
-//!  0       type_info    &'static TypeInfo of the most-derived type (of
-//!                       the level being finalized, during finalize)
-//!  8       refs         strong count (`Owned`s + the container's reference
-//!                       for an embedded child); finalize runs when it hits 0
-//!  16      storage      storage count << 2 | TREE_FLAG | FINALIZED
-//!  24      link         tagged pointer with the allocation's provenance:
+//!  0       link         tagged pointer with the allocation's provenance:
 //!                       tag 1: standalone, points at the allocation start
 //!                       tag 0: embedded, points at the container's header
+//!  8       type_info    &'static TypeInfo of the most-derived type (of
+//!                       the level being finalized, during finalize)
+//!  16      refs         strong count (`Owned`s + the container's reference
+//!                       for an embedded child); finalize runs when it hits 0
+//!  24      storage      storage count << 3 | SHARED | TREE_FLAG | FINALIZED
 //! ```
+//!
+//! `link` comes first because it cannot be null: with that niche at offset
+//! 0, rustc keeps placing an object's `ParentField` (its header) at the
+//! start of the object, as C QOM places `parent_obj`.
 //!
 //! `refs` is the logical life (like `Arc`'s strong count); `storage` counts
 //! who needs the bytes (the object itself until its finalize ends, plus one
@@ -52,12 +56,24 @@ pub enum LifeState {
 }
 
 /// Set when finalize has finished.
-pub(crate) const FINALIZED: usize = 0b01;
+pub(crate) const FINALIZED: usize = 0b0001;
 /// Set once the object has an entry in the composition tree's side table
 /// (a dynamic parent, an owner, or dynamic children), so that finalize only
 /// takes the tree lock for objects that need it.
-pub(crate) const TREE_FLAG: usize = 0b10;
-pub(crate) const STORAGE_SHIFT: u32 = 2;
+pub(crate) const TREE_FLAG: usize = 0b0010;
+/// Set once a strong reference to the object, or to an object embedded in
+/// it, can be made other than from a strong reference to the object: it
+/// has tree or link entries, an owned child (which can ask for its owner),
+/// or an embedded descendant that escaped (an `Owned` made from a borrow,
+/// or its own tree or link entries). Set on an object, it is set on every
+/// container the object is embedded in, and never cleared.
+///
+/// While it is clear, whoever holds the only strong reference is the only
+/// one who can reach the object and everything embedded in it: dropping
+/// that reference finalizes without a read-modify-write, and finalize tears
+/// the embedded children down without checking each one's count.
+pub(crate) const SHARED: usize = 0b0100;
+pub(crate) const STORAGE_SHIFT: u32 = 3;
 pub(crate) const STORAGE_ONE: usize = 1 << STORAGE_SHIFT;
 
 /// What `refs` holds while an object is not live (under construction, or
@@ -68,19 +84,33 @@ pub(crate) const STORAGE_ONE: usize = 1 << STORAGE_SHIFT;
 /// explicitly by the finalizer, it is not an encoding of live counts.
 pub(crate) const NOT_LIVE: usize = isize::MIN as usize;
 
+/// What a container's `refs` holds while a finalize that found it
+/// unshared (see [`SHARED`]) tears down one level's embedded children: a
+/// parked count, marked. The children's own counts are not parked then,
+/// so a reference taken on one of them (from its own finalize hook) is
+/// recognised as a resurrection by this mark on its container.
+pub(crate) const TEARING_DOWN: usize = NOT_LIVE + (1 << 61);
+
+/// Whether `refs` is [`TEARING_DOWN`], give or take the transient
+/// increments of failed resurrection attempts.
+fn is_tearing_down(refs: usize) -> bool {
+    refs.wrapping_sub(TEARING_DOWN).wrapping_add(1 << 32) < 1 << 33
+}
+
 const LINK_STANDALONE: usize = 1;
 
 /// The header at the start of every object's memory.
 ///
 /// See the module documentation for the layout. Users never build one; the
 /// derive puts it at the bottom of every `ParentField` chain.
+#[repr(C)] // the layout the module documentation shows
 pub struct ObjectHeader {
+    link: NonNull<u8>,
     /// Always a `&'static TypeInfo`; `core`'s atomic even under loom, as it
     /// is no part of the counting protocol the models check.
     type_info: AtomicPtr<TypeInfo>,
     pub(crate) refs: AtomicUsize,
     pub(crate) storage: AtomicUsize,
-    link: NonNull<u8>,
 }
 
 // `type_info` points at immutable static data and the counts are atomics. `link`
@@ -117,10 +147,10 @@ impl ObjectHeader {
     #[inline]
     pub(crate) fn new(type_info: &'static TypeInfo, embedded_children: usize, link: Link) -> Self {
         ObjectHeader {
+            link: link.encode(),
             type_info: AtomicPtr::new(core::ptr::from_ref(type_info).cast_mut()),
             refs: AtomicUsize::new(NOT_LIVE),
             storage: AtomicUsize::new((1 + embedded_children) << STORAGE_SHIFT),
-            link: link.encode(),
         }
     }
 
@@ -153,11 +183,21 @@ impl ObjectHeader {
     /// 0 once the object is not live).
     pub fn ref_count(&self) -> usize {
         let refs = self.refs.load(Ordering::Relaxed);
-        if refs as isize > 0 {
+        if refs as isize > 0 && !self.in_teardown() {
             refs
         } else {
             0
         }
+    }
+
+    /// Whether the object is embedded in a container that is tearing its
+    /// children down without parking their counts (see [`TEARING_DOWN`]).
+    fn in_teardown(&self) -> bool {
+        self.container_header().is_some_and(|container| {
+            // SAFETY: this object holds a storage reference on its
+            // container, so the container's header is allocated.
+            is_tearing_down(unsafe { container.as_ref() }.refs.load(Ordering::Relaxed))
+        })
     }
 
     /// Current number of storage references (a snapshot, for diagnostics).
@@ -169,7 +209,7 @@ impl ObjectHeader {
     pub fn state(&self) -> LifeState {
         if self.storage.load(Ordering::Acquire) & FINALIZED != 0 {
             LifeState::Finalized
-        } else if self.refs.load(Ordering::Acquire) as isize <= 0 {
+        } else if self.refs.load(Ordering::Acquire) as isize <= 0 || self.in_teardown() {
             LifeState::Finalizing
         } else {
             LifeState::Live
@@ -180,10 +220,10 @@ impl ObjectHeader {
     pub(crate) fn link(&self) -> Link {
         let raw = self.link;
         if raw.addr().get() & LINK_STANDALONE != 0 {
-            // The allocation start is at least 8-aligned, so clearing the
-            // tag bit cannot produce zero; `unwrap_or` is never taken.
-            Link::Standalone(raw.map_addr(|a| {
-                core::num::NonZeroUsize::new(a.get() & !LINK_STANDALONE).unwrap_or(a)
+            // SAFETY: the allocation start is at least 8-aligned, so
+            // clearing the tag bit leaves it non-zero.
+            Link::Standalone(raw.map_addr(|a| unsafe {
+                core::num::NonZeroUsize::new_unchecked(a.get() & !LINK_STANDALONE)
             }))
         } else {
             Link::Embedded(raw.cast())
@@ -228,6 +268,31 @@ impl ObjectHeader {
         }
     }
 
+    /// Takes a strong reference on an object reached through a borrow
+    /// (`Owned::from`, a tree walk) rather than through a strong reference
+    /// to it. For an embedded object that is an escape: its containers are
+    /// marked [`SHARED`] first, and a reference taken while its container
+    /// tears it down is a resurrection.
+    #[inline]
+    pub(crate) fn acquire_ref_escaping(&self) {
+        if let Some(container) = self.container_header() {
+            self.escape(container);
+        }
+        self.acquire_ref();
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn escape(&self, container: NonNull<ObjectHeader>) {
+        // SAFETY: this object holds a storage reference on its container.
+        if is_tearing_down(unsafe { container.as_ref() }.refs.load(Ordering::Relaxed)) {
+            // Being finalized by its container's teardown, which did not
+            // park the count: report it as for a parked one.
+            self.resurrection_panic();
+        }
+        mark_shared(container);
+    }
+
     /// Takes a strong reference only while the object is live (like
     /// `Weak::upgrade`): returns `false` once the count has reached zero.
     pub(crate) fn try_acquire_ref(&self) -> bool {
@@ -268,6 +333,11 @@ impl ObjectHeader {
         }
         // Undo so the finalizer's view of the count stays exact.
         self.refs.fetch_sub(1, Ordering::Relaxed);
+        self.resurrection_panic();
+    }
+
+    #[cold]
+    fn resurrection_panic(&self) -> ! {
         let path = crate::tree::path_for_diagnostics(self);
         panic!(
             "qom: reference taken on `{}` ({}){} while it is {}; an object cannot be \
@@ -283,17 +353,52 @@ impl ObjectHeader {
         );
     }
 
-    /// Marks the object as being in the composition tree's side table.
+    /// Marks the object as being in the composition tree's side table
+    /// (which makes it, and its containers, [`SHARED`]).
     pub(crate) fn set_tree_flag(&self) {
-        // Relaxed: the flag is only read by this object's finalizer, which
-        // synchronises with every holder through the `refs` release/acquire
-        // pair before it reads the flag.
-        self.storage.fetch_or(TREE_FLAG, Ordering::Relaxed);
+        // Relaxed: the flags are only read by this object's finalizer, and
+        // by the last holder's `Owned::drop`, which synchronise with every
+        // holder through the `refs` release/acquire pair before reading.
+        self.storage.fetch_or(TREE_FLAG | SHARED, Ordering::Relaxed);
+        if let Some(container) = self.container_header() {
+            mark_shared(container);
+        }
+    }
+
+    /// Marks the object (and its containers) [`SHARED`]: something other
+    /// than its strong references can now make one, such as an owned
+    /// child asking for its owner.
+    pub(crate) fn set_shared(&self) {
+        mark_shared(NonNull::from(self));
+    }
+
+    /// Whether a strong reference can be made other than from a strong
+    /// reference (see [`SHARED`]); while not, the holder of the only one
+    /// may finalize without a read-modify-write.
+    #[inline]
+    pub(crate) fn is_shared(&self) -> bool {
+        self.storage.load(Ordering::Relaxed) & SHARED != 0
     }
 
     #[inline]
     pub(crate) fn has_tree_flag(&self) -> bool {
         self.storage.load(Ordering::Relaxed) & TREE_FLAG != 0
+    }
+}
+
+/// Sets [`SHARED`] on `header` and every container it is embedded in.
+fn mark_shared(header: NonNull<ObjectHeader>) {
+    let mut at = Some(header);
+    while let Some(header) = at {
+        // SAFETY: the caller reached `header` through an object it holds,
+        // and each object holds a storage reference on its container.
+        let h = unsafe { header.as_ref() };
+        // Relaxed, as in `set_tree_flag`. Load first: the bit is usually
+        // set already, and a load is cheaper than a read-modify-write.
+        if h.storage.load(Ordering::Relaxed) & SHARED == 0 {
+            h.storage.fetch_or(SHARED, Ordering::Relaxed);
+        }
+        at = h.container_header();
     }
 }
 

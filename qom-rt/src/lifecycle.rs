@@ -16,9 +16,10 @@
 //! freer) sees all of those uses completed.
 
 use crate::header::{
-    Link, ObjectHeader, FINALIZED, NOT_LIVE, STORAGE_ONE, STORAGE_SHIFT, TREE_FLAG,
+    Link, ObjectHeader, FINALIZED, NOT_LIVE, STORAGE_ONE, STORAGE_SHIFT, TEARING_DOWN,
 };
 use crate::object::{InitContext, ObjectType};
+use crate::type_info::ChildKind;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
@@ -97,6 +98,26 @@ pub(crate) unsafe fn finalize_erased<T: ObjectType>(header: NonNull<ObjectHeader
 #[inline]
 pub(crate) unsafe fn finalize<T: ObjectType>(this: NonNull<T>) -> usize {
     // SAFETY: forwarded from the caller.
+    let released = unsafe { finalize_levels(this) };
+    // SAFETY: the header is live until our storage reference goes.
+    let header = unsafe { header_ptr(this).as_ref() };
+    // Dynamic children (`add_child`), tree and link entries: released
+    // last, after every declared child of every level.
+    if header.has_tree_flag() {
+        crate::tree::release_links(header);
+    }
+    released
+}
+
+/// [`finalize`] without releasing tree entries, which an embedded child
+/// of an unshared container can only have gained from its own hooks;
+/// [`Teardown::end`] releases those.
+///
+/// # Safety
+/// As [`finalize`].
+#[inline]
+unsafe fn finalize_levels<T: ObjectType>(this: NonNull<T>) -> usize {
+    // SAFETY: forwarded from the caller.
     let released = 1 + unsafe { T::__finalize_levels(this) };
     if T::DEPTH > 1 {
         // The levels named their parent types while they ran (see
@@ -119,7 +140,7 @@ pub(crate) unsafe fn finalize<T: ObjectType>(this: NonNull<T>) -> usize {
 /// entering it changes nothing.
 ///
 /// # Safety
-/// As [`finalize`]: `parent` is the parent-type part of the object being
+/// As for `finalize`: `parent` is the parent-type part of the object being
 /// finalized, whose level just finished, and the caller is the unique
 /// finalizer.
 #[inline(always)]
@@ -148,7 +169,7 @@ unsafe fn finish_finalize(header: NonNull<ObjectHeader>, n: usize) {
     // none can appear (storage references are only created at
     // initialisation): skip the read-modify-write and free. Acquire pairs
     // with the Release decrements of children that finished earlier.
-    if storage.load(Acquire) & !TREE_FLAG == n << STORAGE_SHIFT {
+    if storage.load(Acquire) >> STORAGE_SHIFT == n {
         // SAFETY: no other storage reference exists.
         unsafe { free_storage(header) };
         return;
@@ -226,15 +247,133 @@ pub(crate) unsafe fn init_embedded<T: ObjectType>(
     unsafe { init_object(this, Link::Embedded(container)) }
 }
 
+/// One level's release of its embedded children, during its container's
+/// finalize: whether the container is unshared (see `SHARED`), in which
+/// case every embedded child is reachable only through it and is torn down
+/// without checking or parking its count.
+#[derive(Clone, Copy)]
+pub struct Teardown {
+    unshared: bool,
+}
+
+impl Teardown {
+    /// Starts releasing the embedded children of the level of type `T` at
+    /// `level` of the object being finalized (derive glue).
+    ///
+    /// # Safety
+    /// Called by the object's unique finalizer, then [`Teardown::end`]
+    /// with the same level once the level's children are released.
+    #[inline(always)]
+    pub unsafe fn begin<T: ObjectType>(level: NonNull<T>) -> Self {
+        // SAFETY: the object is finalizing: its bytes are live.
+        let container = unsafe { header_ptr(level).as_ref() };
+        // This thread synchronised with every former holder before
+        // finalize began; since then only this thread can set `SHARED`
+        // (from a hook). While it is clear, no other thread can reach the
+        // container or anything in it, so a plain store of the parked
+        // count loses no update.
+        let unshared = !container.is_shared();
+        if unshared {
+            container.refs.store(TEARING_DOWN, Relaxed);
+        }
+        Teardown { unshared }
+    }
+
+    /// Ends a level's release of its embedded children.
+    ///
+    /// # Safety
+    /// As [`Teardown::begin`].
+    #[inline(always)]
+    pub unsafe fn end<T: ObjectType>(self, level: NonNull<T>) {
+        if !self.unshared {
+            return;
+        }
+        // SAFETY: as in `begin`.
+        let container = unsafe { header_ptr(level).as_ref() };
+        // Parked again, as in `drop_last_ref`; only this thread writes
+        // the count of a finalizing object.
+        container.refs.store(NOT_LIVE, Relaxed);
+        if container.is_shared() {
+            // A child's hook let a grandchild escape, or gave the child
+            // tree entries.
+            // SAFETY: forwarded from the caller.
+            unsafe { release_late_tree_entries(level) };
+        }
+    }
+}
+
+/// Releases the tree entries the children of the level of type `T` gave
+/// themselves from their own finalize hooks (which made the container
+/// shared): those children were finalized without the check (see
+/// `finalize_levels`).
+///
+/// # Safety
+/// As [`Teardown::end`].
+#[cold]
+unsafe fn release_late_tree_entries<T: ObjectType>(level: NonNull<T>) {
+    let embedded = T::TYPE_INFO.children().iter();
+    for child in embedded.filter(|c| c.kind() != ChildKind::Owned) {
+        for i in 0..child.count() {
+            // SAFETY: the level is an initialised `T`; its children's
+            // bytes live until the container's own storage reference
+            // goes, which it still holds.
+            let header = unsafe { child.element_header(level.cast(), i).as_ref() };
+            if header.has_tree_flag() {
+                crate::tree::release_links(header);
+            }
+        }
+    }
+}
+
 /// Drops the container's strong reference on an embedded child, during the
 /// container's finalize. Returns 1 if the child finished finalizing and the
 /// caller should release the storage reference it held on the container,
 /// 0 if that release happens elsewhere (now or later).
 ///
 /// # Safety
-/// Called once per embedded child, by its container's finalizer.
+/// Called once per embedded child, by its container's finalizer, within
+/// the container's [`Teardown`] of the child's level.
 #[inline]
-pub(crate) unsafe fn release_embedded<T: ObjectType>(this: NonNull<T>) -> usize {
+pub(crate) unsafe fn release_embedded<T: ObjectType>(
+    this: NonNull<T>,
+    teardown: Teardown,
+) -> usize {
+    let header = header_ptr(this);
+    // SAFETY: the child is live: the container's reference is still held.
+    let h = unsafe { header.as_ref() };
+    if teardown.unshared {
+        // Nothing escaped from the container: the container's reference is
+        // the child's only one, and no one else can take another. A
+        // reference taken from the child's own hooks is caught as a
+        // resurrection by the container's `TEARING_DOWN` mark, so the count
+        // needs no parking.
+        // SAFETY: we are the unique finalizer.
+        let released = unsafe { finalize_levels(this) };
+        // Its bytes are the container's. Unless a hook of the child let
+        // one of its own embedded children escape, which then still holds
+        // the child's storage, its storage count is what finalize
+        // returned: hand the release of its hold on the container to the
+        // caller. Acquire: as in `finish_finalize`.
+        if T::EMBEDDED_COUNT == 0 || h.storage.load(Acquire) >> STORAGE_SHIFT == released {
+            return 1;
+        }
+        // SAFETY: we hold `released` storage references on the child.
+        unsafe { finish_finalize(header, released) };
+        return 0;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { release_embedded_of_shared(this) }
+}
+
+/// [`release_embedded`] for a child of a shared container. Out of line:
+/// the unshared path above is a few instructions (none for a child whose
+/// hooks are empty), and this one would otherwise cost the caller the
+/// registers it needs.
+///
+/// # Safety
+/// As [`release_embedded`].
+#[inline(never)]
+unsafe fn release_embedded_of_shared<T: ObjectType>(this: NonNull<T>) -> usize {
     let header = header_ptr(this);
     // SAFETY: the child is live: the container's reference is still held.
     let h = unsafe { header.as_ref() };

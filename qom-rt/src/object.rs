@@ -183,11 +183,8 @@ unsafe impl ObjectType for Object {
         // SAFETY: the caller guarantees `this` points to a live object.
         let object = unsafe { this.as_ref() };
         <Object as ObjectImpl>::finalize(object);
-        // Dynamic children (`add_child`) are the root level's children:
-        // released last, after every declared child of every subtype.
-        if object.header.has_tree_flag() {
-            crate::tree::release_links(&object.header);
-        }
+        // Dynamic children (`add_child`) are released after this, by
+        // `lifecycle::finalize`.
         0
     }
 }

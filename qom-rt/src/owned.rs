@@ -5,7 +5,7 @@ use crate::lifecycle::{drop_last_ref, header_ptr, init_object};
 use crate::object::{Instantiable, IsA, Object, ObjectType};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::sync::atomic::Ordering::Release;
+use core::sync::atomic::Ordering::{Acquire, Release};
 
 /// A strong reference to an object: QOM's `object_ref`/`object_unref`
 /// pair as a value.
@@ -41,9 +41,37 @@ use core::sync::atomic::Ordering::Release;
 /// interior mutability (atomics, `Mutex`, [`Prop`](crate::Prop)).
 #[repr(transparent)]
 pub struct Owned<T: ObjectType> {
-    /// Points at the object with the provenance of its whole allocation.
+    /// Points at the object with the provenance of its whole allocation;
+    /// bit 0 is the [`FIRST`] tag.
     ptr: NonNull<T>,
     _owns: PhantomData<T>,
+}
+
+/// Tags the pointer of the reference `Owned::new` returns (and what it is
+/// converted into): the object's first reference, which is often still
+/// its only one when dropped. Its drop checks whether it is, with nothing
+/// able to make another (see `SHARED`), and then finalizes without a
+/// read-modify-write. Untagged references skip that check: the drop of a
+/// clone is exactly `Arc`'s, with no load ahead of the decrement. Objects
+/// are at least 8-aligned (they start with a header of words), so bit 0 of
+/// their address is free.
+const FIRST: usize = 1;
+
+/// The object an `Owned` stored at `field` points to, tag removed (for
+/// walks of owned children through the static child tables).
+///
+/// # Safety
+/// `field` points to an initialised `Owned<_>`.
+pub(crate) unsafe fn read_owned_field(field: NonNull<u8>) -> NonNull<u8> {
+    // SAFETY: `Owned` is one `NonNull` (`repr(transparent)`).
+    untag(unsafe { field.cast::<NonNull<u8>>().read() })
+}
+
+#[inline(always)]
+fn untag<T>(ptr: NonNull<T>) -> NonNull<T> {
+    // SAFETY: clearing bit 0 of an address that is at least 8-aligned
+    // leaves it non-zero.
+    ptr.map_addr(|a| unsafe { core::num::NonZeroUsize::new_unchecked(a.get() & !FIRST) })
 }
 
 // SAFETY: `Owned<T>` hands out `&T` on any thread and may finalize `T` on
@@ -72,16 +100,29 @@ impl<T: ObjectType> Owned<T> {
         let this = start.cast::<T>();
         // SAFETY: fresh memory for a `T`, with the allocation's provenance.
         unsafe { init_object(this, Link::Standalone(start)) };
+        const { assert!(core::mem::align_of::<T>() > FIRST) };
         Owned {
-            ptr: this,
+            ptr: this.map_addr(|a| a | FIRST),
             _owns: PhantomData,
         }
+    }
+
+    /// The object, tag removed.
+    #[inline(always)]
+    fn object_ptr(&self) -> NonNull<T> {
+        untag(self.ptr)
+    }
+
+    /// `ptr`, tagged as this reference is.
+    #[inline(always)]
+    fn with_my_tag<U>(&self, ptr: NonNull<U>) -> NonNull<U> {
+        ptr.map_addr(|a| a | (self.ptr.addr().get() & FIRST))
     }
 
     /// A pointer to the object header with the allocation's provenance.
     #[inline]
     pub(crate) fn header_ptr(&self) -> NonNull<ObjectHeader> {
-        header_ptr(self.ptr)
+        header_ptr(self.object_ptr())
     }
 
     /// Adopts a strong reference already counted in the header.
@@ -101,19 +142,16 @@ impl<T: ObjectType> Owned<T> {
     where
         T: IsA<U>,
     {
-        let header = self.header_ptr();
-        core::mem::forget(self);
-        // SAFETY: `T: IsA<U>`, so a `U` lives at the same header, and we
-        // transfer our reference.
-        unsafe { Owned::from_counted(header.byte_sub(U::HEADER_OFFSET).cast()) }
+        // SAFETY: `T: IsA<U>`, so a `U` lives at the same header.
+        let ancestor = unsafe { self.header_ptr().byte_sub(U::HEADER_OFFSET).cast() };
+        self.transfer(ancestor)
     }
 
     /// Converts into a reference to the root type.
     pub fn into_object(self) -> Owned<Object> {
-        let header = self.header_ptr();
-        core::mem::forget(self);
-        // SAFETY: every object has its header at offset 0 of `Object`.
-        unsafe { Owned::from_counted(header.cast()) }
+        // Every object has its header at offset 0 of `Object`.
+        let object = self.header_ptr().cast();
+        self.transfer(object)
     }
 
     /// Converts into a reference to a subtype if the object is one,
@@ -124,18 +162,25 @@ impl<T: ObjectType> Owned<T> {
         if !unsafe { header.as_ref() }.type_info().is_a(U::TYPE_INFO) {
             return Err(self);
         }
-        core::mem::forget(self);
         // SAFETY: the dynamic type is a `U`, whose header is ours.
-        unsafe {
-            Ok(Owned::from_counted(
-                header.byte_sub(U::HEADER_OFFSET).cast(),
-            ))
+        let subtype = unsafe { header.byte_sub(U::HEADER_OFFSET).cast() };
+        Ok(self.transfer(subtype))
+    }
+
+    /// Moves this reference, tag included, to `ptr`: the same object seen
+    /// as another type.
+    fn transfer<U: ObjectType>(self, ptr: NonNull<U>) -> Owned<U> {
+        let ptr = self.with_my_tag(ptr);
+        core::mem::forget(self);
+        Owned {
+            ptr,
+            _owns: PhantomData,
         }
     }
 
     /// Whether two references point to the same object.
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
-        a.ptr == b.ptr
+        a.object_ptr() == b.object_ptr()
     }
 }
 
@@ -146,7 +191,7 @@ impl<T: ObjectType> core::ops::Deref for Owned<T> {
         // SAFETY: we hold a strong reference, so the object is live and
         // initialised; it is never mutated except through interior
         // mutability.
-        unsafe { self.ptr.as_ref() }
+        unsafe { self.object_ptr().as_ref() }
     }
 }
 
@@ -156,7 +201,7 @@ impl<T: ObjectType> Clone for Owned<T> {
     fn clone(&self) -> Self {
         self.header().acquire_ref();
         Owned {
-            ptr: self.ptr,
+            ptr: self.object_ptr(),
             _owns: PhantomData,
         }
     }
@@ -170,6 +215,21 @@ impl<T: ObjectType> Drop for Owned<T> {
         // (through a reference to the atomic alone, as `Arc` does), since
         // another thread may finalize and free the object right after it.
         let refs = unsafe { &(*header.as_ptr()).refs };
+        // The first reference may still be the only one, with nothing
+        // able to make another (see `SHARED`): then no other thread can
+        // touch the count, and we finalize without a read-modify-write.
+        // Acquire pairs with the Release decrements of the references
+        // dropped before ours (as the acquire load in `drop_last_ref` does
+        // on the `fetch_sub` path), and so also makes visible any `SHARED`
+        // set before those references went.
+        if self.ptr.addr().get() & FIRST != 0
+            && refs.load(Acquire) == 1
+            // SAFETY: the count is ours alone: the object stays allocated.
+            && !unsafe { header.as_ref() }.is_shared()
+        {
+            // SAFETY: we hold the last reference and drop it.
+            return unsafe { drop_last_ref(header) };
+        }
         // Release: our uses of the object happen before its finalize.
         if refs.fetch_sub(1, Release) != 1 {
             return;
@@ -190,7 +250,7 @@ impl<T: ObjectType> From<&T> for Owned<T> {
     /// `finalize` hook).
     fn from(object: &T) -> Self {
         let header = object.header();
-        header.acquire_ref();
+        header.acquire_ref_escaping();
         // Rebuild the pointer from the header's link: `object` only has
         // provenance over its own bytes, while this reference may be the
         // one that eventually frees the whole allocation.
@@ -205,7 +265,12 @@ impl<T: ObjectType> From<&T> for Owned<T> {
 impl<T: ObjectType> core::fmt::Debug for Owned<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let h = self.header();
-        write!(f, "Owned<{}>({:p})", h.type_info().name(), self.ptr)
+        write!(
+            f,
+            "Owned<{}>({:p})",
+            h.type_info().name(),
+            self.object_ptr()
+        )
     }
 }
 

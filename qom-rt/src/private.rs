@@ -9,7 +9,7 @@
 //! use the derive makes of the field goes, so that a misuse is one error.
 //! The ui-tests crate holds a compile-fail case for each message.
 
-pub use crate::lifecycle::finalize_parent_level;
+pub use crate::lifecycle::{finalize_parent_level, Teardown};
 pub use crate::object::InitContext;
 pub use crate::registry::Registration;
 pub use crate::type_info::{ancestors, TypeDef};
@@ -74,7 +74,7 @@ pub unsafe trait EmbeddedChild {
     ///
     /// # Safety
     /// See [`crate::Embeddable::release_embedded`].
-    unsafe fn release(field: NonNull<Self>) -> usize;
+    unsafe fn release(field: NonNull<Self>, teardown: Teardown) -> usize;
 }
 
 /// The layout of an embedded child field, for its [`ChildInfo`].
@@ -113,9 +113,9 @@ unsafe impl<T: Instantiable> EmbeddedChild for T {
         unsafe { <T as EmbeddableObjects>::init_embedded(field, container) }
     }
     #[inline(always)]
-    unsafe fn release(field: NonNull<Self>) -> usize {
+    unsafe fn release(field: NonNull<Self>, teardown: Teardown) -> usize {
         // SAFETY: forwarded from the caller.
-        unsafe { <T as EmbeddableObjects>::release_embedded(field) }
+        unsafe { <T as EmbeddableObjects>::release_embedded(field, teardown) }
     }
 }
 
@@ -130,9 +130,9 @@ unsafe impl<T: Instantiable, const N: usize> EmbeddedChild for [T; N] {
         unsafe { <[T; N] as EmbeddableObjects>::init_embedded(field, container) }
     }
     #[inline(always)]
-    unsafe fn release(field: NonNull<Self>) -> usize {
+    unsafe fn release(field: NonNull<Self>, teardown: Teardown) -> usize {
         // SAFETY: forwarded from the caller.
-        unsafe { <[T; N] as EmbeddableObjects>::release_embedded(field) }
+        unsafe { <[T; N] as EmbeddableObjects>::release_embedded(field, teardown) }
     }
 }
 

@@ -300,7 +300,7 @@ fn owned_at(header: HeaderPtr) -> Owned<Object> {
     // SAFETY: alive under the lock; `acquire_ref` cannot fail on an object
     // reachable from a live object (its holder keeps the count above zero).
     let h = unsafe { header.get() };
-    h.acquire_ref();
+    h.acquire_ref_escaping();
     // SAFETY: `Object` is the header at offset 0; we transfer the reference
     // just taken.
     unsafe { Owned::from_counted(header.0.cast()) }
@@ -395,6 +395,9 @@ fn add_child_locked(
 pub(crate) fn link_owned(child: &ObjectHeader, owner: NonNull<ObjectHeader>, name: &'static str) {
     let mut links = links();
     child.set_tree_flag();
+    // The child can ask for its owner (`container()`) through this entry.
+    // SAFETY: the owner is initialising this child, so it is allocated.
+    unsafe { owner.as_ref() }.set_shared();
     links.parents.insert(
         HeaderPtr::of(child),
         ParentLink {

@@ -172,7 +172,9 @@ impl ChildInfo {
     }
 
     /// Header of element `index`, given the start of the declaring level
-    /// (a pointer with the allocation's provenance).
+    /// (a pointer with the allocation's provenance). For an owned child of
+    /// a finalizing container it may point at freed memory: dereference it
+    /// only for a live container.
     ///
     /// # Safety
     /// `level_start` must point to a live, initialised instance of the
@@ -191,11 +193,21 @@ impl ChildInfo {
                     .byte_add(stride * index + self.type_info.header_offset)
                     .cast(),
                 ChildKind::Owned => {
-                    // An `Owned<T>` is one pointer to the object's start;
-                    // initialised before the container became reachable and
-                    // never written again.
-                    let child: NonNull<u8> = field.cast::<NonNull<u8>>().read();
-                    child.byte_add(self.type_info.header_offset).cast()
+                    // An `Owned<T>` field, initialised before the container
+                    // became reachable and never written again. Once the
+                    // container's finalize has released it, the child may
+                    // be freed: a child's `canonical_path` from its own
+                    // finalize hook still walks its container's fields to
+                    // find its name. So only the address is computed here
+                    // (wrapping arithmetic, valid on a freed pointer, and
+                    // non-null: an address plus an offset inside its
+                    // object); the walks that dereference it start from
+                    // live objects.
+                    let child = crate::owned::read_owned_field(field);
+                    let header = child
+                        .as_ptr()
+                        .wrapping_byte_add(self.type_info.header_offset);
+                    NonNull::new_unchecked(header).cast()
                 }
             }
         }

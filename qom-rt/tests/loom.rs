@@ -140,6 +140,43 @@ fn container_upgrade_races_the_last_drop() {
     });
 }
 
+/// The first `Owned` of a container skips the decrement when it is the
+/// last reference and nothing escaped from the container. Here a second
+/// reference lets a child escape on another thread and goes; the first
+/// reference is dropped once that is done (so its drop finds itself the
+/// last one) while the escaped child asks for its container. The drop
+/// must see the escape and go through the counts.
+#[test]
+fn an_escape_through_another_reference_disables_the_unique_drop() {
+    let _g = serial();
+    loom::model(|| {
+        reset();
+        let board = Owned::<Board>::new();
+        let other = board.clone();
+        let other_gone = std::sync::Arc::new(loom::sync::atomic::AtomicBool::new(false));
+        let signal = other_gone.clone();
+        let t = thread::spawn(move || {
+            let leaf = Owned::from(&other.leaves[1]);
+            drop(other);
+            signal.store(true, SeqCst);
+            if let Some(board) = leaf.container::<Board>() {
+                // Held, so not finalized under us: a clone succeeds (it
+                // panics on a parked count) and the hook has not run.
+                drop(board.clone());
+                assert_eq!(board.header().state(), qom_rt::LifeState::Live);
+                assert_eq!(FINALIZED_BOARDS.load(SeqCst), 0);
+            }
+            drop(leaf);
+        });
+        while !other_gone.load(SeqCst) {
+            thread::yield_now();
+        }
+        drop(board);
+        t.join().unwrap();
+        assert_all_gone();
+    });
+}
+
 #[derive(QomObject)]
 #[qom(name = "loom-phoenix")]
 struct Phoenix {
