@@ -12,40 +12,12 @@
 //! Run: `cargo bench -p qom-rt --bench alone`.
 
 mod paired;
+mod sixteen;
 
 use qom_rt::prelude::*;
+use sixteen::{plain_sixteen, Leaf, Sixteen};
 use std::hint::black_box;
 use std::sync::Arc;
-
-#[derive(QomObject)]
-#[qom(name = "bench-alone-leaf")]
-struct Leaf {
-    parent: ParentField<Object>,
-}
-impl ObjectImpl for Leaf {}
-
-#[derive(QomObject)]
-#[qom(name = "bench-alone-sixteen")]
-struct Sixteen {
-    parent: ParentField<Object>,
-    #[child(embedded)]
-    leaves: [Leaf; 16],
-}
-impl ObjectImpl for Sixteen {}
-
-/// The same bytes as `Sixteen` (17 headers of 4 words), as a plain struct.
-#[allow(dead_code)] // only built and dropped: the allocation is the point
-struct PlainSixteen {
-    header: [usize; 4],
-    leaves: [[usize; 4]; 16],
-}
-
-fn plain_sixteen() -> Box<PlainSixteen> {
-    Box::new(PlainSixteen {
-        header: [black_box(1), 0, 0, 0],
-        leaves: [[black_box(2), 0, 0, 0]; 16],
-    })
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter this
@@ -72,11 +44,11 @@ fn main() {
     // Measure at each phase: four chunks allocated back to back are
     // `size + 16` bytes apart, which walks through all four phases, and
     // freeing one makes it the next one handed out.
-    let mut chunks: Vec<Option<Box<PlainSixteen>>> =
+    let mut chunks: Vec<Option<Box<sixteen::PlainSixteen>>> =
         (0..4).map(|_| Some(plain_sixteen())).collect();
     for (phase, slot) in chunks.iter_mut().enumerate() {
         let chunk = slot.take().expect("allocated above");
-        let address = &*chunk as *const PlainSixteen as usize;
+        let address = &*chunk as *const sixteen::PlainSixteen as usize;
         drop(chunk);
         report(
             &format!(

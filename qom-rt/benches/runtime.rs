@@ -15,33 +15,12 @@
 //! Run: `cargo bench -p qom-rt --bench runtime`.
 
 mod paired;
+mod sixteen;
 
 use criterion::{black_box, BatchSize, Criterion};
 use qom_rt::prelude::*;
+use sixteen::{plain_sixteen, Leaf, Sixteen};
 use std::sync::Arc;
-
-#[derive(QomObject)]
-#[qom(name = "bench-leaf")]
-struct Leaf {
-    parent: ParentField<Object>,
-}
-impl ObjectImpl for Leaf {}
-
-#[derive(QomObject)]
-#[qom(name = "bench-sixteen")]
-struct Sixteen {
-    parent: ParentField<Object>,
-    #[child(embedded)]
-    leaves: [Leaf; 16],
-}
-impl ObjectImpl for Sixteen {}
-
-/// The same bytes as `Sixteen` (17 headers of 4 words), as a plain struct.
-#[allow(dead_code)] // only built and dropped: the allocation is the point
-struct PlainSixteen {
-    header: [usize; 4],
-    leaves: [[usize; 4]; 16],
-}
 
 macro_rules! chain {
     ($($t:ident : $p:ident = $n:literal),* $(,)?) => {$(
@@ -104,14 +83,6 @@ impl Scalable for Square {
     fn scale(&self) -> u64 {
         2
     }
-}
-
-/// One `Box` with the bytes of a container and 16 children.
-fn plain_sixteen() -> Box<PlainSixteen> {
-    Box::new(PlainSixteen {
-        header: [black_box(1), 0, 0, 0],
-        leaves: [[black_box(2), 0, 0, 0]; 16],
-    })
 }
 
 /// The same shape as 17 separately counted allocations.
