@@ -281,7 +281,9 @@ impl ObjectHeader {
         self.acquire_ref();
     }
 
-    #[cold]
+    // Not `#[cold]`: `Owned::from` on an embedded child is ordinary use.
+    // Out of line, so that `Owned::from` on a standalone object stays an
+    // increment and a link test.
     #[inline(never)]
     fn escape(&self, container: NonNull<ObjectHeader>) {
         // SAFETY: this object holds a storage reference on its container.
