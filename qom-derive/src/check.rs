@@ -246,7 +246,7 @@ fn spelling(ty: &syn::Type) -> Spelling<'_> {
         syn::Type::Array(a) => Spelling::Array(&a.elem),
         syn::Type::Tuple(_)
         | syn::Type::Slice(_)
-        | syn::Type::BareFn(_)
+        | syn::Type::FnPtr(_)
         | syn::Type::TraitObject(_)
         | syn::Type::ImplTrait(_)
         | syn::Type::Never(_) => Spelling::NotAnObject,
