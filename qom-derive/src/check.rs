@@ -17,6 +17,7 @@ pub fn validate(input: &Input<'_>) -> darling::Result<()> {
     let mut errors = darling::Error::accumulator();
     shape(input, &mut errors);
     generics(input, &mut errors);
+    layout(input, &mut errors);
     parent_field(input, &mut errors);
     type_name(input, &mut errors);
     child_keys(input, &mut errors);
@@ -51,6 +52,33 @@ fn generics(input: &Input<'_>, errors: &mut Errors) {
             generics,
             "object types cannot be generic: each QOM type has one name and one layout; write a separate struct per type",
         ));
+    }
+}
+
+/// The runtime reads headers and fields through references, which must be
+/// aligned: a `#[repr(packed)]` object would put them at any address.
+/// (`repr(C)` and `repr(align(N))` are fine.)
+fn layout(input: &Input<'_>, errors: &mut Errors) {
+    for attr in input
+        .original
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("repr"))
+    {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("packed") {
+                errors.push(error(
+                    &meta.path,
+                    "QOM objects cannot be `#[repr(packed)]`: the object header and the fields are read through references, which must be aligned; remove `packed` (`#[repr(C)]` or `#[repr(align(N))]` are fine)",
+                ));
+            }
+            // Skip `(N)` after `packed` or `align`; other arguments are
+            // rustc's to check.
+            if meta.input.peek(syn::token::Paren) {
+                let _ = meta.input.parse::<proc_macro2::Group>();
+            }
+            Ok(())
+        });
     }
 }
 

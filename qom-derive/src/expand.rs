@@ -42,89 +42,132 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
             quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::COUNT)
         })
         .collect::<Vec<_>>();
+    let embedded_shared = embedded
+        .iter()
+        .map(|f| {
+            let ty = f.ty;
+            quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::SHARED_AT_BIRTH)
+        })
+        .collect::<Vec<_>>();
+    let owned_count = children.len() - embedded.len();
+    let has_owned = owned_count > 0;
     let field_ptr = |f: &Field| {
         let name = f.ident;
         quote!(#rt::NonNull::new_unchecked(::core::ptr::addr_of_mut!((*__this.as_ptr()).#name)))
     };
 
-    // Initialisation: embedded children in declaration order, then owned
-    // children, properties and plain fields in declaration order.
-    let init_embedded = embedded.iter().map(|f| {
+    // Build: embedded children in declaration order, then owned children,
+    // properties and plain fields in declaration order. No hook runs; each
+    // built field gets an `Undo` guard, so that a panic building a later
+    // one unbuilds it, and the guards are forgotten once all are built.
+    let build_order: Vec<&Field> = embedded
+        .iter()
+        .copied()
+        .chain(
+            input
+                .fields
+                .iter()
+                .filter(|f| matches!(f.role, Role::Owned | Role::Property(_) | Role::Plain)),
+        )
+        .collect();
+    let build = build_order.iter().enumerate().map(|(i, f)| {
         let (ptr, ty) = (field_ptr(f), f.ty);
-        quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::init(#ptr, __header);)
-    });
-    let init_rest = input.fields.iter().filter_map(|f| {
-        let ptr = field_ptr(f);
-        let name = f.ident.to_string();
-        match &f.role {
-            Role::Owned => {
-                let ty = f.ty;
-                Some(quote_spanned!(ty.span()=> <#ty as #rt::OwnedChild>::init(#ptr, __header, #name);))
-            }
+        let undo = quote::format_ident!("__undo_{}", i);
+        let (init, undo_fn) = match &f.role {
+            Role::Embedded => (
+                quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::init(#ptr, __header);),
+                quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::unbuild),
+            ),
+            Role::Owned => (
+                quote_spanned!(ty.span()=> <#ty as #rt::OwnedChild>::init(#ptr, __header);),
+                quote_spanned!(ty.span()=> <#ty as #rt::OwnedChild>::unbuild),
+            ),
             // `Prop<T>` or `Link<T>`, through `qom_rt::__property`: a
             // default must be a value of the property's type (checked
             // there, spanned on the expression); without one, the value
             // type's `Default` (spanned on the field type).
             Role::Property(p) => {
-                let ty = f.ty;
                 let prop = quote!(::qom_rt::__property);
-                Some(match &p.default {
-                    Some(expr) => {
-                        let value = quote_spanned! {expr.span()=>
-                            <_ as #prop::PropertyDefault<
-                                <#ty as #prop::PropertyField>::Default,
-                            >>::into_value(#expr)
-                        };
-                        quote_spanned!(ty.span()=> #ptr.write(<#ty as #prop::PropertyField>::with_default(#value));)
-                    }
-                    None => {
-                        // Every token spanned on the type (not `#prop`'s
-                        // call-site span), so a missing `Default` is
-                        // reported at the field.
-                        let value = quote_spanned! {ty.span()=>
-                            <<#ty as ::qom_rt::__property::PropertyField>::Default
-                                as ::qom_rt::__property::DefaultValue>::default_value()
-                        };
-                        quote_spanned!(ty.span()=> #ptr.write(<#ty as #prop::PropertyField>::with_default(#value));)
-                    }
-                })
+                let value = match &p.default {
+                    Some(expr) => quote_spanned! {expr.span()=>
+                        <_ as #prop::PropertyDefault<
+                            <#ty as #prop::PropertyField>::Default,
+                        >>::into_value(#expr)
+                    },
+                    // Every token spanned on the type (not `#prop`'s
+                    // call-site span), so a missing `Default` is reported
+                    // at the field.
+                    None => quote_spanned! {ty.span()=>
+                        <<#ty as ::qom_rt::__property::PropertyField>::Default
+                            as ::qom_rt::__property::DefaultValue>::default_value()
+                    },
+                };
+                (
+                    quote_spanned!(ty.span()=> #ptr.write(<#ty as #prop::PropertyField>::with_default(#value));),
+                    quote!(#rt::drop_field::<#ty>),
+                )
             }
-            Role::Plain => {
-                let ty = f.ty;
-                Some(quote_spanned!(ty.span()=> <#ty as #rt::PlainField>::init_in_place(#ptr);))
+            Role::Plain => (
+                quote_spanned!(ty.span()=> <#ty as #rt::PlainField>::init_in_place(#ptr);),
+                quote!(#rt::drop_field::<#ty>),
+            ),
+            Role::Parent(_) => unreachable!("the parent is built first, apart"),
+        };
+        quote! {
+            #init
+            let #undo = #rt::Undo::new(#undo_fn, #ptr);
+        }
+    });
+    let undos = (0..build_order.len()).map(|i| quote::format_ident!("__undo_{}", i));
+    // Unbuild: the reverse of the build order, then the parent's levels.
+    let unbuild = build_order.iter().rev().map(|f| {
+        let (ptr, ty) = (field_ptr(f), f.ty);
+        match &f.role {
+            Role::Embedded => {
+                quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::unbuild(#ptr);)
             }
-            Role::Embedded | Role::Parent(_) => None,
+            Role::Owned => quote_spanned!(ty.span()=> <#ty as #rt::OwnedChild>::unbuild(#ptr);),
+            _ => quote!(#rt::drop_field(#ptr);),
+        }
+    });
+    // Hooks: the parent type's, then each declared child's (declaration
+    // order), then this type's own.
+    let child_hooks = children.iter().map(|f| {
+        let (name, ty) = (f.ident, f.ty);
+        match f.role {
+            Role::Owned => quote_spanned!(ty.span()=> <#ty as #rt::OwnedChild>::run_init_hooks(&self.#name);),
+            _ => quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::run_init_hooks(&self.#name);),
         }
     });
 
     // Finalize: hook, plain fields (declaration order), children in reverse
-    // declaration order, then the parent type's levels.
+    // declaration order, then the parent type's levels. User code (the
+    // hook, each field's `Drop`) runs under `guard`, so a panic does not
+    // cut the teardown short.
     let drop_plain = others.iter().map(|f| {
         let ptr = field_ptr(f);
-        quote!(#rt::drop_field(#ptr);)
+        quote!(__released += #rt::guard(|| #rt::drop_field(#ptr));)
     });
     let release_children = children.iter().rev().map(|f| {
         let (ptr, ty) = (field_ptr(f), f.ty);
         match f.role {
-            Role::Owned => quote_spanned!(ty.span()=> <#ty as #rt::OwnedChild>::release(#ptr);),
-            _ => {
-                let released = quote_spanned!(ty.span()=>
-                    <#ty as #rt::EmbeddedChild>::release(#ptr, __teardown)
-                );
-                quote!(__released += #released;)
-            }
+            Role::Owned => quote_spanned!(ty.span()=>
+                __released += <#ty as #rt::OwnedChild>::release(#ptr);
+            ),
+            _ => quote_spanned!(ty.span()=>
+                __released += <#ty as #rt::EmbeddedChild>::release(#ptr, __teardown);
+            ),
         }
     });
 
     // Embedded children are released within a `Teardown` of the level.
-    let release_children = if children.iter().any(|f| matches!(f.role, Role::Embedded)) {
+    let release_children = if embedded.is_empty() {
+        quote!(#(#release_children)*)
+    } else {
         quote! {
             let __teardown = #rt::Teardown::begin(__this);
             #(#release_children)*
-            __teardown.end(__this);
         }
-    } else {
-        quote!(#(#release_children)*)
     };
 
     // Static tables.
@@ -134,13 +177,15 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         let ty = f.ty;
         let offset = quote!(::core::mem::offset_of!(#ident, #field));
         match f.role {
+            // SAFETY: the offset and type of this very field.
             Role::Owned => {
                 let object = quote_spanned!(ty.span()=> <#ty as #rt::OwnedChild>::Object);
-                quote!(#rt::owned_child_info::<#object>(#name, #offset))
+                quote!(unsafe { #rt::owned_child_info::<#object>(#name, #offset) })
             }
+            // SAFETY: the offset and shape of this very field.
             _ => {
                 let shape = quote_spanned!(ty.span()=> <#ty as #rt::EmbeddedChild>::SHAPE);
-                quote!(#rt::embedded_child_info(#name, #offset, #shape))
+                quote!(unsafe { #rt::embedded_child_info(#name, #offset, #shape) })
             }
         }
     });
@@ -154,8 +199,9 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         let doc = p.doc.clone().unwrap_or_default();
         let default = p.default.as_ref().map(default_text).unwrap_or_default();
         let ops = quote_spanned!(ty.span()=> <#ty as ::qom_rt::__property::PropertyField>::OPS);
+        // SAFETY: the offset of this very field, and its type's operations.
         Some(quote! {
-            #rt::property_info(#name, #doc, #default, ::core::mem::offset_of!(#ident, #field), #ops)
+            unsafe { #rt::property_info(#name, #doc, #default, ::core::mem::offset_of!(#ident, #field), #ops) }
         })
     });
 
@@ -196,8 +242,10 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
                 const TYPE_INFO: &'static ::qom_rt::TypeInfo = &__QOM_TYPE_INFO;
                 const HEADER_OFFSET: usize = ::core::mem::offset_of!(#ident, #parent_ident)
                     + <#parent as ::qom_rt::ObjectType>::HEADER_OFFSET;
-                const EMBEDDED_COUNT: usize = <#parent as ::qom_rt::ObjectType>::EMBEDDED_COUNT
-                    #( + #embedded_count )*;
+                const DECLARED_CHILDREN: usize = <#parent as ::qom_rt::ObjectType>::DECLARED_CHILDREN
+                    #( + #embedded_count )* + #owned_count;
+                const SHARED_AT_BIRTH: bool = <#parent as ::qom_rt::ObjectType>::SHARED_AT_BIRTH
+                    || #has_owned #( || #embedded_shared )*;
                 const DEPTH: usize = <#parent as ::qom_rt::ObjectType>::DEPTH + 1;
 
                 #[inline(always)]
@@ -208,24 +256,44 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
                 #[inline(always)]
                 unsafe fn __init_fields(__this: #rt::NonNull<Self>, __ctx: #rt::InitContext) {
                     // SAFETY: `__this` is valid for writes of `Self` with the
-                    // allocation's provenance (caller's contract); each field
-                    // pointer is a projection of it.
+                    // allocation's provenance, and nothing else can reach it
+                    // (caller's contract); each field pointer is a projection
+                    // of it, built once, and unbuilt by its guard only if a
+                    // later field's build panics.
                     unsafe {
-                        <#parent as ::qom_rt::ObjectType>::__init_fields(
+                        let __parent = #rt::NonNull::new_unchecked(
+                            ::core::ptr::addr_of_mut!((*__this.as_ptr()).#parent_ident)
+                        ).cast::<#parent>();
+                        <#parent as ::qom_rt::ObjectType>::__init_fields(__parent, __ctx);
+                        let __undo_parent = #rt::Undo::new(
+                            <#parent as ::qom_rt::ObjectType>::__unbuild,
+                            __parent,
+                        );
+                        let __header = #rt::header_of(__this);
+                        #(#build)*
+                        ::core::mem::forget((__undo_parent, #(#undos),*));
+                    }
+                }
+
+                #[inline(always)]
+                unsafe fn __unbuild(__this: #rt::NonNull<Self>) {
+                    // SAFETY: built by `__init_fields`, hooks never run,
+                    // unreachable and not used again (caller's contract):
+                    // each field is unbuilt once, in reverse build order.
+                    unsafe {
+                        #(#unbuild)*
+                        <#parent as ::qom_rt::ObjectType>::__unbuild(
                             #rt::NonNull::new_unchecked(
                                 ::core::ptr::addr_of_mut!((*__this.as_ptr()).#parent_ident)
                             ).cast::<#parent>(),
-                            __ctx,
                         );
-                        let __header = #rt::header_of(__this);
-                        #(#init_embedded)*
-                        #(#init_rest)*
                     }
                 }
 
                 #[inline(always)]
                 fn __run_init_hooks(&self) {
                     <#parent as ::qom_rt::ObjectType>::__run_init_hooks(&self.#parent_ident);
+                    #(#child_hooks)*
                     <Self as ::qom_rt::ObjectImpl>::init(self);
                 }
 
@@ -235,9 +303,9 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
                     // allocation's provenance; fields are dropped or released
                     // exactly once and not used afterwards.
                     unsafe {
-                        <Self as ::qom_rt::ObjectImpl>::finalize(__this.as_ref());
+                        let mut __released: usize =
+                            #rt::guard(|| <Self as ::qom_rt::ObjectImpl>::finalize(__this.as_ref()));
                         #(#drop_plain)*
-                        let mut __released: usize = 0;
                         #release_children
                         __released + #rt::finalize_parent_level::<#parent>(
                             #rt::NonNull::new_unchecked(
@@ -283,7 +351,8 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
             static __QOM_CLASSES: ::qom_rt::__ClassPtrs<{ <#parent as ::qom_rt::ObjectType>::DEPTH + 2 }> =
                 ::qom_rt::__ClassPtrs::build(<#ident as ::qom_rt::__Subclassable<#ident>>::CLASSES);
 
-            static __QOM_TYPE_INFO: ::qom_rt::TypeInfo = ::qom_rt::TypeInfo::__new::<#ident>(#rt::TypeDef {
+            // SAFETY: the tables describe `#ident` as the derive read it.
+            static __QOM_TYPE_INFO: ::qom_rt::TypeInfo = unsafe { ::qom_rt::TypeInfo::__new::<#ident>(#rt::TypeDef {
                 name: #type_name,
                 rust_name: ::core::concat!(::core::module_path!(), "::", #rust_name),
                 is_abstract: #is_abstract,
@@ -293,7 +362,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
                 instantiate: #instantiate,
                 classes: &__QOM_CLASSES.0,
                 init_classes: #init_classes,
-            });
+            }) };
 
             #rt::inventory::submit! { #rt::Registration(&__QOM_TYPE_INFO) }
 
@@ -385,6 +454,8 @@ fn field_checks(input: &Input<'_>) -> TokenStream {
         match &field.role {
             Role::Parent(parent) => {
                 checks.push(quote_spanned!(parent.span()=> #rt::assert_object_type::<#parent>();));
+                // By type, not by the name the derive recognised it by.
+                checks.push(quote_spanned!(span=> #rt::assert_parent_field::<#ty, #parent>();));
                 if let Some(attr_parent) = &input.attrs.parent {
                     checks.push(quote_spanned!(attr_parent.span()=>
                         #rt::assert_same_parent::<#attr_parent, #parent>();));

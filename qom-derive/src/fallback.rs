@@ -19,12 +19,16 @@ pub fn stub(input: &syn::DeriveInput) -> TokenStream {
                 type Parent = ::qom_rt::Object;
                 const TYPE_INFO: &'static ::qom_rt::TypeInfo = <::qom_rt::Object as ::qom_rt::ObjectType>::TYPE_INFO;
                 const HEADER_OFFSET: usize = 0;
-                const EMBEDDED_COUNT: usize = 0;
+                const DECLARED_CHILDREN: usize = 0;
+                const SHARED_AT_BIRTH: bool = false;
                 const DEPTH: usize = 1;
                 fn header(&self) -> &::qom_rt::ObjectHeader {
                     ::core::unreachable!()
                 }
                 unsafe fn __init_fields(_: ::qom_rt::__private::NonNull<Self>, _: ::qom_rt::__private::InitContext) {
+                    ::core::unreachable!()
+                }
+                unsafe fn __unbuild(_: ::qom_rt::__private::NonNull<Self>) {
                     ::core::unreachable!()
                 }
                 fn __run_init_hooks(&self) {}

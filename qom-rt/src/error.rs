@@ -37,6 +37,16 @@ pub enum Error {
         /// The deepest object that was found, if any.
         missing: Option<String>,
     },
+    /// A walk cannot go on: an object has no parent for `..`, or the
+    /// next object is no longer live (it, or the container it is declared
+    /// in, has begun finalizing).
+    #[error("no object at path `{path}`: {reason}")]
+    PathUnreachable {
+        /// The path asked for.
+        path: String,
+        /// Why the walk stopped, naming the object where it did.
+        reason: String,
+    },
     /// A partial path matches more than one object.
     #[error("path `{path}` is ambiguous; it matches {}", candidates.join(", "))]
     AmbiguousPath {

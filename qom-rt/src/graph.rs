@@ -4,7 +4,9 @@
 use crate::error::Result;
 use crate::link::{cell_at, targets_read, Targets};
 use crate::property::field_ptr;
-use crate::tree::{self, ChildEntryKind, HeaderPtr, Links};
+use crate::tree::{self, ChildEntryKind};
+use crate::tree_links::HeaderPtr;
+use crate::walk::Walk;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -56,10 +58,11 @@ impl EdgeKind {
 /// | `owned`    | owner -> `#[child(owned)]`     | bold                       |
 /// | `dynamic`  | parent -> `add_child` child    | bold, blue                 |
 /// | `link`     | object -> its `Link` target    | dashed, green              |
-/// | `storage`  | embedded child -> container    | dotted, hollow arrow       |
+/// | `storage`  | declared child -> container    | dotted, hollow arrow       |
 ///
-/// A `storage` edge is the storage reference an embedded child holds on
-/// its container's memory. Link targets outside the subtree are drawn as
+/// A `storage` edge is the storage reference a declared (embedded or
+/// owned) child holds on its container's memory until its own finalize
+/// ends. Link targets outside the subtree are drawn as
 /// dashed nodes. Edges carry the child or link name as their label.
 ///
 /// ```
@@ -86,13 +89,14 @@ impl EdgeKind {
 /// assert!(dot.contains(r#""/doc-graph/b/uart" -> "/doc-graph/b" [class=storage"#));
 /// ```
 pub fn graph_dot(path: &str) -> Result<String> {
-    let links = tree::links();
     let components = tree::absolute_components(path)?;
-    let top = tree::walk(&links, tree::root_header(), &components, path)?;
+    let mut walk = Walk::new();
     // Lock order: the tree, then the link targets (as `release_links`).
+    walk.links();
+    let top = walk.follow(tree::root_header(), &components, path)?;
     let targets = targets_read();
     let mut graph = Graph {
-        links: &links,
+        walk: &mut walk,
         targets: &targets,
         ids: HashMap::new(),
         nodes: String::new(),
@@ -121,7 +125,7 @@ pub fn graph_dot(path: &str) -> Result<String> {
 }
 
 struct Graph<'a> {
-    links: &'a Links,
+    walk: &'a mut Walk,
     targets: &'a Targets,
     ids: HashMap<HeaderPtr, String>,
     nodes: String,
@@ -132,14 +136,11 @@ struct Graph<'a> {
 }
 
 impl Graph<'_> {
-    /// Adds `at` (named `name` under its parent) and its children, depth
-    /// first.
+    /// Adds `at` (held by the walk, named `name` under its parent) and its
+    /// children, depth first.
     fn visit(&mut self, at: HeaderPtr, name: &str) {
         let id = self.node(at, name, false);
-        let mut children = Vec::new();
-        tree::for_each_child_entry(self.links, at, |name, child, kind| {
-            children.push((name, child, kind));
-        });
+        let children = self.walk.children(at);
         for (name, child, kind) in &children {
             let child_id = self.node(*child, name, false);
             let edge = match kind {
@@ -148,7 +149,7 @@ impl Graph<'_> {
                 ChildEntryKind::Dynamic => EdgeKind::Dynamic,
             };
             self.edge(&id, &child_id, edge, Some(name));
-            if edge == EdgeKind::Embedded {
+            if edge != EdgeKind::Dynamic {
                 self.edge(&child_id, &id, EdgeKind::Storage, None);
             }
         }
@@ -158,14 +159,15 @@ impl Graph<'_> {
         }
     }
 
-    /// Edges for the link properties of `at` whose targets are live.
+    /// Edges for the link properties of `at` (held) whose targets are
+    /// live.
     fn links_of(&mut self, at: HeaderPtr, id: &str) {
-        // SAFETY: alive under the tree lock.
+        // SAFETY: held by the walk.
         let header = unsafe { at.get() };
         for level in header.type_info().ancestors() {
             for p in level.own_properties().iter().filter(|p| p.is_link()) {
                 // SAFETY: the link field this table entry describes, in a
-                // live object.
+                // held object.
                 let cell = unsafe { cell_at(field_ptr(header, level, p)) };
                 let Some(target) = cell.target_in(self.targets) else {
                     continue;
@@ -176,12 +178,14 @@ impl Graph<'_> {
                 // SAFETY: an embedded target holds a storage reference on
                 // its container, whose header is therefore readable.
                 let container_dead = t
-                    .container_header()
-                    .is_some_and(|c| unsafe { c.as_ref() }.ref_count() == 0);
-                if t.ref_count() == 0 || container_dead {
+                    .embedding_container()
+                    .is_some_and(|c| !unsafe { c.as_ref() }.is_live());
+                if !t.is_live() || container_dead {
                     continue; // `Link::get` says `None` for these
                 }
-                let target_name = tree::path_locked(self.links, target)
+                let target_name = self
+                    .walk
+                    .path(target)
                     .map(|p| p.rsplit('/').next().unwrap_or_default().to_string())
                     .unwrap_or_default();
                 let target_id = self.node(target, &target_name, true);
@@ -196,9 +200,9 @@ impl Graph<'_> {
         if let Some(id) = self.ids.get(&at) {
             return id.clone();
         }
-        // SAFETY: alive under the locks (a child, or a registered target).
+        // SAFETY: held by the walk, or a registered target.
         let type_name = unsafe { at.get() }.type_info().name();
-        let id = match tree::path_locked(self.links, at) {
+        let id = match self.walk.path(at) {
             Some(path) => path,
             None => {
                 self.detached += 1;

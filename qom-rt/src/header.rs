@@ -3,12 +3,14 @@
 //! ```text
 //!  offset  field        meaning
 //!  0       link         tagged pointer with the allocation's provenance:
-//!                       tag 1: standalone, points at the allocation start
-//!                       tag 0: embedded, points at the container's header
+//!                       tag 0b00: embedded; the container's header
+//!                       tag 0b01: standalone; the allocation's start
+//!                       tag 0b11: owned child; the allocation's start,
+//!                                 whose first word is the owner's header
 //!  8       type_info    &'static TypeInfo of the most-derived type (of
 //!                       the level being finalized, during finalize)
 //!  16      refs         strong count (`Owned`s + the container's reference
-//!                       for an embedded child); finalize runs when it hits 0
+//!                       for a declared child); finalize runs when it hits 0
 //!  24      storage      storage count << 3 | SHARED | TREE_FLAG | FINALIZED
 //! ```
 //!
@@ -17,13 +19,14 @@
 //! start of the object, as C QOM places `parent_obj`.
 //!
 //! `refs` is the logical life (like `Arc`'s strong count); `storage` counts
-//! who needs the bytes (the object itself until its finalize ends, plus one
-//! per embedded direct child that has not finished finalizing). The state
-//! needs one bit: an object is *live* while `refs > 0`, *finalizing* once
-//! `refs` reached zero, and *finalized* when the `FINALIZED` bit is set,
-//! which happens in the same atomic operation that releases the object's
-//! own storage reference at the end of finalize (so finalizing costs no
-//! extra read-modify-write).
+//! who needs the bytes: the object itself until its finalize ends, plus one
+//! per declared child (embedded or owned) that has not finished
+//! finalizing. The design document (`book/src/design.md`) states the
+//! states and who may increment which count when; in short, an object is
+//! *live* while `refs > 0`, *finalizing* once its finalizer has parked
+//! `refs` at [`NOT_LIVE`], and *finalized* once the `FINALIZED` bit is set,
+//! in the same atomic operation that releases the object's own storage
+//! reference at the end of finalize.
 //!
 //! `type_info` changes only while the object finalizes, and only on the
 //! finalizer's thread: before each parent type's level runs, it names that
@@ -39,10 +42,10 @@
 //! `Owned::from(&child)` and downcasts get pointers that may later write to
 //! or free the allocation, even though they start from a narrow `&T`.
 
-use crate::sync::AtomicUsize;
+use crate::sync::{AtomicPtr, AtomicUsize};
 use crate::type_info::TypeInfo;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::Ordering;
 
 /// Lifecycle state of an object, read with [`ObjectHeader::state`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,47 +60,38 @@ pub enum LifeState {
 
 /// Set when finalize has finished.
 pub(crate) const FINALIZED: usize = 0b0001;
-/// Set once the object has an entry in the composition tree's side table
-/// (a dynamic parent, an owner, or dynamic children), so that finalize only
-/// takes the tree lock for objects that need it.
+/// Set once the object has an entry in the composition tree's or the link
+/// targets' side tables (dynamic children, a dynamic parent, links to it),
+/// so that finalize only takes those locks for objects that need it.
 pub(crate) const TREE_FLAG: usize = 0b0010;
-/// Set once a strong reference to the object, or to an object embedded in
+/// Set once a strong reference to the object, or to an object declared in
 /// it, can be made other than from a strong reference to the object: it
 /// has tree or link entries, an owned child (which can ask for its owner),
 /// or an embedded descendant that escaped (an `Owned` made from a borrow,
 /// or its own tree or link entries). Set on an object, it is set on every
-/// container the object is embedded in, and never cleared.
+/// container the object is declared in, and never cleared.
 ///
-/// While it is clear, whoever holds the only strong reference is the only
-/// one who can reach the object and everything embedded in it: dropping
-/// that reference finalizes without a read-modify-write, and finalize tears
-/// the embedded children down without checking each one's count.
+/// While it is clear, whoever holds the object's only strong reference is
+/// the only one who can reach the object and everything embedded in it:
+/// dropping that reference finalizes without a read-modify-write, and its
+/// container tears it down without one either.
 pub(crate) const SHARED: usize = 0b0100;
 pub(crate) const STORAGE_SHIFT: u32 = 3;
 pub(crate) const STORAGE_ONE: usize = 1 << STORAGE_SHIFT;
 
-/// What `refs` holds while an object is not live (under construction, or
-/// from the moment its finalize starts): `isize::MIN`. Live counts are
-/// positive, so "not positive as an `isize`" after an increment means a
-/// resurrection attempt or an overflow past `isize::MAX` -- the same single
-/// compare `Arc::clone` makes for overflow alone. The count is parked here
-/// explicitly by the finalizer, it is not an encoding of live counts.
+/// What `refs` holds from the moment an object's finalize starts:
+/// `isize::MIN`. Live counts are positive, so "not positive as an `isize`"
+/// after an increment means a resurrection attempt or an overflow past
+/// `isize::MAX` -- the same single compare `Arc::clone` makes for overflow
+/// alone. The finalizer parks the count here explicitly (every finalize,
+/// including a container's teardown of its children); it is not an
+/// encoding of live counts.
 pub(crate) const NOT_LIVE: usize = isize::MIN as usize;
 
-/// What a container's `refs` holds while a finalize that found it
-/// unshared (see [`SHARED`]) tears down one level's embedded children: a
-/// parked count, marked. The children's own counts are not parked then,
-/// so a reference taken on one of them (from its own finalize hook) is
-/// recognised as a resurrection by this mark on its container.
-pub(crate) const TEARING_DOWN: usize = NOT_LIVE + (1 << 61);
-
-/// Whether `refs` is [`TEARING_DOWN`], give or take the transient
-/// increments of failed resurrection attempts.
-fn is_tearing_down(refs: usize) -> bool {
-    refs.wrapping_sub(TEARING_DOWN).wrapping_add(1 << 32) < 1 << 33
-}
-
-const LINK_STANDALONE: usize = 1;
+const TAG_MASK: usize = 0b11;
+const TAG_EMBEDDED: usize = 0b00;
+const TAG_STANDALONE: usize = 0b01;
+const TAG_OWNED: usize = 0b11;
 
 /// The header at the start of every object's memory.
 ///
@@ -106,16 +100,16 @@ const LINK_STANDALONE: usize = 1;
 #[repr(C)] // the layout the module documentation shows
 pub struct ObjectHeader {
     link: NonNull<u8>,
-    /// Always a `&'static TypeInfo`; `core`'s atomic even under loom, as it
-    /// is no part of the counting protocol the models check.
+    /// Always a `&'static TypeInfo`.
     type_info: AtomicPtr<TypeInfo>,
     pub(crate) refs: AtomicUsize,
     pub(crate) storage: AtomicUsize,
 }
 
-// `type_info` points at immutable static data and the counts are atomics. `link`
-// is written once before the object is shared and only read after; what it
-// points at is kept alive by the storage count this object holds.
+// `type_info` points at immutable static data and the counts are atomics.
+// `link` (and an owned child's owner word) is written before the object is
+// reachable and only read after; what it points at is kept alive by the
+// storage count this object holds.
 // SAFETY: so sharing or sending the header between threads is sound.
 unsafe impl Send for ObjectHeader {}
 // SAFETY: see `Send`: no non-atomic field is written after initialisation.
@@ -128,29 +122,53 @@ pub(crate) enum Link {
     Standalone(NonNull<u8>),
     /// Header of the container this object is embedded in.
     Embedded(NonNull<ObjectHeader>),
+    /// Start of an owned child's own allocation: a word holding the
+    /// owner's header, then the object (see [`owned_child_layout`]).
+    OwnedChild(NonNull<u8>),
 }
 
 impl Link {
     #[inline]
     fn encode(self) -> NonNull<u8> {
         match self {
-            Link::Standalone(p) => p.map_addr(|a| a | LINK_STANDALONE),
+            Link::Standalone(p) => p.map_addr(|a| a | TAG_STANDALONE),
             Link::Embedded(h) => h.cast(),
+            Link::OwnedChild(p) => p.map_addr(|a| a | TAG_OWNED),
         }
     }
 }
 
+/// The allocation of an owned child of type `object`: one word for its
+/// owner's header, then the object; and the object's offset in it.
+pub(crate) fn owned_child_layout(object: core::alloc::Layout) -> (core::alloc::Layout, usize) {
+    let owner = core::alloc::Layout::new::<NonNull<ObjectHeader>>();
+    match owner.extend(object) {
+        Ok(pair) => pair,
+        // Only for an object within a word of `isize::MAX` bytes, which
+        // no allocation can hold anyway.
+        Err(_) => std::alloc::handle_alloc_error(object),
+    }
+}
+
 impl ObjectHeader {
-    /// A header for an object under construction: no strong reference yet
-    /// (so a child's `container()` cannot reach a half-built container),
-    /// one storage reference for itself plus one per embedded child.
+    /// A header for an object being built: live with one strong reference
+    /// (the caller's, or for a child its container's), one storage
+    /// reference for itself plus one per declared child. Nothing can reach
+    /// the object until the whole allocation it belongs to is built (see
+    /// `lifecycle`), so the count may be live from the start.
     #[inline]
-    pub(crate) fn new(type_info: &'static TypeInfo, embedded_children: usize, link: Link) -> Self {
+    pub(crate) fn new(
+        type_info: &'static TypeInfo,
+        declared_children: usize,
+        shared: bool,
+        link: Link,
+    ) -> Self {
+        let flags = if shared { SHARED } else { 0 };
         ObjectHeader {
             link: link.encode(),
             type_info: AtomicPtr::new(core::ptr::from_ref(type_info).cast_mut()),
-            refs: AtomicUsize::new(NOT_LIVE),
-            storage: AtomicUsize::new((1 + embedded_children) << STORAGE_SHIFT),
+            refs: AtomicUsize::new(1),
+            storage: AtomicUsize::new(((1 + declared_children) << STORAGE_SHIFT) | flags),
         }
     }
 
@@ -183,21 +201,11 @@ impl ObjectHeader {
     /// 0 once the object is not live).
     pub fn ref_count(&self) -> usize {
         let refs = self.refs.load(Ordering::Relaxed);
-        if refs as isize > 0 && !self.in_teardown() {
+        if refs as isize > 0 {
             refs
         } else {
             0
         }
-    }
-
-    /// Whether the object is embedded in a container that is tearing its
-    /// children down without parking their counts (see [`TEARING_DOWN`]).
-    fn in_teardown(&self) -> bool {
-        self.container_header().is_some_and(|container| {
-            // SAFETY: this object holds a storage reference on its
-            // container, so the container's header is allocated.
-            is_tearing_down(unsafe { container.as_ref() }.refs.load(Ordering::Relaxed))
-        })
     }
 
     /// Current number of storage references (a snapshot, for diagnostics).
@@ -209,33 +217,59 @@ impl ObjectHeader {
     pub fn state(&self) -> LifeState {
         if self.storage.load(Ordering::Acquire) & FINALIZED != 0 {
             LifeState::Finalized
-        } else if self.refs.load(Ordering::Acquire) as isize <= 0 || self.in_teardown() {
+        } else if self.refs.load(Ordering::Acquire) as isize <= 0 {
             LifeState::Finalizing
         } else {
             LifeState::Live
         }
     }
 
+    /// Whether the object is live (a snapshot: it may begin finalizing
+    /// right after, unless the caller holds a strong reference).
+    #[inline]
+    pub(crate) fn is_live(&self) -> bool {
+        self.refs.load(Ordering::Relaxed) as isize > 0
+    }
+
     #[inline]
     pub(crate) fn link(&self) -> Link {
         let raw = self.link;
-        if raw.addr().get() & LINK_STANDALONE != 0 {
-            // SAFETY: the allocation start is at least 8-aligned, so
-            // clearing the tag bit leaves it non-zero.
-            Link::Standalone(raw.map_addr(|a| unsafe {
-                core::num::NonZeroUsize::new_unchecked(a.get() & !LINK_STANDALONE)
-            }))
-        } else {
-            Link::Embedded(raw.cast())
+        let untagged = || {
+            // SAFETY: allocations and headers are at least 8-aligned, so
+            // clearing the tag bits leaves the address non-zero.
+            raw.map_addr(|a| unsafe { core::num::NonZeroUsize::new_unchecked(a.get() & !TAG_MASK) })
+        };
+        match raw.addr().get() & TAG_MASK {
+            TAG_EMBEDDED => Link::Embedded(raw.cast()),
+            TAG_STANDALONE => Link::Standalone(untagged()),
+            _ => Link::OwnedChild(untagged()),
         }
     }
 
     /// The container this object is embedded in, if any.
     #[inline]
-    pub(crate) fn container_header(&self) -> Option<NonNull<ObjectHeader>> {
+    pub(crate) fn embedding_container(&self) -> Option<NonNull<ObjectHeader>> {
+        match self.link() {
+            Link::Embedded(h) => Some(h),
+            Link::Standalone(_) | Link::OwnedChild(_) => None,
+        }
+    }
+
+    /// The object that declares this one as a child (`#[child(embedded)]`
+    /// or `#[child(owned)]`), if any. Its header stays allocated while this
+    /// object lives: a declared child holds a storage reference on it
+    /// until its own finalize ends.
+    #[inline]
+    pub(crate) fn declaring_container(&self) -> Option<NonNull<ObjectHeader>> {
         match self.link() {
             Link::Embedded(h) => Some(h),
             Link::Standalone(_) => None,
+            Link::OwnedChild(start) => {
+                // SAFETY: an owned child's allocation starts with its
+                // owner's header pointer, written before the child was
+                // reachable and never written again.
+                Some(unsafe { start.cast::<NonNull<ObjectHeader>>().read() })
+            }
         }
     }
 
@@ -243,7 +277,7 @@ impl ObjectHeader {
     /// provenance of the whole allocation.
     #[inline]
     pub(crate) fn allocation_ptr_at<T>(&self, at: NonNull<T>) -> NonNull<T> {
-        // Both kinds of link carry the allocation's provenance and the
+        // Every kind of link carries the allocation's provenance and the
         // address is replaced anyway: no need to decode the tag.
         self.link.with_addr(at.addr()).cast()
     }
@@ -258,45 +292,33 @@ impl ObjectHeader {
         // reference through which it reached the object, so the object is
         // kept alive independently and no data is published by this count.
         let old = self.refs.fetch_add(1, Ordering::Relaxed);
-        // Zero is never seen here: the finalizer parks the count before
-        // any code that could still reach the object runs. The failure
-        // path re-reads the count rather than taking `old`, so the
-        // increment compiles to `lock inc` and a flag test, as
-        // `Arc::clone`'s does, instead of `lock xadd`.
+        // Zero is never seen here: a count reaches zero only when the last
+        // reference goes, and the finalizer parks it before any code that
+        // could reach the object runs. The failure path re-reads the count
+        // rather than taking `old`, so the increment compiles to `lock inc`
+        // and a flag test, as `Arc::clone`'s does, instead of `lock xadd`.
         if (old as isize) < 0 {
             self.acquire_ref_failed();
         }
     }
 
     /// Takes a strong reference on an object reached through a borrow
-    /// (`Owned::from`, a tree walk) rather than through a strong reference
-    /// to it. For an embedded object that is an escape: its containers are
-    /// marked [`SHARED`] first, and a reference taken while its container
-    /// tears it down is a resurrection.
+    /// (`Owned::from`) rather than through a strong reference to it. For an
+    /// embedded object that is an escape: its containers are marked
+    /// [`SHARED`] first, since the new reference can reach them.
     #[inline]
     pub(crate) fn acquire_ref_escaping(&self) {
-        if let Some(container) = self.container_header() {
-            self.escape(container);
+        if let Some(container) = self.embedding_container() {
+            mark_shared(container);
         }
         self.acquire_ref();
     }
 
-    // Not `#[cold]`: `Owned::from` on an embedded child is ordinary use.
-    // Out of line, so that `Owned::from` on a standalone object stays an
-    // increment and a link test.
-    #[inline(never)]
-    fn escape(&self, container: NonNull<ObjectHeader>) {
-        // SAFETY: this object holds a storage reference on its container.
-        if is_tearing_down(unsafe { container.as_ref() }.refs.load(Ordering::Relaxed)) {
-            // Being finalized by its container's teardown, which did not
-            // park the count: report it as for a parked one.
-            self.resurrection_panic();
-        }
-        mark_shared(container);
-    }
-
     /// Takes a strong reference only while the object is live (like
-    /// `Weak::upgrade`): returns `false` once the count has reached zero.
+    /// `Weak::upgrade`): returns `false` once its finalize has begun. Every
+    /// path that makes a strong reference other than from one the caller
+    /// holds goes through here: a strong count only goes up from a live
+    /// count.
     pub(crate) fn try_acquire_ref(&self) -> bool {
         let mut cur = self.refs.load(Ordering::Relaxed);
         loop {
@@ -308,9 +330,10 @@ impl ObjectHeader {
                 std::process::abort();
             }
             // Relaxed on success: as in `Weak::upgrade`, the object's memory
-            // is kept alive by the caller's storage hold, and a non-zero
-            // count means finalize has not started (it starts only after
-            // the count reaches zero, which this CAS would have observed).
+            // is kept alive by the caller's storage hold (or lock), and a
+            // positive count means finalize has not started (it starts only
+            // after the count reaches zero, which this CAS would have
+            // observed, as the count's modification order is total).
             match self.refs.compare_exchange_weak(
                 cur,
                 cur + 1,
@@ -340,7 +363,7 @@ impl ObjectHeader {
 
     #[cold]
     fn resurrection_panic(&self) -> ! {
-        let path = crate::tree::path_for_diagnostics(self);
+        let path = crate::walk::path_for_diagnostics(self);
         panic!(
             "qom: reference taken on `{}` ({}){} while it is {}; an object cannot be \
              resurrected once its last reference is gone",
@@ -348,30 +371,23 @@ impl ObjectHeader {
             self.type_info().rust_name(),
             path.map(|p| format!(" at {p}")).unwrap_or_default(),
             match self.state() {
-                LifeState::Live | LifeState::Finalizing =>
-                    "not live (finalizing or under construction)",
+                LifeState::Live | LifeState::Finalizing => "finalizing",
                 LifeState::Finalized => "finalized",
             }
         );
     }
 
-    /// Marks the object as being in the composition tree's side table
-    /// (which makes it, and its containers, [`SHARED`]).
+    /// Marks the object as being in a side table (the tree's or the link
+    /// targets'), which makes it, and its containers, [`SHARED`].
     pub(crate) fn set_tree_flag(&self) {
-        // Relaxed: the flags are only read by this object's finalizer, and
-        // by the last holder's `Owned::drop`, which synchronise with every
-        // holder through the `refs` release/acquire pair before reading.
+        // Relaxed: the flags are only read by this object's finalizer (and
+        // its containers'), and by the last holder's `Owned::drop`, which
+        // synchronise with every holder through the `refs` release/acquire
+        // pair before reading.
         self.storage.fetch_or(TREE_FLAG | SHARED, Ordering::Relaxed);
-        if let Some(container) = self.container_header() {
+        if let Some(container) = self.declaring_container() {
             mark_shared(container);
         }
-    }
-
-    /// Marks the object (and its containers) [`SHARED`]: something other
-    /// than its strong references can now make one, such as an owned
-    /// child asking for its owner.
-    pub(crate) fn set_shared(&self) {
-        mark_shared(NonNull::from(self));
     }
 
     /// Whether a strong reference can be made other than from a strong
@@ -388,23 +404,26 @@ impl ObjectHeader {
     }
 }
 
-/// Sets [`SHARED`] on `header` and every container it is embedded in.
-fn mark_shared(header: NonNull<ObjectHeader>) {
+/// Sets [`SHARED`] on `header` and every container it is declared in.
+pub(crate) fn mark_shared(header: NonNull<ObjectHeader>) {
     let mut at = Some(header);
     while let Some(header) = at {
         // SAFETY: the caller reached `header` through an object it holds,
-        // and each object holds a storage reference on its container.
+        // and each declared child holds a storage reference on its
+        // container.
         let h = unsafe { header.as_ref() };
         // Relaxed, as in `set_tree_flag`. Load first: the bit is usually
         // set already, and a load is cheaper than a read-modify-write.
+        // The walk goes on to the top even then: another thread may be
+        // marking the same chain and not be there yet.
         if h.storage.load(Ordering::Relaxed) & SHARED == 0 {
             h.storage.fetch_or(SHARED, Ordering::Relaxed);
         }
-        at = h.container_header();
+        at = h.declaring_container();
     }
 }
 
-// The header budget from DESIGN.md: no larger than 32 bytes on 64-bit hosts
-// (QEMU's is 40 plus a per-object property hash table).
+// The header budget: no larger than 32 bytes on 64-bit hosts (QEMU's is
+// 40 plus a per-object property hash table).
 #[cfg(all(not(loom), target_pointer_width = "64"))]
 const _: () = assert!(core::mem::size_of::<ObjectHeader>() == 32);

@@ -60,7 +60,9 @@ mod size;
 mod suggest;
 mod sync;
 mod tree;
+mod tree_links;
 mod type_info;
+mod walk;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -1,13 +1,23 @@
 //! Creation, finalization and freeing: the only code that decides when an
-//! object's hooks run and when its memory goes away.
+//! object's hooks run and when its memory goes away. The rules, and why
+//! each shortcut below is sound, are in the design document
+//! (`book/src/design.md`, "The lifetime contract"); in short:
 //!
-//! The rules (DESIGN.md, "Semantics"):
-//! * `refs` reaching zero finalizes the object, exactly once;
-//! * finalize ends by setting `FINALIZED` and releasing the object's own
+//! * An allocation is *built* (every field of every level, every embedded
+//!   and owned child) before any `init` hook runs, and nothing can reach
+//!   it while it is built: a panic while building drops what was built
+//!   and frees the memory.
+//! * `refs` reaching zero finalizes the object, exactly once; the
+//!   finalizer parks the count at `NOT_LIVE` first (every finalize,
+//!   including a container's teardown of its children), so a strong count
+//!   only ever goes up from a live count.
+//! * Finalize ends by setting `FINALIZED` and releasing the object's own
 //!   storage reference and the ones its in-place-torn-down children would
-//!   have released, in one atomic operation;
-//! * `storage` reaching zero frees the allocation, or, for an embedded
-//!   object, releases one storage reference on its container.
+//!   have released, in one atomic operation; `storage` reaching zero frees
+//!   the allocation, or releases one storage reference on the container.
+//! * A panic in user code during finalize (a hook, a field's `Drop`) is
+//!   caught, the teardown goes on, and the first panic is resumed once
+//!   the memory is released.
 //!
 //! Orderings follow `std::sync::Arc` (`library/alloc/src/sync.rs`): every
 //! decrement is `Release` so that all uses of the object through the
@@ -16,12 +26,19 @@
 //! freer) sees all of those uses completed.
 
 use crate::header::{
-    Link, ObjectHeader, FINALIZED, NOT_LIVE, STORAGE_ONE, STORAGE_SHIFT, TEARING_DOWN,
+    owned_child_layout, Link, ObjectHeader, FINALIZED, NOT_LIVE, STORAGE_ONE, STORAGE_SHIFT,
 };
 use crate::object::{InitContext, ObjectType};
-use crate::type_info::ChildKind;
+use core::alloc::Layout;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::any::Any;
+use std::cell::Cell;
+
+/// What finalize functions add to their result for each panic caught from
+/// user code; the low half of the result counts storage references.
+pub(crate) const PANIC_UNIT: usize = 1 << (usize::BITS / 2);
+const COUNT_MASK: usize = PANIC_UNIT - 1;
 
 /// The header of `this`, with `this`'s provenance.
 #[inline(always)]
@@ -30,51 +47,172 @@ pub(crate) fn header_ptr<T: ObjectType>(this: NonNull<T>) -> NonNull<ObjectHeade
     unsafe { this.byte_add(T::HEADER_OFFSET).cast() }
 }
 
-/// Initialises the object at `this` and makes it live with one strong
-/// reference, owned by the caller.
+/// Builds the object at `this`: header and every field, no hook.
 ///
 /// # Safety
 /// `this` points to uninitialised memory valid for `T`, with the provenance
-/// of the whole allocation; `link` describes where that memory lives.
-#[inline]
-pub(crate) unsafe fn init_object<T: ObjectType>(this: NonNull<T>, link: Link) {
+/// of the whole allocation, which nothing else can reach; `link` describes
+/// where that memory lives.
+#[inline(always)]
+unsafe fn build<T: ObjectType>(this: NonNull<T>, link: Link) {
     let ctx = InitContext {
         type_info: T::TYPE_INFO,
-        embedded_count: T::EMBEDDED_COUNT,
+        declared_children: T::DECLARED_CHILDREN,
+        shared: T::SHARED_AT_BIRTH,
         link,
     };
     // SAFETY: forwarded from the caller.
     unsafe { T::__init_fields(this, ctx) };
-    // SAFETY: every field is initialised now.
-    let object = unsafe { this.as_ref() };
-    // The object is not shared yet: a plain store of the caller's reference.
-    // Until now the count was parked at `NOT_LIVE`, so a child's
-    // `container()` could not reach this half-built object.
-    object.header().refs.store(1, Relaxed);
-    object.__run_init_hooks();
 }
 
-/// Called by `Owned::drop` after it took the strong count to zero.
+/// Frees an allocation whose build panicked (the fields built so far were
+/// unbuilt by the build's own guards).
+struct FreeOnUnwind {
+    start: NonNull<u8>,
+    layout: Layout,
+}
+
+impl Drop for FreeOnUnwind {
+    fn drop(&mut self) {
+        // SAFETY: `start` came from the global allocator with `layout`
+        // and holds nothing that needs dropping any more.
+        unsafe { std::alloc::dealloc(self.start.as_ptr(), self.layout) }
+    }
+}
+
+fn allocate(layout: Layout) -> NonNull<u8> {
+    // SAFETY: every object has a header, so the layout is not zero-sized.
+    let raw = unsafe { std::alloc::alloc(layout) };
+    NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+}
+
+/// Allocates and builds a standalone `T` with one strong reference, the
+/// caller's. No hook has run: the caller runs them.
+pub(crate) fn new_object<T: ObjectType>() -> NonNull<T> {
+    let layout = Layout::new::<T>();
+    let start = allocate(layout);
+    let free_on_unwind = FreeOnUnwind { start, layout };
+    let this = start.cast::<T>();
+    // SAFETY: fresh memory for a `T`, with the allocation's provenance;
+    // nothing else knows of it.
+    unsafe { build(this, Link::Standalone(start)) };
+    core::mem::forget(free_on_unwind);
+    this
+}
+
+/// Allocates and builds a `T` as an owned child of the object whose header
+/// is `owner` (which the caller is building): its allocation starts with a
+/// word holding `owner`, on which the child holds a storage reference (the
+/// owner counted it at its creation). No hook has run.
+///
+/// # Safety
+/// `owner` is the header, with its allocation's provenance, of an object
+/// being built that declares this child.
+pub(crate) unsafe fn new_owned_child<T: ObjectType>(owner: NonNull<ObjectHeader>) -> NonNull<T> {
+    let (layout, offset) = owned_child_layout(Layout::new::<T>());
+    let start = allocate(layout);
+    let free_on_unwind = FreeOnUnwind { start, layout };
+    // SAFETY: the allocation starts with a word for the owner, and the
+    // object follows at `offset`, both inside the allocation.
+    let this = unsafe {
+        start.cast::<NonNull<ObjectHeader>>().write(owner);
+        start.byte_add(offset).cast::<T>()
+    };
+    // SAFETY: fresh memory for a `T`; nothing else knows of it.
+    unsafe { build(this, Link::OwnedChild(start)) };
+    core::mem::forget(free_on_unwind);
+    this
+}
+
+/// Undoes [`new_owned_child`] for a child whose hooks never ran.
+///
+/// # Safety
+/// `this` was made by `new_owned_child`, nothing else can reach it, and it
+/// is not used afterwards.
+pub(crate) unsafe fn unbuild_owned_child<T: ObjectType>(this: NonNull<T>) {
+    // SAFETY: forwarded from the caller.
+    unsafe { T::__unbuild(this) };
+    let (layout, _) = owned_child_layout(Layout::new::<T>());
+    // SAFETY: the header is still readable (fields were dropped, the header
+    // has nothing to drop); its link is the allocation's start.
+    if let Link::OwnedChild(start) = unsafe { header_ptr(this).as_ref() }.link() {
+        // SAFETY: allocated by `new_owned_child` with this layout.
+        unsafe { std::alloc::dealloc(start.as_ptr(), layout) }
+    }
+}
+
+/// Builds one embedded child in place, linked to its container.
+///
+/// # Safety
+/// `this` is uninitialised memory for `T` inside the container whose header
+/// is `container`, both with the allocation's provenance, which nothing
+/// else can reach.
+#[inline(always)]
+pub(crate) unsafe fn init_embedded<T: ObjectType>(
+    this: NonNull<T>,
+    container: NonNull<ObjectHeader>,
+) {
+    // SAFETY: forwarded from the caller. The child's strong count starts
+    // at one: the container's reference, dropped in the container's
+    // finalize.
+    unsafe { build(this, Link::Embedded(container)) }
+}
+
+/// Called by `Owned::drop` after it took the strong count to zero (or
+/// found it at one, with nothing able to make another). Resumes the first
+/// panic a hook raised during the teardown, once the memory is released.
 ///
 /// # Safety
 /// The caller released the last strong reference of the object whose
 /// header is `header` (a pointer with the allocation's provenance).
 #[inline(never)]
 pub(crate) unsafe fn drop_last_ref(header: NonNull<ObjectHeader>) {
+    // SAFETY: forwarded from the caller.
+    if unsafe { finalize_and_free(header) } != 0 {
+        resume_pending_panic();
+    }
+}
+
+/// Drops a strong reference during another object's finalize: like
+/// `Owned::drop`, but a panic from the hooks this runs is left pending
+/// (and counted in the result, in [`PANIC_UNIT`]s) for the outermost
+/// finalize to resume, so the teardown in progress is never cut short.
+///
+/// # Safety
+/// The caller owns one strong reference on the object at `header` (a
+/// pointer with the allocation's provenance) and gives it up.
+pub(crate) unsafe fn release_nested(header: NonNull<ObjectHeader>) -> usize {
+    // SAFETY: we still hold our reference; only the counter is touched.
+    let refs = unsafe { &(*header.as_ptr()).refs };
+    // Release/Acquire: as in `Owned::drop`.
+    if refs.fetch_sub(1, Release) != 1 {
+        return 0;
+    }
+    // SAFETY: we took the count to zero.
+    unsafe { finalize_and_free(header) }
+}
+
+/// Finalizes an object whose count the caller took to zero, and releases
+/// its storage. Returns the panics caught meanwhile, in [`PANIC_UNIT`]s.
+///
+/// # Safety
+/// The caller released the last strong reference (see [`drop_last_ref`]).
+unsafe fn finalize_and_free(header: NonNull<ObjectHeader>) -> usize {
     // SAFETY: the object is live until we finalize it.
     let h = unsafe { header.as_ref() };
     // Acquire pairs with the Release decrements of every other reference:
     // their uses of the object happen before finalize.
     h.refs.load(Acquire);
     // Park the count: any later `ref` (from a finalize hook) sees a
-    // non-positive count and panics; `container()` upgrades already fail
-    // on zero. Only this thread can reach the object now: a plain store.
+    // non-positive count and panics; every try-acquire fails. Only this
+    // thread can reach the object now: a plain store.
     h.refs.store(NOT_LIVE, Relaxed);
     // SAFETY: the count is zero and we observed it first: we are the
     // unique finalizer.
-    let release = unsafe { (h.type_info().finalize)(header) };
+    let released = unsafe { (h.type_info().finalize)(header) };
     // SAFETY: finalize returned our storage references to drop.
-    unsafe { finish_finalize(header, release) };
+    unsafe { finish_finalize(header, released & COUNT_MASK) };
+    released & !COUNT_MASK
 }
 
 /// Type-erased entry into [`finalize`], stored in `TypeInfo`.
@@ -88,45 +226,33 @@ pub(crate) unsafe fn finalize_erased<T: ObjectType>(header: NonNull<ObjectHeader
     unsafe { finalize(this) }
 }
 
-/// Runs the finalize sequence of an object whose strong count is zero.
-/// Returns the storage references on it to release: its own plus one for
-/// each embedded child that finished finalizing during this call.
+/// Runs the finalize sequence of an object whose strong count is parked.
+/// Returns the storage references on it to release (its own plus one for
+/// each declared child that finished finalizing during this call) plus a
+/// [`PANIC_UNIT`] per panic caught.
 ///
 /// # Safety
-/// The strong count is zero and the caller is the unique finalizer;
-/// `this` carries the allocation's provenance.
-#[inline]
-pub(crate) unsafe fn finalize<T: ObjectType>(this: NonNull<T>) -> usize {
+/// The count is parked and the caller is the unique finalizer; `this`
+/// carries the allocation's provenance.
+#[inline(always)]
+unsafe fn finalize<T: ObjectType>(this: NonNull<T>) -> usize {
     // SAFETY: forwarded from the caller.
-    let released = unsafe { finalize_levels(this) };
+    let mut released = 1 + unsafe { T::__finalize_levels(this) };
     // SAFETY: the header is live until our storage reference goes.
     let header = unsafe { header_ptr(this).as_ref() };
-    // Dynamic children (`add_child`), tree and link entries: released
-    // last, after every declared child of every level.
-    if header.has_tree_flag() {
-        crate::tree::release_links(header);
-    }
-    released
-}
-
-/// [`finalize`] without releasing tree entries, which an embedded child
-/// of an unshared container can only have gained from its own hooks;
-/// [`Teardown::end`] releases those.
-///
-/// # Safety
-/// As [`finalize`].
-#[inline]
-unsafe fn finalize_levels<T: ObjectType>(this: NonNull<T>) -> usize {
-    // SAFETY: forwarded from the caller.
-    let released = 1 + unsafe { T::__finalize_levels(this) };
     if T::DEPTH > 1 {
         // The levels named their parent types while they ran (see
         // `finalize_parent_level`); whoever frees the memory needs the
         // most-derived type's layout. `T` is it: `finalize_erased` is
-        // stored for the most-derived type and embedded fields are
+        // stored for the most-derived type and declared fields are
         // concrete types.
         // SAFETY: we are the unique finalizer.
-        unsafe { header_ptr(this).as_ref().set_finalizing_type(T::TYPE_INFO) };
+        unsafe { header.set_finalizing_type(T::TYPE_INFO) };
+    }
+    // Dynamic children (`add_child`), tree and link entries: released
+    // last, after every declared child of every level.
+    if header.has_tree_flag() {
+        released += crate::tree_links::release_links(header);
     }
     released
 }
@@ -134,15 +260,14 @@ unsafe fn finalize_levels<T: ObjectType>(this: NonNull<T>) -> usize {
 /// Runs the parent type's finalize levels, called by a type's finalize
 /// glue once its own level is done. From then on the object's dynamic type
 /// is the parent type, as in a C++ base destructor: the subtype's fields
-/// have been dropped and its embedded children finalized, so a parent hook
-/// must not reach them by a downcast or a virtual call, and with the type
-/// changed neither finds them. `Object`'s level runs no user code, so
-/// entering it changes nothing.
+/// have been dropped and its children finalized, so a parent hook must not
+/// reach them by a downcast or a virtual call, and with the type changed
+/// neither finds them. `Object`'s level runs no user code, so entering it
+/// changes nothing.
 ///
 /// # Safety
-/// As for `finalize`: `parent` is the parent-type part of the object being
-/// finalized, whose level just finished, and the caller is the unique
-/// finalizer.
+/// `parent` is the parent-type part of an object whose level just
+/// finished, and the caller is its unique finalizer (derive glue).
 #[inline(always)]
 pub unsafe fn finalize_parent_level<P: ObjectType>(parent: NonNull<P>) -> usize {
     if P::DEPTH > 0 {
@@ -165,10 +290,10 @@ pub unsafe fn finalize_parent_level<P: ObjectType>(parent: NonNull<P>) -> usize 
 unsafe fn finish_finalize(header: NonNull<ObjectHeader>, n: usize) {
     // SAFETY: we hold `n` storage references, so the bytes are live.
     let storage = unsafe { &(*header.as_ptr()).storage };
-    // If the count is exactly ours, no embedded child is still alive and
-    // none can appear (storage references are only created at
-    // initialisation): skip the read-modify-write and free. Acquire pairs
-    // with the Release decrements of children that finished earlier.
+    // If the count is exactly ours, no declared child is still alive and
+    // none can appear (storage references are only created at build):
+    // skip the read-modify-write and free. Acquire pairs with the Release
+    // decrements of children that finished earlier.
     if storage.load(Acquire) >> STORAGE_SHIFT == n {
         // SAFETY: no other storage reference exists.
         unsafe { free_storage(header) };
@@ -206,198 +331,247 @@ unsafe fn release_storage(header: NonNull<ObjectHeader>, n: usize) {
 }
 
 /// Frees the memory of an object no one needs any more: deallocates a
-/// standalone object, or releases an embedded one's hold on its container.
+/// standalone object or an owned child (which then releases its hold on
+/// its owner), or releases an embedded one's hold on its container.
 ///
 /// # Safety
 /// No storage reference on the object remains; `header` carries the
 /// allocation's provenance.
 unsafe fn free_storage(header: NonNull<ObjectHeader>) {
-    // SAFETY: the header is still allocated and `link` was written before
-    // the object was shared.
-    match unsafe { header.as_ref() }.link() {
-        Link::Embedded(container) => {
-            // This object's bytes belong to its container, on which it held
-            // one storage reference.
-            // SAFETY: we own that reference.
-            unsafe { release_storage(container, 1) }
+    // SAFETY: the header is still allocated.
+    let container = unsafe { dealloc_own_allocation(header) };
+    if let Some(container) = container {
+        // SAFETY: this object held one storage reference on it.
+        unsafe { release_storage(container, 1) }
+    }
+}
+
+/// Deallocates the object's own allocation, if it has one (standalone
+/// objects and owned children), and returns the container on which it
+/// held a storage reference, if any (embedded and owned children): the
+/// caller releases that reference.
+///
+/// # Safety
+/// As [`free_storage`].
+unsafe fn dealloc_own_allocation(header: NonNull<ObjectHeader>) -> Option<NonNull<ObjectHeader>> {
+    // SAFETY: the header is allocated, `link` (and an owned child's owner
+    // word) written before the object was reachable; `type_info` is the
+    // most-derived type again (see `finalize`).
+    let (link, layout) = unsafe {
+        let h = header.as_ref();
+        (h.link(), h.type_info().layout)
+    };
+    match link {
+        // The bytes belong to the container.
+        Link::Embedded(container) => Some(container),
+        Link::Standalone(start) => {
+            // SAFETY: `start` is what `new_object` got from the global
+            // allocator with this layout (the most-derived type's), and
+            // every field was dropped during finalize.
+            unsafe { std::alloc::dealloc(start.as_ptr(), layout) };
+            None
         }
-        Link::Standalone(allocation) => {
-            // SAFETY: as above; `type_info` is static.
-            let layout = unsafe { header.as_ref() }.type_info().layout;
-            // SAFETY: `allocation` is the pointer `Owned::new` got from the
-            // global allocator with this layout (the most-derived type's),
-            // and every field was dropped during finalize.
-            unsafe { std::alloc::dealloc(allocation.as_ptr(), layout) };
+        Link::OwnedChild(start) => {
+            // SAFETY: as above, from `new_owned_child`; the owner word is
+            // read before the memory goes.
+            unsafe {
+                let owner = start.cast::<NonNull<ObjectHeader>>().read();
+                std::alloc::dealloc(start.as_ptr(), owned_child_layout(layout).0);
+                Some(owner)
+            }
         }
     }
 }
 
-/// Initialises one embedded child in place, linked to its container.
-///
-/// # Safety
-/// `this` is uninitialised memory for `T` inside the container whose header
-/// is `container`, both with the allocation's provenance.
-#[inline]
-pub(crate) unsafe fn init_embedded<T: ObjectType>(
-    this: NonNull<T>,
-    container: NonNull<ObjectHeader>,
-) {
-    // SAFETY: forwarded from the caller. The child's strong count ends at
-    // one: the container's reference, dropped in the container's finalize.
-    unsafe { init_object(this, Link::Embedded(container)) }
-}
-
-/// One level's release of its embedded children, during its container's
+/// One level's release of its declared children, during its container's
 /// finalize: whether the container is unshared (see `SHARED`), in which
-/// case every embedded child is reachable only through it and is torn down
-/// without checking or parking its count.
+/// case every child is reachable only through it and is torn down without
+/// a read-modify-write on its count.
 #[derive(Clone, Copy)]
 pub struct Teardown {
     unshared: bool,
 }
 
 impl Teardown {
-    /// Starts releasing the embedded children of the level of type `T` at
+    /// Starts releasing the declared children of the level of type `T` at
     /// `level` of the object being finalized (derive glue).
     ///
     /// # Safety
-    /// Called by the object's unique finalizer, then [`Teardown::end`]
-    /// with the same level once the level's children are released.
+    /// Called by the object's unique finalizer, with the object's count
+    /// parked.
     #[inline(always)]
     pub unsafe fn begin<T: ObjectType>(level: NonNull<T>) -> Self {
         // SAFETY: the object is finalizing: its bytes are live.
         let container = unsafe { header_ptr(level).as_ref() };
         // This thread synchronised with every former holder before
         // finalize began; since then only this thread can set `SHARED`
-        // (from a hook). While it is clear, no other thread can reach the
-        // container or anything in it, so a plain store of the parked
-        // count loses no update.
-        let unshared = !container.is_shared();
-        if unshared {
-            container.refs.store(TEARING_DOWN, Relaxed);
-        }
-        Teardown { unshared }
-    }
-
-    /// Ends a level's release of its embedded children.
-    ///
-    /// # Safety
-    /// As [`Teardown::begin`].
-    #[inline(always)]
-    pub unsafe fn end<T: ObjectType>(self, level: NonNull<T>) {
-        if !self.unshared {
-            return;
-        }
-        // SAFETY: as in `begin`.
-        let container = unsafe { header_ptr(level).as_ref() };
-        // Parked again, as in `drop_last_ref`; only this thread writes
-        // the count of a finalizing object.
-        container.refs.store(NOT_LIVE, Relaxed);
-        if container.is_shared() {
-            // A child's hook let a grandchild escape, or gave the child
-            // tree entries.
-            // SAFETY: forwarded from the caller.
-            unsafe { release_late_tree_entries(level) };
+        // (from a hook, before this point). While it is clear, no other
+        // thread can reach the container or anything in it.
+        Teardown {
+            unshared: !container.is_shared(),
         }
     }
 }
 
-/// Releases the tree entries the children of the level of type `T` gave
-/// themselves from their own finalize hooks (which made the container
-/// shared): those children were finalized without the check (see
-/// `finalize_levels`).
+/// Whether the object at `h` can be torn down without a read-modify-write:
+/// its reference (the container's) is the only one and nothing can make
+/// another (see `SHARED`). Acquire pairs with the Release decrement of the
+/// last other reference, and so also makes visible a `SHARED` set before
+/// that reference went.
+#[inline(always)]
+fn alone(h: &ObjectHeader) -> bool {
+    h.refs.load(Acquire) == 1 && !h.is_shared()
+}
+
+/// Tears down a declared child whose only reference is its container's
+/// (the caller checked): parks its count, finalizes it, and returns
+/// whether its storage count is now exactly what finalize returned (no
+/// child of its own still holds it), with the panic units.
 ///
 /// # Safety
-/// As [`Teardown::end`].
-#[cold]
-unsafe fn release_late_tree_entries<T: ObjectType>(level: NonNull<T>) {
-    let embedded = T::TYPE_INFO.children().iter();
-    for child in embedded.filter(|c| c.kind() != ChildKind::Owned) {
-        for i in 0..child.count() {
-            // SAFETY: the level is an initialised `T`; its children's
-            // bytes live until the container's own storage reference
-            // goes, which it still holds.
-            let header = unsafe { child.element_header(level.cast(), i).as_ref() };
-            if header.has_tree_flag() {
-                crate::tree::release_links(header);
-            }
-        }
+/// The child is declared in an object the caller is finalizing, and the
+/// container's reference is its only one.
+#[inline(always)]
+unsafe fn tear_down_alone<T: ObjectType>(this: NonNull<T>) -> (bool, usize, usize) {
+    let header = header_ptr(this);
+    // SAFETY: the child is live: the container's reference is still held.
+    let h = unsafe { header.as_ref() };
+    // Parked, as in `finalize_and_free`, so that a reference taken from the
+    // child's own hooks is a resurrection and every walk to it fails. A
+    // plain store: no other thread can reach the child.
+    h.refs.store(NOT_LIVE, Relaxed);
+    // SAFETY: we are the unique finalizer.
+    let released = unsafe { finalize(this) };
+    let (count, units) = (released & COUNT_MASK, released & !COUNT_MASK);
+    // Unless a hook of the child let one of its own children escape,
+    // which then still holds the child's storage, its storage count is
+    // what finalize returned. Acquire: as in `finish_finalize`.
+    let sole = T::DECLARED_CHILDREN == 0 || h.storage.load(Acquire) >> STORAGE_SHIFT == count;
+    if !sole {
+        // SAFETY: we hold `count` storage references on the child.
+        unsafe { finish_finalize(header, count) };
     }
+    (sole, count, units)
 }
 
 /// Drops the container's strong reference on an embedded child, during the
 /// container's finalize. Returns 1 if the child finished finalizing and the
 /// caller should release the storage reference it held on the container,
-/// 0 if that release happens elsewhere (now or later).
+/// 0 if that release happens elsewhere (now or later); plus the panics
+/// caught, in [`PANIC_UNIT`]s.
 ///
 /// # Safety
 /// Called once per embedded child, by its container's finalizer, within
 /// the container's [`Teardown`] of the child's level.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn release_embedded<T: ObjectType>(
     this: NonNull<T>,
     teardown: Teardown,
 ) -> usize {
     let header = header_ptr(this);
     // SAFETY: the child is live: the container's reference is still held.
-    let h = unsafe { header.as_ref() };
-    if teardown.unshared {
-        // Nothing escaped from the container: the container's reference is
-        // the child's only one, and no one else can take another. A
-        // reference taken from the child's own hooks is caught as a
-        // resurrection by the container's `TEARING_DOWN` mark, so the count
-        // needs no parking.
-        // SAFETY: we are the unique finalizer.
-        let released = unsafe { finalize_levels(this) };
-        // Its bytes are the container's. Unless a hook of the child let
-        // one of its own embedded children escape, which then still holds
-        // the child's storage, its storage count is what finalize
-        // returned: hand the release of its hold on the container to the
-        // caller. Acquire: as in `finish_finalize`.
-        if T::EMBEDDED_COUNT == 0 || h.storage.load(Acquire) >> STORAGE_SHIFT == released {
-            return 1;
-        }
-        // SAFETY: we hold `released` storage references on the child.
-        unsafe { finish_finalize(header, released) };
-        return 0;
+    if teardown.unshared || alone(unsafe { header.as_ref() }) {
+        // SAFETY: only the container's reference exists (an unshared
+        // container's children have no other; `alone` checked otherwise).
+        let (sole, _, units) = unsafe { tear_down_alone(this) };
+        // Its bytes are the container's: with no other storage reference,
+        // the release of its hold on the container goes to the caller.
+        return usize::from(sole) + units;
     }
-    // SAFETY: forwarded from the caller.
-    unsafe { release_embedded_of_shared(this) }
+    // SAFETY: we give up the container's reference.
+    unsafe { release_nested(header) }
 }
 
-/// [`release_embedded`] for a child of a shared container. Out of line:
-/// the unshared path above is a few instructions (none for a child whose
-/// hooks are empty), and this one would otherwise cost the caller the
-/// registers it needs.
+/// Drops an owner's strong reference on an owned child, during the
+/// owner's finalize. Returns as [`release_embedded`].
 ///
 /// # Safety
-/// As [`release_embedded`].
-#[inline(never)]
-unsafe fn release_embedded_of_shared<T: ObjectType>(this: NonNull<T>) -> usize {
+/// Called once per owned child, by its owner's finalizer, with the
+/// pointer the owner's `Owned` field holds.
+#[inline]
+pub(crate) unsafe fn release_owned<T: ObjectType>(this: NonNull<T>) -> usize {
     let header = header_ptr(this);
-    // SAFETY: the child is live: the container's reference is still held.
-    let h = unsafe { header.as_ref() };
-    // Fast path, no read-modify-write: a child without embedded children
-    // of its own can only be reached through its container or an `Owned`
-    // of it. The container is finalizing (unreachable), so if ours is the
-    // only reference nobody can take another: we tear it down alone.
-    // Acquire pairs with the Release decrement of the last other `Owned`.
-    if T::EMBEDDED_COUNT == 0 && h.refs.load(Acquire) == 1 {
-        // Park the count so a `ref` from the child's own finalize hook
-        // panics as a resurrection, as for any finalizing object.
-        h.refs.store(NOT_LIVE, Relaxed);
-        // The child has no embedded children, so its storage count is
-        // exactly its own reference and its bytes are the container's:
-        // instead of marking it finalized and releasing that reference, we
-        // hand the release of its hold on the container to the caller.
-        // SAFETY: we are the unique finalizer (checked just above).
-        unsafe { finalize(this) };
-        return 1;
+    // SAFETY: the child is live: the owner's reference is still held.
+    if alone(unsafe { header.as_ref() }) {
+        // SAFETY: only the owner's reference exists, and nothing can make
+        // another (`alone`).
+        let (sole, _, units) = unsafe { tear_down_alone(this) };
+        if sole {
+            // SAFETY: no storage reference on the child remains; its hold
+            // on the owner goes to the caller.
+            unsafe { dealloc_own_allocation(header) };
+            return 1 + units;
+        }
+        return units;
     }
-    // Release/Acquire: as in `Owned::drop`.
-    if h.refs.fetch_sub(1, Release) == 1 {
-        // SAFETY: we took the count to zero.
-        unsafe { drop_last_ref(header) };
+    // SAFETY: we give up the owner's reference.
+    unsafe { release_nested(header) }
+}
+
+thread_local! {
+    /// The first panic caught during this thread's outermost finalize,
+    /// until that finalize has released the memory and resumes it.
+    static PENDING_PANIC: Cell<Option<Box<dyn Any + Send>>> = const { Cell::new(None) };
+}
+
+/// Runs user code during a finalize (a hook, a field's `Drop`), catching
+/// a panic so that the teardown can go on: returns 0, or [`PANIC_UNIT`] if
+/// it panicked (the first such panic is kept to be resumed later). For
+/// code that cannot unwind, this compiles to nothing.
+#[inline(always)]
+pub fn guard(user_code: impl FnOnce()) -> usize {
+    match std::panic::catch_unwind(core::panic::AssertUnwindSafe(user_code)) {
+        Ok(()) => 0,
+        Err(payload) => {
+            keep_panic(payload);
+            PANIC_UNIT
+        }
     }
-    0
+}
+
+#[cold]
+fn keep_panic(payload: Box<dyn Any + Send>) {
+    let extra = PENDING_PANIC
+        .try_with(|slot| match slot.take() {
+            None => {
+                slot.set(Some(payload));
+                None
+            }
+            first => {
+                slot.set(first);
+                Some(payload)
+            }
+        })
+        .unwrap_or_else(|_| None);
+    if let Some(extra) = extra {
+        drop_payload(extra);
+    }
+}
+
+/// Drops a panic payload that will not be resumed (a second panic, or one
+/// raised while the thread is already unwinding), even if its own `Drop`
+/// panics.
+fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| drop(payload))) {
+        // A payload whose drop panics with a payload whose drop panics:
+        // give up on that one rather than unwind out of a teardown.
+        core::mem::forget(again);
+    }
+}
+
+/// Resumes the panic kept by [`guard`], once the teardown that caught it
+/// has released everything. While the thread is already unwinding (an
+/// `Owned` dropped during another panic), resuming would abort: the
+/// payload is dropped instead, as a destructor's panic would be lost.
+#[cold]
+#[inline(never)]
+fn resume_pending_panic() {
+    let Some(payload) = PENDING_PANIC.try_with(Cell::take).ok().flatten() else {
+        return;
+    };
+    if std::thread::panicking() {
+        drop_payload(payload);
+    } else {
+        std::panic::resume_unwind(payload);
+    }
 }

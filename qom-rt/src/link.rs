@@ -21,7 +21,7 @@ use crate::header::ObjectHeader;
 use crate::object::{IsA, Object, ObjectType};
 use crate::owned::Owned;
 use crate::property::PropertyOps;
-use crate::tree::{HeaderPtr, PtrHash};
+use crate::tree_links::{HeaderPtr, PtrHash};
 use crate::type_info::TypeInfo;
 use core::any::Any;
 use core::marker::PhantomData;
@@ -159,17 +159,17 @@ impl<T: ObjectType> Link<T> {
     /// assert!(link.get().is_none());
     /// ```
     pub fn get(&self) -> Option<Owned<T>> {
-        let (found, pin) = {
+        let found = {
             let targets = targets_read();
-            let header = self.cell.target_in(&targets)?;
-            upgrade(header)
+            upgrade(self.cell.target_in(&targets)?)?
         };
-        // Dropped after the lock: releasing the container may finalize it,
-        // and its finalizer takes the table's lock.
-        drop(pin);
         // SAFETY: `found` is a strong reference on the registered target,
         // whose type was checked to be a `T` when the link was set.
-        found.map(|h| unsafe { Owned::from_counted(h.0.byte_sub(T::HEADER_OFFSET).cast()) })
+        Some(unsafe {
+            let at = found.header_ptr().byte_sub(T::HEADER_OFFSET).cast();
+            core::mem::forget(found);
+            Owned::from_counted(at)
+        })
     }
 
     /// Points the link at `target` (a `T` or a subtype). The link does not
@@ -236,38 +236,28 @@ impl<T: ObjectType> core::fmt::Debug for Link<T> {
 }
 
 /// Takes a strong reference on a registered target, found under the
-/// table's lock. Returns it (as a header) and, for an embedded target, a
-/// reference on its container that the caller must drop *after*
-/// releasing the lock.
-fn upgrade(header: HeaderPtr) -> (Option<HeaderPtr>, Option<Owned<Object>>) {
+/// table's lock, while it is live -- and, for a target embedded in a
+/// container, while that container is live too: after that the target
+/// must not be used (an embedded child's functional lifetime), even if a
+/// reference kept its bytes.
+fn upgrade(header: HeaderPtr) -> Option<Owned<Object>> {
     // SAFETY: registered targets are readable while the lock is held
     // (module docs).
     let h = unsafe { header.get() };
-    let pin = match h.container_header() {
-        Some(container) => {
-            // SAFETY: the target holds a storage reference on its
-            // container until its own finalize ends, which has not
-            // happened: the container's header is readable.
-            let c = unsafe { container.as_ref() };
-            // A container that has begun finalizing is releasing its
-            // children, possibly tearing one down in place without a
-            // read-modify-write on its count (`lifecycle::release_embedded`),
-            // which a concurrent upgrade of the child would race with.
-            // Holding the container live keeps the child's count above
-            // zero instead, and a dead container means a dead child.
-            if !c.try_acquire_ref() {
-                return (None, None);
-            }
-            // SAFETY: `Object` is the header at offset 0; we transfer the
-            // reference just taken.
-            Some(unsafe { Owned::<Object>::from_counted(container.cast()) })
+    if let Some(container) = h.embedding_container() {
+        // SAFETY: the target holds a storage reference on its container
+        // until its own finalize ends, which has not happened: the
+        // container's header is readable. A snapshot suffices: if the
+        // container begins finalizing right after, the reference below is
+        // one more on a child that is still live, as if taken just before.
+        if !unsafe { container.as_ref() }.is_live() {
+            return None;
         }
-        None => None,
-    };
-    // Fails once the count reached zero, i.e. once the target began
-    // finalizing (as `Weak::upgrade`).
-    let found = h.try_acquire_ref().then_some(header);
-    (found, pin)
+    }
+    // Fails once the target's finalize has begun (as `Weak::upgrade`); a
+    // strong reference made other than from one, so it marks the
+    // target's containers shared, as `Owned::from` does.
+    crate::walk::Walk::acquire(header)
 }
 
 /// The registry of link targets (module docs).

@@ -12,11 +12,13 @@ use core::ptr::NonNull;
 /// The implementation must describe the type exactly: `HEADER_OFFSET` is
 /// the offset of the [`ObjectHeader`] reached through the `ParentField`
 /// chain, `header` returns that header, `TYPE_INFO` describes `Self`,
-/// `EMBEDDED_COUNT` counts the embedded children of `Self` and its parents,
-/// `DEPTH` is the parent's plus one, the hidden functions initialise and
-/// finalize exactly the fields of `Self`, and `Self` is `Send + Sync`
-/// (the derive checks every field), since objects are shared between
-/// threads through `Owned<Object>`. Only the derive implements it.
+/// `DECLARED_CHILDREN` counts the embedded and owned children of `Self`
+/// and its parents, `SHARED_AT_BIRTH` is true if `Self`, a parent or an
+/// embedded child has an owned child, `DEPTH` is the parent's plus one,
+/// the hidden functions build, unbuild and finalize exactly the fields of
+/// `Self` as documented on each, and `Self` is `Send + Sync` (the derive
+/// checks every field), since objects are shared between threads through
+/// `Owned<Object>`. Only the derive implements it.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a QOM object type",
     label = "not a QOM object type",
@@ -29,34 +31,55 @@ pub unsafe trait ObjectType: Sized + 'static {
     const TYPE_INFO: &'static TypeInfo;
     /// Offset of the object header from the start of `Self`.
     const HEADER_OFFSET: usize;
-    /// Number of embedded child objects of `Self` and its parent types
-    /// (each holds a storage reference on this object while it lives).
-    const EMBEDDED_COUNT: usize;
+    /// Number of declared (embedded and owned) child objects of `Self` and
+    /// its parent types, array elements counted one by one: each holds a
+    /// storage reference on this object until its own finalize ends.
+    const DECLARED_CHILDREN: usize;
+    /// Whether the object starts [`SHARED`](crate::header): it or an
+    /// object embedded in it has an owned child, which can reach its owner
+    /// through a back-link rather than through a strong reference.
+    const SHARED_AT_BIRTH: bool;
     /// Depth in the hierarchy (`Object` is 0).
     const DEPTH: usize;
 
     /// The object header shared by every level of the hierarchy.
     fn header(&self) -> &ObjectHeader;
 
-    /// Initialises every field of `Self` (parents first, then embedded
-    /// children in declaration order, then the remaining fields).
+    /// Builds every field of `Self` (parents first, then embedded children
+    /// in declaration order, then the remaining fields), running no hook.
+    /// If building a field panics, the fields built so far are unbuilt
+    /// (as by [`__unbuild`](Self::__unbuild)) before the panic goes on.
     ///
     /// # Safety
     /// `this` points to uninitialised memory valid for `Self`, carrying the
-    /// provenance of the whole allocation.
+    /// provenance of the whole allocation, which nothing else can reach.
     #[doc(hidden)]
     unsafe fn __init_fields(this: NonNull<Self>, ctx: InitContext);
 
-    /// Runs the `init` hooks, parent type first.
+    /// Drops every field of a built object whose hooks never ran, in the
+    /// reverse of the build order, and frees its owned children: the undo
+    /// of [`__init_fields`](Self::__init_fields) when a later field of the
+    /// allocation panics while being built.
+    ///
+    /// # Safety
+    /// `this` was built by `__init_fields`, nothing else can reach it, and
+    /// it is not used afterwards.
+    #[doc(hidden)]
+    unsafe fn __unbuild(this: NonNull<Self>);
+
+    /// Runs the `init` hooks of the object and its declared children:
+    /// the parent type's first, and each object's children before it.
     #[doc(hidden)]
     fn __run_init_hooks(&self);
 
     /// Runs the `finalize` hooks, drops fields and releases children,
-    /// subtype first; returns how many storage references on this object
-    /// the children torn down in place would have released.
+    /// subtype first. Returns how many storage references on this object
+    /// the children torn down in place would have released, plus
+    /// [`PANIC_UNIT`](crate::lifecycle) for each panic caught from user
+    /// code meanwhile.
     ///
     /// # Safety
-    /// Called once, by the finalizer, when the strong count is zero.
+    /// Called once, by the finalizer, once the strong count is parked.
     /// `this` carries the provenance of the whole allocation.
     #[doc(hidden)]
     unsafe fn __finalize_levels(this: NonNull<Self>) -> usize;
@@ -68,7 +91,8 @@ pub unsafe trait ObjectType: Sized + 'static {
 #[derive(Clone, Copy)]
 pub struct InitContext {
     pub(crate) type_info: &'static TypeInfo,
-    pub(crate) embedded_count: usize,
+    pub(crate) declared_children: usize,
+    pub(crate) shared: bool,
     pub(crate) link: Link,
 }
 
@@ -81,8 +105,11 @@ pub struct InitContext {
     note = "every QOM object type needs its instance hooks, even empty ones: add `impl qom_rt::ObjectImpl for {Self} {{}}`"
 )]
 pub trait ObjectImpl: ObjectType {
-    /// Runs once the object and all its embedded and owned children exist,
-    /// after the parent type's `init`. Like QOM's `instance_init`.
+    /// Runs once the whole allocation is built -- every field of every
+    /// level, every embedded and owned child -- after the parent type's
+    /// `init` and after the children's own. Like QOM's `instance_init`.
+    /// If it panics, the object is finalized as if dropped (finalize hooks
+    /// included) and the panic goes on.
     #[inline]
     fn init(&self) {}
 
@@ -158,7 +185,8 @@ unsafe impl ObjectType for Object {
     type Parent = Object;
     const TYPE_INFO: &'static TypeInfo = &OBJECT_TYPE_INFO;
     const HEADER_OFFSET: usize = 0;
-    const EMBEDDED_COUNT: usize = 0;
+    const DECLARED_CHILDREN: usize = 0;
+    const SHARED_AT_BIRTH: bool = false;
     const DEPTH: usize = 0;
 
     #[inline]
@@ -168,10 +196,13 @@ unsafe impl ObjectType for Object {
 
     #[inline]
     unsafe fn __init_fields(this: NonNull<Self>, ctx: InitContext) {
-        let header = ObjectHeader::new(ctx.type_info, ctx.embedded_count, ctx.link);
+        let header = ObjectHeader::new(ctx.type_info, ctx.declared_children, ctx.shared, ctx.link);
         // SAFETY: the caller guarantees `this` is valid for writes.
         unsafe { core::ptr::addr_of_mut!((*this.as_ptr()).header).write(header) };
     }
+
+    #[inline]
+    unsafe fn __unbuild(_: NonNull<Self>) {}
 
     #[inline]
     fn __run_init_hooks(&self) {

@@ -1,7 +1,7 @@
 //! [`Owned<T>`]: a strong reference to an object, standalone or embedded.
 
-use crate::header::{Link, ObjectHeader};
-use crate::lifecycle::{drop_last_ref, header_ptr, init_object};
+use crate::header::ObjectHeader;
+use crate::lifecycle::{drop_last_ref, header_ptr};
 use crate::object::{Instantiable, IsA, Object, ObjectType};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -82,7 +82,15 @@ unsafe impl<T: ObjectType + Send + Sync> Sync for Owned<T> {}
 
 impl<T: ObjectType> Owned<T> {
     /// Creates an object with all its embedded children in one heap
-    /// allocation; owned children get their own. Runs the `init` hooks.
+    /// allocation; owned children get their own. Builds everything first,
+    /// then runs the `init` hooks (children before their container,
+    /// parent types before subtypes).
+    ///
+    /// # Panics
+    /// If building a field (its `Default`) or an `init` hook panics, the
+    /// panic goes on once everything is released: what was built is
+    /// dropped and freed; if a hook panicked, the object was complete, so
+    /// it is finalized as if dropped.
     // No `Default`: it would let an `Owned<T>` be a plain field of an
     // object, building a child the tree never hears of. Owned children
     // are declared with `#[child(owned)]`.
@@ -91,20 +99,24 @@ impl<T: ObjectType> Owned<T> {
     where
         T: Instantiable,
     {
-        let layout = core::alloc::Layout::new::<T>();
-        // SAFETY: `T` has a header, so the layout is not zero-sized.
-        let raw = unsafe { std::alloc::alloc(layout) };
-        let Some(start) = NonNull::new(raw) else {
-            std::alloc::handle_alloc_error(layout)
-        };
-        let this = start.cast::<T>();
-        // SAFETY: fresh memory for a `T`, with the allocation's provenance.
-        unsafe { init_object(this, Link::Standalone(start)) };
         const { assert!(core::mem::align_of::<T>() > FIRST) };
-        Owned {
+        let this = crate::lifecycle::new_object::<T>();
+        let owned = Owned {
             ptr: this.map_addr(|a| a | FIRST),
             _owns: PhantomData,
-        }
+        };
+        // Unwinding out of a hook drops `owned`: a normal finalize.
+        owned.__run_init_hooks();
+        owned
+    }
+
+    /// Gives up this reference as a pointer (tag removed) without
+    /// releasing it: the caller now owns the count.
+    #[inline(always)]
+    pub(crate) fn into_raw(self) -> NonNull<T> {
+        let ptr = self.object_ptr();
+        core::mem::forget(self);
+        ptr
     }
 
     /// The object, tag removed.

@@ -9,7 +9,7 @@
 //! use the derive makes of the field goes, so that a misuse is one error.
 //! The ui-tests crate holds a compile-fail case for each message.
 
-pub use crate::lifecycle::{finalize_parent_level, Teardown};
+pub use crate::lifecycle::{finalize_parent_level, guard, Teardown};
 pub use crate::object::InitContext;
 pub use crate::registry::Registration;
 pub use crate::type_info::{ancestors, TypeDef};
@@ -24,9 +24,41 @@ use crate::property::{PropertyInfo, PropertyOps};
 use crate::type_info::{ChildInfo, ChildKind, TypeInfo};
 
 /// The header of the object at `this`, with `this`'s provenance.
+///
+/// # Safety
+/// `this` points to (possibly uninitialised) memory for a `T`.
 #[inline(always)]
-pub fn header_of<T: ObjectType>(this: NonNull<T>) -> NonNull<ObjectHeader> {
+pub unsafe fn header_of<T: ObjectType>(this: NonNull<T>) -> NonNull<ObjectHeader> {
     crate::lifecycle::header_ptr(this)
+}
+
+/// Undoes the build of one field if a later field's build panics (derive
+/// glue: one per built field, forgotten once the whole level is built).
+pub struct Undo<F> {
+    undo: unsafe fn(NonNull<F>),
+    field: NonNull<F>,
+}
+
+impl<F> Undo<F> {
+    /// An undo of `field` by `undo` (`drop_field`, or a role trait's
+    /// `unbuild`).
+    ///
+    /// # Safety
+    /// `field` was just built and `undo` unbuilds it; if the guard is
+    /// dropped (rather than forgotten), nothing else can reach the field
+    /// and it is not used afterwards.
+    #[inline(always)]
+    pub unsafe fn new(undo: unsafe fn(NonNull<F>), field: NonNull<F>) -> Undo<F> {
+        Undo { undo, field }
+    }
+}
+
+impl<F> Drop for Undo<F> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: `new`'s contract.
+        unsafe { (self.undo)(self.field) }
+    }
 }
 
 /// Instantiates `T` as an `Owned<Object>` (stored in `TypeInfo`).
@@ -61,14 +93,25 @@ pub unsafe fn drop_field<F>(field: NonNull<F>) {
 pub unsafe trait EmbeddedChild {
     /// Number of objects in the field.
     const COUNT: usize;
+    /// Whether the objects start shared (they have owned children).
+    const SHARED_AT_BIRTH: bool;
     /// What the type's static child table records about the field.
     const SHAPE: EmbeddedShape;
 
-    /// Initialises every object in the field, in index order.
+    /// Builds every object in the field, in index order.
     ///
     /// # Safety
     /// See [`crate::Embeddable::init_embedded`].
     unsafe fn init(field: NonNull<Self>, container: NonNull<ObjectHeader>);
+
+    /// Unbuilds every object in the field, in reverse order.
+    ///
+    /// # Safety
+    /// See [`crate::Embeddable::unbuild_embedded`].
+    unsafe fn unbuild(field: NonNull<Self>);
+
+    /// Runs the `init` hooks of every object in the field.
+    fn run_init_hooks(&self);
 
     /// Drops the container's reference on every object, in reverse order.
     ///
@@ -106,11 +149,21 @@ impl EmbeddedShape {
 #[diagnostic::do_not_recommend]
 unsafe impl<T: Instantiable> EmbeddedChild for T {
     const COUNT: usize = <T as EmbeddableObjects>::COUNT;
+    const SHARED_AT_BIRTH: bool = <T as EmbeddableObjects>::SHARED_AT_BIRTH;
     const SHAPE: EmbeddedShape = EmbeddedShape::of::<T>();
     #[inline(always)]
     unsafe fn init(field: NonNull<Self>, container: NonNull<ObjectHeader>) {
         // SAFETY: forwarded from the caller.
         unsafe { <T as EmbeddableObjects>::init_embedded(field, container) }
+    }
+    #[inline(always)]
+    unsafe fn unbuild(field: NonNull<Self>) {
+        // SAFETY: forwarded from the caller.
+        unsafe { <T as EmbeddableObjects>::unbuild_embedded(field) }
+    }
+    #[inline(always)]
+    fn run_init_hooks(&self) {
+        <T as EmbeddableObjects>::run_init_hooks(self);
     }
     #[inline(always)]
     unsafe fn release(field: NonNull<Self>, teardown: Teardown) -> usize {
@@ -123,11 +176,21 @@ unsafe impl<T: Instantiable> EmbeddedChild for T {
 #[diagnostic::do_not_recommend]
 unsafe impl<T: Instantiable, const N: usize> EmbeddedChild for [T; N] {
     const COUNT: usize = <[T; N] as EmbeddableObjects>::COUNT;
+    const SHARED_AT_BIRTH: bool = <[T; N] as EmbeddableObjects>::SHARED_AT_BIRTH;
     const SHAPE: EmbeddedShape = EmbeddedShape::of::<[T; N]>();
     #[inline(always)]
     unsafe fn init(field: NonNull<Self>, container: NonNull<ObjectHeader>) {
         // SAFETY: forwarded from the caller.
         unsafe { <[T; N] as EmbeddableObjects>::init_embedded(field, container) }
+    }
+    #[inline(always)]
+    unsafe fn unbuild(field: NonNull<Self>) {
+        // SAFETY: forwarded from the caller.
+        unsafe { <[T; N] as EmbeddableObjects>::unbuild_embedded(field) }
+    }
+    #[inline(always)]
+    fn run_init_hooks(&self) {
+        <[T; N] as EmbeddableObjects>::run_init_hooks(self);
     }
     #[inline(always)]
     unsafe fn release(field: NonNull<Self>, teardown: Teardown) -> usize {
@@ -137,7 +200,11 @@ unsafe impl<T: Instantiable, const N: usize> EmbeddedChild for [T; N] {
 }
 
 /// The `ChildInfo` of an embedded field (`<F as EmbeddedChild>::SHAPE`).
-pub const fn embedded_child_info(
+///
+/// # Safety
+/// `offset` is the offset of a field of the declaring type whose
+/// `EmbeddedChild` shape is `shape`.
+pub const unsafe fn embedded_child_info(
     name: &'static str,
     offset: usize,
     shape: EmbeddedShape,
@@ -155,7 +222,13 @@ pub const fn embedded_child_info(
 }
 
 /// The `ChildInfo` of an owned field (`<F as OwnedChild>::Object`).
-pub const fn owned_child_info<T: ObjectType>(name: &'static str, offset: usize) -> ChildInfo {
+///
+/// # Safety
+/// `offset` is the offset of an `Owned<T>` field of the declaring type.
+pub const unsafe fn owned_child_info<T: ObjectType>(
+    name: &'static str,
+    offset: usize,
+) -> ChildInfo {
     ChildInfo {
         name,
         kind: ChildKind::Owned,
@@ -166,7 +239,11 @@ pub const fn owned_child_info<T: ObjectType>(name: &'static str, offset: usize) 
 
 /// The `PropertyInfo` of a `#[property]` field
 /// (`<F as qom_rt::__property::PropertyField>::OPS`).
-pub const fn property_info(
+///
+/// # Safety
+/// `offset` is the offset of a field of the declaring type whose type's
+/// property operations are `ops`.
+pub const unsafe fn property_info(
     name: &'static str,
     doc: &'static str,
     default: &'static str,
@@ -200,36 +277,67 @@ pub unsafe trait OwnedChild {
     /// The child's type.
     type Object: Instantiable;
 
-    /// Creates the child and links it under its owner as `name`.
+    /// Builds the child in its own allocation, as a declared child of the
+    /// object whose header is `owner` (no hook runs).
     ///
     /// # Safety
     /// `field` is uninitialised memory for the field inside the object
-    /// whose header is `owner`.
-    unsafe fn init(field: NonNull<Self>, owner: NonNull<ObjectHeader>, name: &'static str);
+    /// being built whose header is `owner`, which counted the child's
+    /// storage reference on it.
+    unsafe fn init(field: NonNull<Self>, owner: NonNull<ObjectHeader>);
 
-    /// Unlinks and drops the child during its owner's finalize.
+    /// Unbuilds the child and frees its allocation.
     ///
     /// # Safety
-    /// Called once, by the owner's finalizer, on an initialised field.
-    unsafe fn release(field: NonNull<Self>);
+    /// The field was built by `init`, the child's hooks never ran, and
+    /// neither is used afterwards.
+    unsafe fn unbuild(field: NonNull<Self>);
+
+    /// Runs the child's `init` hooks.
+    fn run_init_hooks(&self);
+
+    /// Drops the owner's reference during its finalize; returns the
+    /// storage references to release on the owner, plus the panics caught
+    /// (see `lifecycle`).
+    ///
+    /// # Safety
+    /// Called once, by the owner's finalizer, on a built field.
+    unsafe fn release(field: NonNull<Self>) -> usize;
 }
 
-// SAFETY: `Self` is `Owned<T>`.
+// SAFETY: `Self` is `Owned<T>`, one pointer to the child.
 unsafe impl<T: Instantiable> OwnedChild for Owned<T> {
     type Object = T;
 
-    unsafe fn init(field: NonNull<Self>, owner: NonNull<ObjectHeader>, name: &'static str) {
-        let child = Owned::<T>::new();
-        crate::tree::link_owned(child.header(), owner, name);
-        // SAFETY: uninitialised memory for the field (caller's contract).
-        unsafe { field.write(child) };
+    #[inline]
+    unsafe fn init(field: NonNull<Self>, owner: NonNull<ObjectHeader>) {
+        // SAFETY: forwarded from the caller.
+        let child = unsafe { crate::lifecycle::new_owned_child::<T>(owner) };
+        // SAFETY: uninitialised memory for the field (caller's contract);
+        // the child's one strong reference is the owner's, held here.
+        unsafe { field.write(Owned::from_counted(child)) };
     }
 
-    unsafe fn release(field: NonNull<Self>) {
-        // SAFETY: initialised, and never used again (caller's contract).
-        let child = unsafe { field.read() };
-        crate::tree::unlink_owned(child.header());
-        drop(child);
+    #[inline]
+    unsafe fn unbuild(field: NonNull<Self>) {
+        // SAFETY: built by `init`, not used again (caller's contract).
+        let child = unsafe { field.read() }.into_raw();
+        // SAFETY: the child was made by `new_owned_child`, its hooks never
+        // ran, and only this field knew of it.
+        unsafe { crate::lifecycle::unbuild_owned_child(child) };
+    }
+
+    #[inline(always)]
+    fn run_init_hooks(&self) {
+        self.__run_init_hooks();
+    }
+
+    #[inline]
+    unsafe fn release(field: NonNull<Self>) -> usize {
+        // SAFETY: built, and never used again (caller's contract).
+        let child = unsafe { field.read() }.into_raw();
+        // SAFETY: the field held the owner's reference, given up here.
+        unsafe { crate::lifecycle::release_owned(child) }
     }
 }
 
@@ -283,6 +391,19 @@ impl<T: ?Sized + Send + Sync> ThreadSafeField for T {}
 pub trait SameParent<P> {}
 impl<T> SameParent<T> for T {}
 
+/// The type of an object's first field, checked by type rather than by
+/// name: the derive recognises the field by its spelling
+/// `ParentField<P>`, and the runtime then reads the header through it, so
+/// a local `type ParentField<P> = Box<P>;` (or any other type spelt that
+/// way) must not compile.
+#[diagnostic::on_unimplemented(
+    message = "the parent field must be `qom_rt::ParentField<{P}>`, found `{Self}`",
+    label = "not `qom_rt::ParentField<{P}>`",
+    note = "the first field embeds the parent type in place, with the object header at its bottom; write `parent: qom_rt::ParentField<{P}>` (the prelude's `ParentField`), not a type of your own with that name"
+)]
+pub trait IsParentField<P> {}
+impl<P: ObjectType> IsParentField<P> for crate::object::ParentField<P> {}
+
 /// A conflicting-impl guard: the derive implements it for every object
 /// type, so `#[derive(Clone)]` (or `Copy`) on an object type fails to
 /// compile: an object copied out of its allocation would duplicate its
@@ -317,3 +438,5 @@ pub const fn assert_thread_safe<F: ThreadSafeField + ?Sized>() {}
 pub const fn assert_same_parent<A: SameParent<P>, P>() {}
 /// See [`assert_thread_safe`].
 pub const fn assert_object_type<T: ObjectType>() {}
+/// See [`assert_thread_safe`].
+pub const fn assert_parent_field<F: IsParentField<P>, P>() {}

@@ -193,16 +193,14 @@ impl ChildInfo {
                     .byte_add(stride * index + self.type_info.header_offset)
                     .cast(),
                 ChildKind::Owned => {
-                    // An `Owned<T>` field, initialised before the container
-                    // became reachable and never written again. Once the
-                    // container's finalize has released it, the child may
-                    // be freed: a child's `canonical_path` from its own
-                    // finalize hook still walks its container's fields to
-                    // find its name. So only the address is computed here
-                    // (wrapping arithmetic, valid on a freed pointer, and
+                    // An `Owned<T>` field, built before the container was
+                    // reachable and never written again. Walks only read
+                    // it in a container they hold a strong reference on
+                    // (or in the object whose own hook is walking), so the
+                    // child is alive; the address is still computed with
+                    // wrapping arithmetic (valid on any pointer, and
                     // non-null: an address plus an offset inside its
-                    // object); the walks that dereference it start from
-                    // live objects.
+                    // object), so that computing it is never the bug.
                     let child = crate::owned::read_owned_field(field);
                     let header = child
                         .as_ptr()
@@ -246,8 +244,14 @@ pub struct TypeDef {
 
 impl TypeInfo {
     /// Assembles the `TypeInfo` of `T` (used by the derive).
+    ///
+    /// # Safety
+    /// `def` describes `T` exactly: its name, lineage (`ancestors` ends
+    /// with this `TypeInfo`, after its parent's), the child and property
+    /// tables of `T`'s own fields, class table and instantiation. The
+    /// runtime walks and casts by these tables without further checks.
     #[doc(hidden)]
-    pub const fn __new<T: ObjectType>(def: TypeDef) -> TypeInfo {
+    pub const unsafe fn __new<T: ObjectType>(def: TypeDef) -> TypeInfo {
         TypeInfo {
             name: def.name,
             rust_name: def.rust_name,

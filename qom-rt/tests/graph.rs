@@ -120,6 +120,9 @@ fn dot_of_a_machine_has_exactly_the_expected_edges() {
         edge("/g-machine/soc/uart[0]", s, "storage", ""),
         edge("/g-machine/soc/uart[1]", s, "storage", ""),
         edge("/g-machine/soc/dma", s, "storage", ""),
+        // An owned child holds its owner's storage too (it finds its
+        // owner through its own allocation).
+        edge("/g-machine/soc/flash", s, "storage", ""),
         edge(
             "/g-machine/soc/uart[0]",
             "/g-machine/soc/dma",

@@ -69,13 +69,15 @@ fn init_and_finalize_run_in_the_documented_order() {
     assert_eq!(
         take_log(),
         [
-            "init leaf", // base_leaf (parent type's embedded child)
+            // Every hook runs once the whole allocation is built: the
+            // parent type's level first, each level's children before it.
+            "init leaf", // base_leaf (the parent type's embedded child)
+            "init base",
             "init leaf", // uart
             "init leaf", // timers[0..3]
             "init leaf",
             "init leaf",
-            "init leaf", // companion (owned, after embedded children)
-            "init base", // hooks parent-first
+            "init leaf", // companion (declaration order)
             "init board",
         ]
     );
@@ -226,8 +228,8 @@ fn references_on_an_embedded_child_count_like_any_other() {
     assert_eq!(a.header().ref_count(), 3, "container + a + b");
     assert_eq!(
         board.header().storage_count(),
-        1 + 5,
-        "self + 5 embedded children"
+        1 + 5 + 1,
+        "self + 5 embedded children + the owned child"
     );
     drop(board);
     drop(a);

@@ -211,3 +211,141 @@ fn resurrection_during_finalize_panics_and_finalize_runs_once() {
     });
     std::panic::set_hook(hook);
 }
+
+/// A container with an owned child, embedded two levels down in a top
+/// container: the owned child reaches its owner through its own
+/// allocation, not through a strong reference.
+#[derive(QomObject)]
+#[qom(name = "loom-mid")]
+struct Mid {
+    parent: ParentField<Object>,
+    #[child(owned)]
+    spare: Owned<Leaf>,
+    alive: std::sync::atomic::AtomicBool,
+}
+impl ObjectImpl for Mid {
+    fn init(&self) {
+        self.alive.store(true, SeqCst);
+    }
+    fn finalize(&self) {
+        self.alive.store(false, SeqCst);
+    }
+}
+
+#[derive(QomObject)]
+#[qom(name = "loom-top")]
+#[repr(align(512))]
+struct Top {
+    parent: ParentField<Object>,
+    #[child(embedded)]
+    mid: Mid,
+}
+impl ObjectImpl for Top {
+    fn finalize(&self) {
+        FINALIZED_BOARDS.fetch_add(1, SeqCst);
+    }
+}
+
+/// An owned child asks for its owner (embedded in a top container) while
+/// the top's last reference goes on another thread: it gets a live owner,
+/// which stays live while held, or `None`; everything is finalized once
+/// and the top's storage freed once.
+#[test]
+fn owned_child_container_races_the_drop_two_levels_up() {
+    let _g = serial();
+    loom::model(|| {
+        reset();
+        WATCHED_SIZE.store(core::mem::size_of::<Top>(), SeqCst);
+        let top = Owned::<Top>::new();
+        let spare = top.mid.spare.clone();
+        let t = thread::spawn(move || {
+            if let Some(mid) = spare.container::<Mid>() {
+                assert!(mid.alive.load(SeqCst), "finalized under a held reference");
+            }
+            drop(spare);
+        });
+        drop(top);
+        t.join().unwrap();
+        assert_eq!(FINALIZED_BOARDS.load(SeqCst), 1, "top finalized once");
+        assert_eq!(FINALIZED_LEAVES.load(SeqCst), 1, "spare finalized once");
+        assert_eq!(WATCHED_FREES.load(SeqCst), 1, "storage freed exactly once");
+    });
+}
+
+/// `..` from an escaped embedded child races its container's last drop:
+/// the walk gets the live container (and holds it) or an error.
+#[test]
+fn dotdot_races_the_containers_last_drop() {
+    let _g = serial();
+    loom::model(|| {
+        reset();
+        let board = Owned::<Board>::new();
+        let leaf = Owned::from(&board.leaves[1]);
+        let t = thread::spawn(move || {
+            if let Ok(up) = leaf.resolve("..") {
+                assert_eq!(FINALIZED_BOARDS.load(SeqCst), 0, "finalized under `..`");
+                assert!(up.downcast::<Board>().is_some());
+            }
+            drop(leaf);
+        });
+        drop(board);
+        t.join().unwrap();
+        assert_all_gone();
+    });
+}
+
+/// A parent type with a finalize hook, and a subtype with an embedded
+/// child: finalize switches the object's type to the parent's while the
+/// parent level runs.
+#[derive(QomObject)]
+#[qom(name = "loom-base", abstract)]
+struct Base {
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Base {
+    fn finalize(&self) {
+        FINALIZED_BOARDS.fetch_add(1, SeqCst);
+    }
+}
+
+#[derive(QomObject)]
+#[qom(name = "loom-sub")]
+struct Sub {
+    parent: ParentField<Base>,
+    #[child(embedded)]
+    leaf: Leaf,
+    alive: std::sync::atomic::AtomicBool,
+}
+impl ObjectImpl for Sub {
+    fn init(&self) {
+        self.alive.store(true, SeqCst);
+    }
+    fn finalize(&self) {
+        self.alive.store(false, SeqCst);
+    }
+}
+
+/// A child asks for its container as the parent type, then downcasts to
+/// the subtype, while the container's last reference goes and finalize
+/// switches its type: a container obtained is live and still the subtype.
+#[test]
+fn type_switch_of_finalize_races_a_downcast() {
+    let _g = serial();
+    loom::model(|| {
+        FINALIZED_BOARDS.store(0, SeqCst);
+        FINALIZED_LEAVES.store(0, SeqCst);
+        let sub = Owned::<Sub>::new();
+        let leaf = Owned::from(&sub.leaf);
+        let t = thread::spawn(move || {
+            if let Some(base) = leaf.container::<Base>() {
+                let sub = base.downcast::<Sub>().expect("a live `Sub` stays one");
+                assert!(sub.alive.load(SeqCst), "finalized under a held reference");
+            }
+            drop(leaf);
+        });
+        drop(sub);
+        t.join().unwrap();
+        assert_eq!(FINALIZED_BOARDS.load(SeqCst), 1, "base level once");
+        assert_eq!(FINALIZED_LEAVES.load(SeqCst), 1, "leaf once");
+    });
+}

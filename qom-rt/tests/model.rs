@@ -46,11 +46,19 @@ static SEQUENCES: AtomicIsize = AtomicIsize::new(0);
 fn counter(layout: Layout) -> Option<&'static AtomicIsize> {
     if layout == Layout::new::<Board>() {
         Some(&LIVE_BOARDS)
-    } else if layout == Layout::new::<Companion>() {
+    } else if layout == owned_child_layout::<Companion>() {
         Some(&LIVE_COMPANIONS)
     } else {
         None
     }
+}
+
+/// An owned child's allocation: a word for its owner, then the object.
+fn owned_child_layout<T>() -> Layout {
+    let (layout, _) = Layout::new::<usize>()
+        .extend(Layout::new::<T>())
+        .expect("small");
+    layout
 }
 
 // SAFETY: forwards to the system allocator, only counting.
@@ -188,10 +196,13 @@ impl Model {
     }
 
     fn live_boards(&self) -> isize {
-        // The allocation lives until the board and every leaf finalized.
+        // The allocation lives until the board and every declared child
+        // (the embedded leaves and the owned companion) finalized.
         self.boards
             .iter()
-            .filter(|m| !(m.finalized && m.leaves_finalized.iter().all(|f| *f)))
+            .filter(|m| {
+                !(m.finalized && m.companion_finalized && m.leaves_finalized.iter().all(|f| *f))
+            })
             .count() as isize
     }
 
