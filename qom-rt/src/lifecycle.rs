@@ -406,7 +406,9 @@ impl Teardown {
         // This thread synchronised with every former holder before
         // finalize began; since then only this thread can set `SHARED`
         // (from a hook, before this point). While it is clear, no other
-        // thread can reach the container or anything in it.
+        // thread can reach the container or anything in it, and every
+        // child's only reference is the container's: see `alone` for why
+        // no path other than a reference can reach an unshared object.
         Teardown {
             unshared: !container.is_shared(),
         }
@@ -415,14 +417,17 @@ impl Teardown {
 
 /// Whether the object at `h` can be torn down without a read-modify-write:
 /// its reference (the container's) is the only one and nothing can make
-/// another (see `SHARED`). Acquire pairs with the Release decrement of the
-/// last other reference, and so also makes visible a `SHARED` set before
-/// that reference went.
-#[inline(always)]
-fn alone(h: &ObjectHeader) -> bool {
-    h.refs.load(Acquire) == 1 && !h.is_shared()
-}
-
+/// another. Nothing can, while `SHARED` is clear (design document, "SHARED
+/// and the fast paths"): not a clone or `Owned::from` (they need a
+/// reference to the object or to a live container, and the container is
+/// finalizing), and not any path that makes one other than from a
+/// reference -- an owned child's back-link (its owner is born `SHARED`),
+/// the tree's and the link targets' side tables (an entry sets `SHARED`),
+/// a `..` or `container()` from an escaped embedded descendant (the escape
+/// set `SHARED` on every container above it, before the escaping
+/// reference existed). Class dispatch and casts make no reference.
+/// Acquire pairs with the Release decrement of the last other reference,
+/// and so also makes visible a `SHARED` set before that reference went.
 /// Tears down a declared child whose only reference is its container's
 /// (the caller checked): parks its count, finalizes it, and returns
 /// whether its storage count is now exactly what finalize returned (no

@@ -228,8 +228,10 @@ impl<T: ObjectType> Drop for Owned<T> {
         // another thread may finalize and free the object right after it.
         let refs = unsafe { &(*header.as_ptr()).refs };
         // The first reference may still be the only one, with nothing
-        // able to make another (see `SHARED`): then no other thread can
-        // touch the count, and we finalize without a read-modify-write.
+        // able to make another (`SHARED` clear: no back-link, side-table
+        // entry or escaped descendant can reach the object; see
+        // `lifecycle::alone` for the list): then no other thread can touch
+        // the count, and we finalize without a read-modify-write.
         // Acquire pairs with the Release decrements of the references
         // dropped before ours (as the acquire load in `drop_last_ref` does
         // on the `fetch_sub` path), and so also makes visible any `SHARED`

@@ -15,8 +15,9 @@ use crate::tree_links::{HeaderPtr, ParentLink};
 use crate::walk::Walk;
 use std::sync::OnceLock;
 
+static ROOT: OnceLock<Owned<Object>> = OnceLock::new();
+
 fn root_object() -> &'static Owned<Object> {
-    static ROOT: OnceLock<Owned<Object>> = OnceLock::new();
     ROOT.get_or_init(|| Owned::<crate::Container>::new().into_object())
 }
 
@@ -34,6 +35,12 @@ pub fn root() -> Owned<Object> {
 /// The root's header. The root lives for the whole process.
 pub(crate) fn root_header() -> HeaderPtr {
     HeaderPtr::of(root_object().header())
+}
+
+/// Whether `at` is the root, without creating the root to find out.
+pub(crate) fn is_root(at: HeaderPtr) -> bool {
+    ROOT.get()
+        .is_some_and(|root| HeaderPtr::of(root.header()) == at)
 }
 
 fn check_child_name(name: &str) -> Result<()> {

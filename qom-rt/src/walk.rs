@@ -271,7 +271,7 @@ impl Walk {
                     cur = parent;
                 }
                 // Only the root is at the top of a path.
-                Parent::None if cur == crate::tree::root_header() => break,
+                Parent::None if crate::tree::is_root(cur) => break,
                 Parent::None | Parent::NotLive(_) => return None,
             }
         }
@@ -308,7 +308,7 @@ impl Walk {
                 "." => at,
                 ".." => match self.parent(at) {
                     Parent::Live(parent) => parent,
-                    Parent::None if at == crate::tree::root_header() => at,
+                    Parent::None if crate::tree::is_root(at) => at,
                     Parent::None => {
                         let reason = format!("`{}` has no parent", self.describe(at));
                         return Err(Error::PathUnreachable {

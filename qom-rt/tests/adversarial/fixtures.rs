@@ -138,16 +138,14 @@ pub fn probe_of(object: &Object) -> Option<&Probe> {
     object.downcast::<Boxy>().map(|b| &b.probe)
 }
 
-/// Iterations for the races: a few under Miri, more natively, and as many
-/// as `ADVERSARIAL_ROUNDS` says for stress runs.
+/// Iterations for the races: as many as `ADVERSARIAL_ROUNDS` says (stress
+/// runs), else a few under Miri and `native` otherwise.
 pub fn rounds(native: usize) -> usize {
-    if cfg!(miri) {
-        return 4;
-    }
+    let default = if cfg!(miri) { 4 } else { native };
     std::env::var("ADVERSARIAL_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(native)
+        .unwrap_or(default)
 }
 
 /// `Mid` without owned children, so that a `UTop` holding it is unshared
@@ -179,3 +177,26 @@ pub struct UTop {
     pub c: UMid,
 }
 impl ObjectImpl for UTop {}
+
+/// A container whose only child is owned (no embedded child): the shape
+/// of the race the issue names (`X ⊃ C ⊃ o`), where a teardown that
+/// looked only at `C`'s count missed the owned child's back-link.
+#[derive(QomObject)]
+#[qom(name = "adv-omid")]
+pub struct OMid {
+    parent: ParentField<Object>,
+    pub probe: Probe,
+    #[child(owned)]
+    pub o: Owned<Part>,
+}
+impl ObjectImpl for OMid {}
+
+/// The top of `X ⊃ C ⊃ o`.
+#[derive(QomObject)]
+#[qom(name = "adv-otop")]
+pub struct OTop {
+    parent: ParentField<Object>,
+    #[child(embedded)]
+    pub c: OMid,
+}
+impl ObjectImpl for OTop {}

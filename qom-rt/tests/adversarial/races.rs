@@ -108,12 +108,12 @@ fn an_owned_childs_container_racing_the_drop_two_levels_up() {
         "owned child's container() vs drop of the top",
         rounds(10_000),
         || {
-            let top = Owned::<Top>::new();
+            let top = Owned::<OTop>::new();
             let o = top.c.o.clone();
             (top, o)
         },
-        |o| match o.container::<Mid>() {
-            Some(mid) => mid.probe.use_while(|| mid.g.probe.is_live()),
+        |o| match o.container::<OMid>() {
+            Some(mid) => mid.probe.use_while(|| mid.o.probe.is_live()),
             None => false,
         },
     );
