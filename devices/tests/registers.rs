@@ -6,7 +6,7 @@
 use devices::hw::soc::{TIMER_BASES, UART_BASES};
 use devices::irq::IrqRecorder;
 use devices::machine::Machine;
-use devices::pci::{ECAM_BASE, PIO_BASE};
+use devices::pci::{PciDevice, ECAM_BASE, PIO_BASE};
 use qom_rt::prelude::*;
 use std::sync::{Arc, Mutex};
 
@@ -269,4 +269,35 @@ fn uhci_of_the_south_bridge_through_io_space() {
     // The companion is an owned child with its own path.
     let sb = qom_rt::resolve_path("/r-uhci/peripheral/sb/uhci").unwrap();
     assert_eq!(sb.type_name(), "piix3-usb-uhci");
+}
+
+#[test]
+fn pci_interrupt_sets_the_status_bit_and_drives_inta_unless_disabled() {
+    let m = machine("r-pci-intx");
+    let dev = m.device_add("xhci-pci,id=usb0").unwrap();
+    let pci = dev.downcast::<PciDevice>().unwrap();
+    let line = IrqRecorder::default();
+    line.attach(&pci.intx);
+    let s = m.system();
+    let config = ECAM_BASE + (1 << 15);
+    let (command, status) = (config + 0x04, config + 0x06);
+    assert_eq!(s.read(status, 2) & 0x08, 0, "nothing pending");
+
+    pci.set_irq(true);
+    assert_eq!(s.read(status, 2) & 0x08, 0x08, "Interrupt Status");
+    assert!(line.level());
+    // INTx Disable masks the pin, not the status bit.
+    let enabled = s.read(command, 2);
+    s.write(command, 2, enabled | 1 << 10);
+    assert!(!line.level());
+    assert_eq!(s.read(status, 2) & 0x08, 0x08);
+    s.write(status, 2, 0);
+    assert_eq!(s.read(status, 2) & 0x08, 0x08, "read-only for the guest");
+    s.write(command, 2, enabled);
+    assert!(line.level());
+
+    pci.set_irq(false);
+    assert_eq!(s.read(status, 2) & 0x08, 0);
+    assert!(!line.level());
+    assert_eq!(line.edges(), 4);
 }
