@@ -6,44 +6,16 @@
 //! unassigned, finalize runs in the documented order, and no allocation
 //! of the controller is left at the end.
 
-// The counting allocator below is the only unchecked code in the device
-// crate's tree: a test instrument, not device code.
-#![allow(unsafe_code)]
-
 use devices::hw::usb::XhciPci;
-use devices::machine::Machine;
 use devices::pci::MMIO_BASE;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use devices::Machine;
+use qom_test_support::CountingAllocator;
+use std::alloc::Layout;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 
 /// Counts live allocations of the controller's size.
-struct Watch;
-static LIVE_CONTROLLERS: AtomicUsize = AtomicUsize::new(0);
-
-fn watched(layout: Layout) -> bool {
-    layout == Layout::new::<XhciPci>()
-}
-
-// SAFETY: forwards to the system allocator, only counting.
-unsafe impl GlobalAlloc for Watch {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if watched(layout) {
-            LIVE_CONTROLLERS.fetch_add(1, SeqCst);
-        }
-        // SAFETY: forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if watched(layout) {
-            LIVE_CONTROLLERS.fetch_sub(1, SeqCst);
-        }
-        // SAFETY: forwarded.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Watch = Watch;
+static CONTROLLERS: CountingAllocator = CountingAllocator::new(Layout::new::<XhciPci>());
 
 const ROUNDS: usize = if cfg!(miri) { 3 } else { 1000 };
 
@@ -109,11 +81,7 @@ fn guest_accesses_race_hot_unplug() {
         (ROUNDS, ROUNDS, ROUNDS),
         "each finalized exactly once"
     );
-    assert_eq!(
-        LIVE_CONTROLLERS.load(SeqCst),
-        0,
-        "no controller allocation left"
-    );
+    assert_eq!(CONTROLLERS.live(), 0, "no controller allocation left");
     let counts = devices::lifetime::counts();
     assert_eq!(counts["xhci-pci"].live, 0);
     assert_eq!(counts["base-xhci"].live, 0);
