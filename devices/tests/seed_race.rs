@@ -6,9 +6,9 @@
 //! unassigned, finalize runs in the documented order, and no allocation
 //! of the controller is left at the end.
 
-use devices::hw::usb::XhciPci;
-use devices::pci::MMIO_BASE;
-use devices::Machine;
+use qom_devices::hw::usb::XhciPci;
+use qom_devices::pci::MMIO_BASE;
+use qom_devices::Machine;
 use qom_test_support::CountingAllocator;
 use std::alloc::Layout;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
@@ -25,7 +25,7 @@ const CAP_WORD: u64 = 0x0100_0040;
 #[test]
 fn guest_accesses_race_hot_unplug() {
     let machine = Machine::create_at("virt", "/seed").unwrap();
-    devices::lifetime::record_finalizations(true);
+    qom_devices::lifetime::record_finalizations(true);
     let stop = AtomicBool::new(false);
     let served = AtomicU64::new(0);
     let unassigned = AtomicU64::new(0);
@@ -61,8 +61,8 @@ fn guest_accesses_race_hot_unplug() {
     // its state (now, or when an in-flight access let go), then the region
     // the state owns (DESIGN.md's order). At every point of the record,
     // containers >= states >= regions.
-    let events = devices::lifetime::take_finalizations();
-    devices::lifetime::record_finalizations(false);
+    let events = qom_devices::lifetime::take_finalizations();
+    qom_devices::lifetime::record_finalizations(false);
     let (mut pci, mut state, mut region) = (0, 0, 0);
     for e in &events {
         match *e {
@@ -82,7 +82,7 @@ fn guest_accesses_race_hot_unplug() {
         "each finalized exactly once"
     );
     assert_eq!(CONTROLLERS.live(), 0, "no controller allocation left");
-    let counts = devices::lifetime::counts();
+    let counts = qom_devices::lifetime::counts();
     assert_eq!(counts["xhci-pci"].live, 0);
     assert_eq!(counts["base-xhci"].live, 0);
 }
