@@ -16,7 +16,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 
 qom() {
-    cargo run -q --release -p devices --bin qom -- "$@"
+    cargo run -q --release -p qom-monitor --bin qom -- "$@"
 }
 
 # The whole machine, with a hot-plugged xHCI controller (embedded

@@ -25,8 +25,9 @@ pub fn clock_step(root: &str, ns: u64) -> crate::Result<usize> {
     Ok(count)
 }
 
-/// Calls `f` on `object` and every object below it.
-pub(crate) fn visit(object: &Object, f: &mut dyn FnMut(&Object)) {
+/// Calls `f` on `object` and every object below it in the composition
+/// tree, parents before children.
+pub fn visit(object: &Object, f: &mut dyn FnMut(&Object)) {
     f(object);
     for child in object.children() {
         if let Ok(child) = object.resolve(&child.name) {

@@ -59,6 +59,28 @@ pub enum Error {
         /// Which resource ran out.
         reason: String,
     },
+    /// `TYPE,id=ID,prop=value,...` that does not parse.
+    #[error("invalid device options `{options}`: {reason}")]
+    BadOptions {
+        /// The text as given.
+        options: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No machine type has this name.
+    #[error("unknown machine `{name}`; supported machines: {} (`-M help` describes them)", known.join(", "))]
+    UnknownMachine {
+        /// The name asked for.
+        name: String,
+        /// Every machine name there is.
+        known: Vec<String>,
+    },
+    /// The machine has no bus that takes hot-plugged devices.
+    #[error("machine `{machine}` cannot hot-plug devices")]
+    NoHotplug {
+        /// The machine's name.
+        machine: String,
+    },
     /// The device type needs a bus this machine does not provide.
     #[error("device `{type_name}` needs a {bus} bus")]
     NoBus {

@@ -9,38 +9,21 @@
 
 use crate::device::Device;
 use crate::error::{Error, Result};
+use crate::options::DeviceOptions;
 use qom_rt::prelude::*;
+use qom_rt::TypeInfo;
 
 /// Plugs devices into a bus (listed as an interface by buses/bridges).
 #[qom_rt::interface]
 pub trait HotplugHandler {
+    /// Refuses a device type that cannot be plugged here. Asked before the
+    /// device is created, as QEMU checks the bus type of the device's class
+    /// first; `device_add`'s completion offers only the types it accepts.
+    fn check_type(&self, device_type: &TypeInfo) -> Result<()>;
     /// Connects a realized device to the bus.
     fn plug(&self, device: &Device) -> Result<()>;
     /// Disconnects it (called before unrealize).
     fn unplug(&self, device: &Device) -> Result<()>;
-}
-
-/// Parses `TYPE,id=ID,prop=value,...` into the type and its options.
-pub fn parse_device_options(text: &str) -> Result<(String, Vec<(String, String)>)> {
-    let mut parts = text.split(',');
-    let type_name = parts.next().unwrap_or_default().trim().to_string();
-    if type_name.is_empty() {
-        return Err(qom_rt::Error::UnknownType {
-            name: String::new(),
-            suggestions: Vec::new(),
-        }
-        .into());
-    }
-    let mut options = Vec::new();
-    for part in parts {
-        let (key, value) = match part.split_once('=') {
-            Some((k, v)) => (k.trim(), v.trim()),
-            // `help` alone, or a boolean flag `prop` meaning `prop=on`.
-            None => (part.trim(), if part.trim() == "help" { "" } else { "on" }),
-        };
-        options.push((key.to_string(), value.to_string()));
-    }
-    Ok((type_name, options))
 }
 
 /// Creates, configures, attaches (under `machine`'s `peripheral` or
@@ -48,25 +31,26 @@ pub fn parse_device_options(text: &str) -> Result<(String, Vec<(String, String)>
 /// `handler`. Returns the device; on error nothing remains.
 pub fn device_add(
     machine: &str,
-    type_name: &str,
-    options: &[(String, String)],
+    options: &DeviceOptions,
     handler: &dyn HotplugHandler,
 ) -> Result<Owned<Device>> {
-    let object = qom_rt::new_by_name(type_name)?;
-    let device = object
+    let type_name = &options.type_name;
+    let info = qom_rt::type_by_name(type_name)?;
+    if !info.is_a(Device::TYPE_INFO) {
+        return Err(Error::NotADevice {
+            type_name: type_name.clone(),
+        });
+    }
+    handler.check_type(info)?;
+    let device = qom_rt::new_by_name(type_name)?
         .downcast_owned::<Device>()
         .map_err(|_| Error::NotADevice {
-            type_name: type_name.to_string(),
+            type_name: type_name.clone(),
         })?;
-    let mut id = None;
-    for (key, value) in options {
-        if key == "id" {
-            id = Some(value.clone());
-        } else {
-            device.set_property(key, value)?;
-        }
+    for (key, value) in &options.properties {
+        device.set_property(key, value)?;
     }
-    match &id {
+    match &options.id {
         Some(id) => {
             let peripheral = qom_rt::container(&format!("{machine}/peripheral"))?;
             if peripheral.resolve(id).is_ok() {

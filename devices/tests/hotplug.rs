@@ -4,9 +4,9 @@
 //! properties lock at realize, and a device that outlives its container
 //! cannot reach it.
 
-use devices::hw::usb::{Piix3, XhciPci, XhciState};
-use devices::machine::Machine;
-use devices::{Device, Error};
+use qom_devices::hw::usb::{Piix3, XhciPci, XhciState};
+use qom_devices::machine::Machine;
+use qom_devices::{Device, Error};
 use qom_rt::prelude::*;
 
 fn machine(name: &str) -> Machine {
@@ -15,7 +15,8 @@ fn machine(name: &str) -> Machine {
 
 fn bar0(machine: &Machine) -> u64 {
     let (_, dev) = machine
-        .pcie()
+        .pci_host()
+        .expect("virt has PCI")
         .devices()
         .into_iter()
         .next()
@@ -48,10 +49,14 @@ fn device_add_attaches_realizes_and_plugs() {
 #[test]
 fn realize_failure_leaves_nothing_registered() {
     let m = machine("hp-fail");
-    let before = m.pcie().devices().len();
+    let before = m.pci_host().expect("virt has PCI").devices().len();
     let err = m.device_add("xhci-pci,id=bad,num-ports=0").unwrap_err();
     assert!(err.to_string().contains("num-ports"), "{err}");
-    assert_eq!(m.pcie().devices().len(), before, "not plugged");
+    assert_eq!(
+        m.pci_host().expect("virt has PCI").devices().len(),
+        before,
+        "not plugged"
+    );
     assert!(
         qom_rt::resolve_path("/hp-fail/peripheral/bad").is_err(),
         "not attached"
@@ -134,11 +139,13 @@ fn non_hotpluggable_devices_refuse_device_del() {
 fn properties_lock_at_realize() {
     let m = machine("hp-lock");
     let dev = m.device_add("xhci-pci,id=usb0").unwrap();
-    let mut monitor = devices::monitor::Monitor::new(m);
-    let err = monitor
-        .execute("qom-set /hp-lock/peripheral/usb0 num-ports 2")
-        .unwrap_err();
-    assert!(err.0.contains("realized"), "{err}");
+    let path = "/hp-lock/peripheral/usb0";
+    let err = qom_rt::resolve_path(path)
+        .unwrap()
+        .set_property("num-ports", "2")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(path) && err.contains("realized"), "{err}");
     assert_eq!(dev.get_property("num-ports").unwrap(), "4", "unchanged");
 }
 

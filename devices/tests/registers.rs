@@ -3,15 +3,19 @@
 //! values, read-only bits, write-1-to-clear bits, interrupts, FIFOs,
 //! timer expiry on the virtual clock, PCI BAR sizing and xHCI reset.
 
-use devices::hw::soc::{TIMER_BASES, UART_BASES};
-use devices::irq::IrqRecorder;
-use devices::machine::Machine;
-use devices::pci::{ECAM_BASE, PIO_BASE};
+use qom_devices::hw::soc::{TIMER_BASES, UART_BASES};
+use qom_devices::irq::IrqRecorder;
+use qom_devices::machine::{Machine, VirtMachine};
+use qom_devices::pci::{PciDevice, ECAM_BASE, PIO_BASE};
 use qom_rt::prelude::*;
 use std::sync::{Arc, Mutex};
 
 fn machine(name: &str) -> Machine {
     Machine::create_at("virt", &format!("/{name}")).expect("machine builds")
+}
+
+fn virt(machine: &Machine) -> &VirtMachine {
+    machine.board().expect("a virt board")
 }
 
 const UART: u64 = UART_BASES[0];
@@ -61,7 +65,7 @@ fn pl011_transmits_to_its_backend() {
 #[test]
 fn pl011_receive_interrupt_rises_and_clears() {
     let m = machine("r-pl011-irq");
-    let uart = &m.object().soc.uarts[0];
+    let uart = &virt(&m).soc.uarts[0];
     let irq = IrqRecorder::default();
     irq.attach(&uart.irq);
     let s = m.system();
@@ -93,7 +97,7 @@ fn pl011_receive_interrupt_rises_and_clears() {
 #[test]
 fn pl011_fifo_fills_at_sixteen_and_overruns() {
     let m = machine("r-pl011-fifo");
-    let uart = &m.object().soc.uarts[0];
+    let uart = &virt(&m).soc.uarts[0];
     let s = m.system();
     s.write(UART + CR, 4, 0x301);
     s.write(UART + LCR_H, 4, 1 << 4); // FEN: FIFOs enabled
@@ -130,7 +134,7 @@ const ONESHOT: u64 = 1 << 0;
 #[test]
 fn sp804_resets_and_expires_on_the_virtual_clock() {
     let m = machine("r-sp804");
-    let timer = &m.object().soc.timers[0];
+    let timer = &virt(&m).soc.timers[0];
     let irq = IrqRecorder::default();
     irq.attach(&timer.irq);
     let s = m.system();
@@ -216,7 +220,13 @@ fn xhci_pci_identity_and_bar_sizing() {
 fn xhci_capability_and_operational_registers() {
     let m = machine("r-xhci-regs");
     m.device_add("xhci-pci,id=usb0,num-ports=6").unwrap();
-    let (_, dev) = m.pcie().devices().into_iter().next().unwrap();
+    let (_, dev) = m
+        .pci_host()
+        .expect("virt has PCI")
+        .devices()
+        .into_iter()
+        .next()
+        .unwrap();
     let bar = dev.bar_address(0).unwrap();
     let s = m.system();
     let cap = s.read(bar, 4);
@@ -251,7 +261,13 @@ fn xhci_capability_and_operational_registers() {
 fn uhci_of_the_south_bridge_through_io_space() {
     let m = machine("r-uhci");
     m.device_add("piix3,id=sb").unwrap();
-    let (slot, dev) = m.pcie().devices().into_iter().next().unwrap();
+    let (slot, dev) = m
+        .pci_host()
+        .expect("virt has PCI")
+        .devices()
+        .into_iter()
+        .next()
+        .unwrap();
     assert_eq!(m.system().read(ecam(slot, 0), 4), 0x7020_8086, "8086:7020");
     let io = PIO_BASE + dev.bar_address(4).expect("BAR 4 in I/O space");
     let s = m.system();
@@ -269,4 +285,35 @@ fn uhci_of_the_south_bridge_through_io_space() {
     // The companion is an owned child with its own path.
     let sb = qom_rt::resolve_path("/r-uhci/peripheral/sb/uhci").unwrap();
     assert_eq!(sb.type_name(), "piix3-usb-uhci");
+}
+
+#[test]
+fn pci_interrupt_sets_the_status_bit_and_drives_inta_unless_disabled() {
+    let m = machine("r-pci-intx");
+    let dev = m.device_add("xhci-pci,id=usb0").unwrap();
+    let pci = dev.downcast::<PciDevice>().unwrap();
+    let line = IrqRecorder::default();
+    line.attach(&pci.intx);
+    let s = m.system();
+    let config = ECAM_BASE + (1 << 15);
+    let (command, status) = (config + 0x04, config + 0x06);
+    assert_eq!(s.read(status, 2) & 0x08, 0, "nothing pending");
+
+    pci.set_irq(true);
+    assert_eq!(s.read(status, 2) & 0x08, 0x08, "Interrupt Status");
+    assert!(line.level());
+    // INTx Disable masks the pin, not the status bit.
+    let enabled = s.read(command, 2);
+    s.write(command, 2, enabled | 1 << 10);
+    assert!(!line.level());
+    assert_eq!(s.read(status, 2) & 0x08, 0x08);
+    s.write(status, 2, 0);
+    assert_eq!(s.read(status, 2) & 0x08, 0x08, "read-only for the guest");
+    s.write(command, 2, enabled);
+    assert!(line.level());
+
+    pci.set_irq(false);
+    assert_eq!(s.read(status, 2) & 0x08, 0);
+    assert!(!line.level());
+    assert_eq!(line.edges(), 4);
 }

@@ -6,44 +6,16 @@
 //! unassigned, finalize runs in the documented order, and no allocation
 //! of the controller is left at the end.
 
-// The counting allocator below is the only unchecked code in the device
-// crate's tree: a test instrument, not device code.
-#![allow(unsafe_code)]
-
-use devices::hw::usb::XhciPci;
-use devices::machine::Machine;
-use devices::pci::MMIO_BASE;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use qom_devices::hw::usb::XhciPci;
+use qom_devices::pci::MMIO_BASE;
+use qom_devices::Machine;
+use qom_test_support::CountingAllocator;
+use std::alloc::Layout;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 
 /// Counts live allocations of the controller's size.
-struct Watch;
-static LIVE_CONTROLLERS: AtomicUsize = AtomicUsize::new(0);
-
-fn watched(layout: Layout) -> bool {
-    layout == Layout::new::<XhciPci>()
-}
-
-// SAFETY: forwards to the system allocator, only counting.
-unsafe impl GlobalAlloc for Watch {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if watched(layout) {
-            LIVE_CONTROLLERS.fetch_add(1, SeqCst);
-        }
-        // SAFETY: forwarded.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if watched(layout) {
-            LIVE_CONTROLLERS.fetch_sub(1, SeqCst);
-        }
-        // SAFETY: forwarded.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Watch = Watch;
+static CONTROLLERS: CountingAllocator = CountingAllocator::new(Layout::new::<XhciPci>());
 
 const ROUNDS: usize = if cfg!(miri) { 3 } else { 1000 };
 
@@ -53,7 +25,7 @@ const CAP_WORD: u64 = 0x0100_0040;
 #[test]
 fn guest_accesses_race_hot_unplug() {
     let machine = Machine::create_at("virt", "/seed").unwrap();
-    devices::lifetime::record_finalizations(true);
+    qom_devices::lifetime::record_finalizations(true);
     let stop = AtomicBool::new(false);
     let served = AtomicU64::new(0);
     let unassigned = AtomicU64::new(0);
@@ -89,8 +61,8 @@ fn guest_accesses_race_hot_unplug() {
     // its state (now, or when an in-flight access let go), then the region
     // the state owns (DESIGN.md's order). At every point of the record,
     // containers >= states >= regions.
-    let events = devices::lifetime::take_finalizations();
-    devices::lifetime::record_finalizations(false);
+    let events = qom_devices::lifetime::take_finalizations();
+    qom_devices::lifetime::record_finalizations(false);
     let (mut pci, mut state, mut region) = (0, 0, 0);
     for e in &events {
         match *e {
@@ -109,12 +81,8 @@ fn guest_accesses_race_hot_unplug() {
         (ROUNDS, ROUNDS, ROUNDS),
         "each finalized exactly once"
     );
-    assert_eq!(
-        LIVE_CONTROLLERS.load(SeqCst),
-        0,
-        "no controller allocation left"
-    );
-    let counts = devices::lifetime::counts();
+    assert_eq!(CONTROLLERS.live(), 0, "no controller allocation left");
+    let counts = qom_devices::lifetime::counts();
     assert_eq!(counts["xhci-pci"].live, 0);
     assert_eq!(counts["base-xhci"].live, 0);
 }

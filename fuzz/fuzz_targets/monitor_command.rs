@@ -2,8 +2,8 @@
 //! arbitrary lines succeed or fail with one error message, never panic.
 #![no_main]
 
-use devices::machine::Machine;
-use devices::monitor::Monitor;
+use qom_devices::Machine;
+use qom_monitor::Monitor;
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Mutex, OnceLock};
 

@@ -428,6 +428,11 @@ impl Teardown {
 /// reference existed). Class dispatch and casts make no reference.
 /// Acquire pairs with the Release decrement of the last other reference,
 /// and so also makes visible a `SHARED` set before that reference went.
+#[inline(always)]
+fn alone(h: &ObjectHeader) -> bool {
+    h.refs.load(Acquire) == 1 && !h.is_shared()
+}
+
 /// Tears down a declared child whose only reference is its container's
 /// (the caller checked): parks its count, finalizes it, and returns
 /// whether its storage count is now exactly what finalize returned (no

@@ -10,6 +10,8 @@ pub mod reg {
     pub const DEVICE_ID: usize = 0x02;
     /// Command (16 bits).
     pub const COMMAND: usize = 0x04;
+    /// Status (16 bits).
+    pub const STATUS: usize = 0x06;
     /// Revision ID (8 bits), then the 24-bit class code.
     pub const REVISION: usize = 0x08;
     /// Header type (8 bits).
@@ -28,6 +30,10 @@ pub const COMMAND_MEMORY: u16 = 1 << 1;
 pub const COMMAND_IO: u16 = 1 << 0;
 /// Command register: bus master enable.
 pub const COMMAND_MASTER: u16 = 1 << 2;
+/// Command register: INTx emulation disable (the line stays low).
+pub const COMMAND_INTX_DISABLE: u16 = 1 << 10;
+/// Status register: an INTx interrupt is pending (read-only).
+pub const STATUS_INTERRUPT: u16 = 1 << 3;
 
 /// The configuration space bytes and which bits the guest may write.
 #[derive(Clone)]

@@ -1,8 +1,12 @@
 //! The abstract PCI device: configuration space with IDs from the class,
 //! BARs backed by memory regions, and the `addr` property.
 
-use super::config::{reg, ConfigSpace, PciSlot, COMMAND_IO, COMMAND_MASTER, COMMAND_MEMORY};
+use super::config::{
+    reg, ConfigSpace, PciSlot, COMMAND_INTX_DISABLE, COMMAND_IO, COMMAND_MASTER, COMMAND_MEMORY,
+    STATUS_INTERRUPT,
+};
 use crate::device::{Device, DeviceImpl};
+use crate::irq::IrqLine;
 use crate::memory::MemoryRegion;
 use qom_rt::prelude::*;
 use qom_rt::ClassFor;
@@ -80,6 +84,10 @@ pub struct PciDevice {
     #[property(name = "addr", doc = "slot on the PCI bus in hex (e.g. 03.0), or auto")]
     pub addr: Prop<PciSlot>,
     config: Mutex<ConfigSpace>,
+    /// INTA#, the function's interrupt pin, driven by [`PciDevice::set_irq`]
+    /// (the machine wires it to its interrupt controller, a test to an
+    /// [`IrqRecorder`](crate::irq::IrqRecorder)).
+    pub intx: IrqLine,
 }
 
 impl ObjectImpl for PciDevice {}
@@ -90,6 +98,8 @@ impl DeviceImpl for PciDevice {
         let class = self.pci_class();
         let mut config = self.config.lock().unwrap_or_else(|e| e.into_inner());
         *config = ConfigSpace::default();
+        // No interrupt is pending in a fresh configuration space.
+        self.intx.set(false);
         config.set(reg::VENDOR_ID, 2, class.vendor_id.into());
         config.set(reg::DEVICE_ID, 2, class.device_id.into());
         config.set(reg::REVISION, 1, class.revision.into());
@@ -99,7 +109,7 @@ impl DeviceImpl for PciDevice {
         config.set_writable(
             reg::COMMAND,
             2,
-            u32::from(COMMAND_IO | COMMAND_MEMORY | COMMAND_MASTER),
+            u32::from(COMMAND_IO | COMMAND_MEMORY | COMMAND_MASTER | COMMAND_INTX_DISABLE),
         );
         config.set_writable(reg::INTERRUPT_LINE, 1, 0xff);
         for index in 0..6 {
@@ -149,12 +159,32 @@ impl PciDevice {
     /// A configuration space write; returns whether BAR decoding may have
     /// changed (command register or a BAR was written).
     pub fn config_write(&self, offset: usize, size: usize, value: u32) -> bool {
-        self.config
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .write(offset, size, value);
+        let mut config = self.config.lock().unwrap_or_else(|e| e.into_inner());
+        config.write(offset, size, value);
         let touches = |start: usize, len: usize| offset < start + len && start < offset + size;
+        if touches(reg::COMMAND, 2) {
+            // INTx disable may have changed: the pin follows at once.
+            self.intx.set(intx_level(&config));
+        }
         touches(reg::COMMAND, 2) || touches(reg::BAR0, 24)
+    }
+
+    /// Raises or lowers the function's interrupt, as QEMU's `pci_set_irq`:
+    /// the status register's Interrupt Status bit records it, and INTA#
+    /// follows unless the guest set INTx Disable in the command register.
+    /// The line is driven under the configuration space's lock, so its
+    /// level never disagrees with the status bit; its sink must not access
+    /// this function's configuration space.
+    pub fn set_irq(&self, level: bool) {
+        let mut config = self.config.lock().unwrap_or_else(|e| e.into_inner());
+        let status = config.read(reg::STATUS, 2) as u16;
+        let status = if level {
+            status | STATUS_INTERRUPT
+        } else {
+            status & !STATUS_INTERRUPT
+        };
+        config.set(reg::STATUS, 2, status.into());
+        self.intx.set(intx_level(&config));
     }
 
     /// The address a BAR is programmed to, if its decoding is enabled.
@@ -176,4 +206,10 @@ impl PciDevice {
         // is mid-sizing (all ones written), as QEMU's `pci_bar_address`.
         (enabled && address != 0 && address + size < 1 << 32).then_some(address)
     }
+}
+
+/// INTA#'s level: an interrupt is pending and INTx is not disabled.
+fn intx_level(config: &ConfigSpace) -> bool {
+    let pending = config.read(reg::STATUS, 2) as u16 & STATUS_INTERRUPT != 0;
+    pending && config.command() & COMMAND_INTX_DISABLE == 0
 }

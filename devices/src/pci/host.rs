@@ -331,6 +331,17 @@ fn ecam_decode(offset: u64) -> (u8, u8, usize) {
 }
 
 impl HotplugHandler for PciHost {
+    fn check_type(&self, device_type: &qom_rt::TypeInfo) -> Result<()> {
+        if device_type.is_a(PciDevice::TYPE_INFO) {
+            Ok(())
+        } else {
+            Err(Error::NoBus {
+                type_name: device_type.name().to_string(),
+                bus: "PCI",
+            })
+        }
+    }
+
     fn plug(&self, device: &Device) -> Result<()> {
         let pci = device.downcast::<PciDevice>().ok_or_else(|| Error::NoBus {
             type_name: device.type_name().to_string(),

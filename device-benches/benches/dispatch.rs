@@ -1,15 +1,15 @@
-//! Device-layer benchmarks (criterion), with the ratio DESIGN.md targets:
+//! Device-layer benchmarks (criterion), with the ratio the design targets:
 //! * a guest read dispatched through the address space (finding the
 //!   region, taking and releasing a reference on its owner, the interface
 //!   lookup) vs a direct call of the same handler (target <= 3x);
 //! * `device_add` + `device_del` of `xhci-pci`, per second.
 //!
-//! Run: `cargo bench -p devices --bench dispatch`.
+//! Run: `cargo bench -p qom-device-benches --bench dispatch`.
 
 use criterion::{black_box, Criterion};
-use devices::machine::Machine;
-use devices::memory::MmioOps;
-use devices::pci::MMIO_BASE;
+use qom_devices::machine::{Machine, VirtMachine};
+use qom_devices::memory::MmioOps;
+use qom_devices::pci::MMIO_BASE;
 use std::time::Duration;
 
 const UART0: u64 = 0x0900_0000;
@@ -17,7 +17,8 @@ const UART0: u64 = 0x0900_0000;
 const FR: u64 = 0x18;
 
 fn benches(c: &mut Criterion, machine: &Machine) {
-    let uart = &machine.object().soc.uarts[0];
+    let virt = machine.board::<VirtMachine>().expect("virt");
+    let uart = &virt.soc.uarts[0];
     let mut g = c.benchmark_group("mmio");
     g.bench_function("direct_handler", |b| {
         b.iter(|| black_box(uart.mmio_read(&uart.iomem, black_box(FR), 4)))

@@ -2,9 +2,10 @@
 //! input, `-device`, every command's happy path and every bad-input class
 //! (one error line on stderr, non-zero exit, nothing changed).
 //!
-//! Not under Miri: it cannot spawn processes. The same commands run in
-//! process under Miri through `devices/tests/hotplug.rs` and the fuzz
-//! target `monitor_command`.
+//! Not under Miri: it cannot spawn processes. The device library's side
+//! of the same commands runs in process under Miri through
+//! `devices/tests/hotplug.rs`, and the fuzz target `monitor_command`
+//! drives `Monitor::execute`.
 #![cfg(not(miri))]
 
 use std::io::Write;
@@ -148,6 +149,131 @@ fn scripts_come_from_standard_input() {
     let o = script("help device_del\nquit\ninfo qom-tree\n");
     assert!(o.status.success());
     assert_eq!(stdout(&o), "device_del ID -- unplug, unrealize and remove a device (it finalizes at its last reference)\n");
+}
+
+#[test]
+fn help_info_lists_every_subcommand_from_the_table() {
+    let o = run("help info");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "info qom-tree [PATH] | types [FILTER] | mtree | pci | lifetime -- show machine state"
+    );
+    let subcommands: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        subcommands,
+        ["qom-tree", "types", "mtree", "pci", "lifetime"]
+    );
+    assert!(lines[1].starts_with("  info qom-tree [PATH] -- "), "{out}");
+    let out = stdout(&run("help info pci; help ?; help mmio release"));
+    assert_eq!(
+        out,
+        "info pci -- the devices on the PCI bus with their IDs and BARs\n\
+         help [CMD [SUBCMD]] -- list commands, or show one command's help and subcommands (also ?)\n\
+         mmio release -- complete the access held last\n"
+    );
+}
+
+#[test]
+fn wrong_arguments_get_the_usage_line_from_the_table() {
+    for (command, usage) in [
+        ("qom-get /machine", "usage: qom-get PATH PROP"),
+        ("info types a b", "usage: info types [FILTER]"),
+        (
+            "info",
+            "usage: info qom-tree [PATH] | types [FILTER] | mtree | pci | lifetime",
+        ),
+        ("mmio read 0x0", "usage: mmio read ADDR SIZE"),
+        (
+            "device_add",
+            "usage: device_add TYPE,id=ID,prop=value,... | TYPE,help",
+        ),
+        ("quit now", "usage: quit"),
+    ] {
+        let o = run(command);
+        assert!(!o.status.success(), "`{command}` fails");
+        assert_eq!(stderr(&o), format!("Error: {usage}\n"), "`{command}`");
+    }
+}
+
+#[test]
+fn machine_help_lists_the_boards_with_a_description() {
+    for flag in ["-M", "--machine", "-machine"] {
+        let o = qom(&[flag, "help"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.starts_with("Supported machines are:\n"), "{out}");
+        let virt = out
+            .lines()
+            .find(|l| l.starts_with("virt "))
+            .expect("virt listed");
+        assert!(
+            virt.contains("PL011") && virt.ends_with("(default)"),
+            "{virt}"
+        );
+    }
+    let o = qom(&["-M", "vrit", "-c", "info pci"]);
+    assert!(!o.status.success());
+    assert_eq!(
+        stderr(&o),
+        "Error: unknown machine `vrit`; supported machines: virt (`-M help` describes them)\n"
+    );
+    let o = qom(&["-M", "virt", "-c", "info qom-tree"]);
+    assert!(
+        stdout(&o).starts_with("/machine (virt-machine)\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn device_help_option_prints_the_properties_and_stops() {
+    let o = qom(&["-device", "xhci-pci,help", "-c", "info pci"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("xhci-pci options:\n"), "{out}");
+    assert!(!out.contains("Bus"), "no command ran: {out}");
+}
+
+#[test]
+fn double_commas_in_device_options_are_literal_commas() {
+    let o = qom(&[
+        "-device",
+        "xhci-pci,id=usb,,0",
+        "-c",
+        "info qom-tree /machine/peripheral; device_del usb,0; info qom-tree /machine/peripheral",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "/peripheral (container)\n  /usb,0 (xhci-pci)\n    /xhci (base-xhci)\n      /mem (memory-region)\n\
+         /peripheral (container)\n"
+    );
+    let o = run("device_add xhci-pci,id=u,num-ports=4,,5");
+    assert!(
+        stderr(&o).contains("property `num-ports` does not accept `4,5`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_backslash_quotes_a_semicolon_in_dash_c() {
+    let o = run(r"device_add xhci-pci,id=a\;b; qom-get /machine/peripheral/a\;b num-ports");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "4\n");
+    // `\\` is a backslash, so the `;` after it separates.
+    let o = run(r"info qom-tree /machine/peripheral\\; info pci");
+    assert!(
+        stderr(&o).contains(r"no object at path `/machine/peripheral\`"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Each bad input: one error line, a non-zero exit status, and the state

@@ -1,0 +1,54 @@
+//! The `virt` board: the SoC (UARTs, timers), a PCIe host bridge with its
+//! bus, and system memory laid out as QEMU's `virt` board where it has the
+//! same devices. It has no CPU, so the host bridge assigns BARs when a
+//! device is plugged, as firmware would.
+
+use super::base::{ConsoleSink, MachineImpl, MachineState};
+use crate::hotplug::HotplugHandler;
+use crate::hw::soc::VirtSoc;
+use crate::pci::{PciHost, ECAM_BASE, PIO_BASE};
+use qom_rt::prelude::*;
+
+/// The `virt` board (`"virt-machine"`), at `/machine`.
+#[derive(QomObject)]
+#[qom(name = "virt-machine")]
+pub struct VirtMachine {
+    parent: ParentField<MachineState>,
+    /// The SoC.
+    #[child(embedded)]
+    pub soc: VirtSoc,
+    /// The PCIe host bridge and its bus.
+    #[child(embedded)]
+    pub pcie: PciHost,
+}
+
+impl ObjectImpl for VirtMachine {
+    fn init(&self) {
+        let root = self.upcast::<MachineState>().system().root();
+        root.add_subregion(0, 0, Owned::from(&self.soc.bus));
+        root.add_subregion(ECAM_BASE, 0, Owned::from(&self.pcie.ecam));
+        root.add_subregion(PIO_BASE, 0, Owned::from(self.pcie.io().root()));
+        // PCI addresses are CPU addresses: the PCI memory space sits below
+        // everything else, so BARs answer where no platform device does.
+        root.add_subregion(0, -1, Owned::from(self.pcie.memory().root()));
+    }
+}
+
+impl MachineImpl for VirtMachine {
+    const DESCRIPTION: &'static str =
+        "ARM virt-like board: PL011 UARTs, SP804 timers, PCIe host bridge";
+    const IS_DEFAULT: bool = true;
+
+    fn pci_host(&self) -> Option<&PciHost> {
+        Some(&self.pcie)
+    }
+
+    fn hotplug_handler(&self) -> Option<&dyn HotplugHandler> {
+        Some(&self.pcie)
+    }
+
+    /// UART 0 is the console.
+    fn set_console(&self, sink: ConsoleSink) {
+        self.soc.uarts[0].set_output(sink);
+    }
+}

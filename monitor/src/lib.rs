@@ -1,0 +1,29 @@
+//! # qom_monitor — the `qom` monitor
+//!
+//! HMP-flavoured commands on a live machine built from the device library
+//! (`qom_devices`): the composition tree, properties, the memory map, the
+//! PCI bus, object lifetimes, guest accesses, virtual time and the object
+//! graph. Every command either succeeds and prints its output, or fails
+//! with one error line and changes nothing.
+//!
+//! The `qom` binary is [`main`]; a crate that defines its own device or
+//! board types runs the same monitor with them linked in by calling it
+//! from its own `main` (types register themselves through `inventory`).
+//! In process, [`Monitor`] runs one command line at a time.
+//!
+//! One table, [`COMMANDS`], is the source of truth for dispatch, `help`,
+//! `info` subcommands and completion ([`complete`]).
+
+mod cli;
+mod commands;
+mod completion;
+mod monitor;
+mod prompt;
+mod script;
+
+pub use cli::{main, run};
+pub use commands::{find, names, Arg, Command, COMMANDS};
+pub use completion::complete;
+pub use monitor::{CommandError, Flow, Monitor};
+pub use prompt::run_interactive;
+pub use script::{run_commands, run_script, split_commands};

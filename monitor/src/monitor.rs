@@ -1,0 +1,133 @@
+//! [`Monitor`]: a session on a machine that runs one command line at a
+//! time through the command table.
+
+use crate::commands::{self, Action, Command, Failure};
+use qom_devices::memory::HeldAccess;
+use qom_devices::Machine;
+use std::sync::Arc;
+
+/// A failed command: the one line printed on stderr (after `Error: `).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandError(pub String);
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// What a command asks of the session after printing its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Read the next command.
+    Continue,
+    /// `quit`.
+    Quit,
+}
+
+/// A monitor session on a machine. Every command either succeeds and
+/// returns its output, or fails with one error line and changes nothing.
+///
+/// ```
+/// use qom_devices::Machine;
+/// use qom_monitor::{Flow, Monitor};
+///
+/// let mut monitor = Monitor::new(Machine::create_at("virt", "/doc-monitor")?);
+/// let (out, flow) = monitor.execute("qom-get /doc-monitor/soc/uarts[0] type").unwrap();
+/// assert_eq!((out.as_str(), flow), ("pl011\n", Flow::Continue));
+/// assert!(monitor.execute("qom-get /doc-monitor/nowhere type").is_err());
+/// # Ok::<(), qom_devices::Error>(())
+/// ```
+pub struct Monitor {
+    /// Shared with the prompt's completion, which reads the live machine.
+    machine: Arc<Machine>,
+    /// Accesses `mmio hold` keeps in flight, oldest first.
+    pub(crate) held: Vec<HeldAccess>,
+    /// Set by `quit`; `execute` reports it as [`Flow::Quit`].
+    pub(crate) quit: bool,
+}
+
+impl Monitor {
+    /// A monitor on `machine`.
+    pub fn new(machine: Machine) -> Self {
+        Monitor {
+            machine: Arc::new(machine),
+            held: Vec::new(),
+            quit: false,
+        }
+    }
+
+    /// The machine.
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// The machine, for a reader that lives beside the monitor.
+    pub(crate) fn shared_machine(&self) -> Arc<Machine> {
+        Arc::clone(&self.machine)
+    }
+
+    /// Runs one command line: its output (possibly empty) and whether to
+    /// go on, or one error line. Empty lines and `#` comments do nothing.
+    pub fn execute(&mut self, line: &str) -> Result<(String, Flow), CommandError> {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return Ok((String::new(), Flow::Continue));
+        }
+        let (name, rest) = split_word(line);
+        let Some(command) = commands::find(commands::COMMANDS, name) else {
+            return Err(CommandError(commands::unknown_command(name)));
+        };
+        let output = self.dispatch(command, command.name, rest)?;
+        let flow = if std::mem::take(&mut self.quit) {
+            Flow::Quit
+        } else {
+            Flow::Continue
+        };
+        Ok((output, flow))
+    }
+
+    /// Runs `command` on the text after its name; `invoked` is what was
+    /// typed so far (`info`, `info types`), for usage messages.
+    fn dispatch(
+        &mut self,
+        command: &'static Command,
+        invoked: &str,
+        rest: &str,
+    ) -> Result<String, CommandError> {
+        match &command.action {
+            Action::Run { handler, .. } => {
+                let args: Vec<&str> = rest.split_whitespace().collect();
+                handler(self, &args, rest).map_err(|failure| match failure {
+                    Failure::Usage => CommandError(format!("usage: {}", command.usage_in(invoked))),
+                    Failure::Error(e) => e,
+                })
+            }
+            Action::Subcommands(subcommands) => {
+                let (name, rest) = split_word(rest);
+                if name.is_empty() {
+                    return Err(CommandError(format!(
+                        "usage: {}",
+                        command.usage_in(invoked)
+                    )));
+                }
+                match commands::find(subcommands, name) {
+                    Some(sub) => self.dispatch(sub, &format!("{invoked} {}", sub.name), rest),
+                    None => Err(CommandError(format!(
+                        "unknown {invoked} subcommand `{name}`; one of: {}",
+                        commands::names(subcommands).join(", ")
+                    ))),
+                }
+            }
+        }
+    }
+}
+
+/// The first word of `text` and the (trimmed) rest.
+fn split_word(text: &str) -> (&str, &str) {
+    let text = text.trim();
+    let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    (word, rest.trim())
+}
