@@ -19,6 +19,7 @@ pub mod machine;
 pub mod memory;
 pub mod models;
 pub mod monitor;
+pub mod pc;
 pub mod pci;
 pub mod sysbus;
 

@@ -28,10 +28,18 @@ impl fmt::Debug for Registers {
 
 /// Flag letters in `x86_cpu_dump_state`'s order: OF DF SF ZF AF PF CF.
 fn flag_letters(rflags: u64) -> String {
-    [(11, 'O'), (10, 'D'), (7, 'S'), (6, 'Z'), (4, 'A'), (2, 'P'), (0, 'C')]
-        .iter()
-        .map(|&(bit, c)| if rflags >> bit & 1 == 1 { c } else { '-' })
-        .collect()
+    [
+        (11, 'O'),
+        (10, 'D'),
+        (7, 'S'),
+        (6, 'Z'),
+        (4, 'A'),
+        (2, 'P'),
+        (0, 'C'),
+    ]
+    .iter()
+    .map(|&(bit, c)| if rflags >> bit & 1 == 1 { c } else { '-' })
+    .collect()
 }
 
 fn segment(f: &mut fmt::Formatter<'_>, name: &str, s: &kvm_segment) -> fmt::Result {

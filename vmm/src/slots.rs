@@ -52,7 +52,11 @@ impl KvmSlots {
             region.guest_phys_addr = section.start;
             region.memory_size = section.size;
             region.userspace_addr = block.mapping().as_ptr() as u64 + section.offset;
-            region.flags = if section.readonly { KVM_MEM_READONLY } else { 0 };
+            region.flags = if section.readonly {
+                KVM_MEM_READONLY
+            } else {
+                0
+            };
         }
         // SAFETY: KVM will access `memory_size` bytes of this process's
         // memory at `userspace_addr` for as long as the slot exists. Those
@@ -74,7 +78,10 @@ impl MemoryListener for KvmSlots {
             return;
         }
         let mut slots = self.slots();
-        let index = slots.iter().position(Option::is_none).unwrap_or(slots.len());
+        let index = slots
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(slots.len());
         match self.set_slot(index, Some(section)) {
             Ok(()) => {
                 if index == slots.len() {
@@ -85,7 +92,9 @@ impl MemoryListener for KvmSlots {
             }
             // The guest then takes MMIO exits there, which the dispatch
             // path serves from the same memory: slower, still correct.
-            Err(e) => tracing::warn!(target: "kvm", start = section.start, size = section.size, "cannot map a memory slot: {e}"),
+            Err(e) => {
+                tracing::warn!(target: "kvm", start = section.start, size = section.size, "cannot map a memory slot: {e}")
+            }
         }
     }
 
@@ -100,7 +109,9 @@ impl MemoryListener for KvmSlots {
                 tracing::debug!(target: "kvm", slot = index, start = section.start, "slot deleted");
             }
             // Keep the section (and its memory) while the kernel keeps it.
-            Err(e) => tracing::error!(target: "kvm", slot = index, "cannot delete a memory slot: {e}"),
+            Err(e) => {
+                tracing::error!(target: "kvm", slot = index, "cannot delete a memory slot: {e}")
+            }
         }
     }
 }

@@ -93,9 +93,9 @@ fn step(index: usize, vcpu: &mut VcpuFd, board: &dyn Board) -> Outcome {
             return Outcome::Continue;
         }
         VcpuExit::IrqWindowOpen | VcpuExit::Intr => return Outcome::Continue,
-        VcpuExit::Hlt => Some(
-            "halted: the guest executed HLT and no in-kernel local APIC took it".to_string(),
-        ),
+        VcpuExit::Hlt => {
+            Some("halted: the guest executed HLT and no in-kernel local APIC took it".to_string())
+        }
         VcpuExit::Shutdown => Some("shut down: triple fault".to_string()),
         VcpuExit::SystemEvent(kind, _) if kind == KVM_SYSTEM_EVENT_RESET => {
             Some("shut down: the guest asked for a reset".to_string())

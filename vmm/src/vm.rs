@@ -127,9 +127,14 @@ pub struct Vm {
 
 /// Opens `/dev/kvm` and checks the API this accelerator needs.
 pub(crate) fn open_kvm() -> Result<Kvm> {
-    let kvm = Kvm::new().map_err(|e| Error::KvmUnavailable(format!("cannot open /dev/kvm: {e}")))?;
+    let kvm =
+        Kvm::new().map_err(|e| Error::KvmUnavailable(format!("cannot open /dev/kvm: {e}")))?;
     for (cap, capability, needed_for) in [
-        (Cap::Irqchip, "KVM_CAP_IRQCHIP", "the in-kernel PIC, IOAPIC and local APIC"),
+        (
+            Cap::Irqchip,
+            "KVM_CAP_IRQCHIP",
+            "the in-kernel PIC, IOAPIC and local APIC",
+        ),
         (Cap::Pit2, "KVM_CAP_PIT2", "the in-kernel PIT"),
         (Cap::UserMemory, "KVM_CAP_USER_MEMORY", "guest RAM"),
         (Cap::ExtCpuid, "KVM_CAP_EXT_CPUID", "CPUID"),
@@ -163,7 +168,8 @@ impl Vm {
             .map_err(Error::kvm("KVM_SET_IDENTITY_MAP_ADDR"))?;
         fd.set_tss_address(IDENTITY_MAP_ADDR as usize + 0x1000)
             .map_err(Error::kvm("KVM_SET_TSS_ADDR"))?;
-        fd.create_irq_chip().map_err(Error::kvm("KVM_CREATE_IRQCHIP"))?;
+        fd.create_irq_chip()
+            .map_err(Error::kvm("KVM_CREATE_IRQCHIP"))?;
         // QEMU's default for the in-kernel PIT (`kvm_pit_realizefn`): no
         // flags, so it owns the speaker port 0x61 as well.
         fd.create_pit2(kvm_pit_config::default())
@@ -207,8 +213,11 @@ impl Vm {
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(Error::kvm("KVM_GET_SUPPORTED_CPUID"))?;
         let index = 0;
-        let vcpu = fd.create_vcpu(index as u64).map_err(Error::kvm("KVM_CREATE_VCPU"))?;
-        vcpu.set_cpuid2(&cpuid).map_err(Error::kvm("KVM_SET_CPUID2"))?;
+        let vcpu = fd
+            .create_vcpu(index as u64)
+            .map_err(Error::kvm("KVM_CREATE_VCPU"))?;
+        vcpu.set_cpuid2(&cpuid)
+            .map_err(Error::kvm("KVM_SET_CPUID2"))?;
         let reset_regs = vcpu.get_regs().map_err(Error::kvm("KVM_GET_REGS"))?;
         let reset_sregs = vcpu.get_sregs().map_err(Error::kvm("KVM_GET_SREGS"))?;
         let reset_fpu = vcpu.get_fpu().map_err(Error::kvm("KVM_GET_FPU"))?;
@@ -339,9 +348,12 @@ impl Vm {
             self.board.system_memory().refresh();
             for vcpu in &self.vcpus {
                 let fd = vcpu.fd.lock().unwrap_or_else(|e| e.into_inner());
-                fd.set_regs(&vcpu.reset_regs).map_err(Error::kvm("KVM_SET_REGS"))?;
-                fd.set_sregs(&vcpu.reset_sregs).map_err(Error::kvm("KVM_SET_SREGS"))?;
-                fd.set_fpu(&vcpu.reset_fpu).map_err(Error::kvm("KVM_SET_FPU"))?;
+                fd.set_regs(&vcpu.reset_regs)
+                    .map_err(Error::kvm("KVM_SET_REGS"))?;
+                fd.set_sregs(&vcpu.reset_sregs)
+                    .map_err(Error::kvm("KVM_SET_SREGS"))?;
+                fd.set_fpu(&vcpu.reset_fpu)
+                    .map_err(Error::kvm("KVM_SET_FPU"))?;
             }
             let mut shared = self.control.lock();
             if matches!(shared.state, RunState::GuestExit(_) | RunState::Shutdown(_)) {
