@@ -21,3 +21,26 @@ pub trait Board: Send + Sync + 'static {
     /// `isa-debug-exit`): `exit(code)` ends the run with `code`.
     fn connect_exit(&self, exit: Arc<dyn Fn(u32) + Send + Sync>);
 }
+
+/// The device library's `pc` board.
+impl Board for devices::pc::Pc {
+    fn system_memory(&self) -> &AddressSpace {
+        self.system()
+    }
+
+    fn system_io(&self) -> &AddressSpace {
+        self.io()
+    }
+
+    fn reset(&self) {
+        devices::pc::Pc::reset(self);
+    }
+
+    fn connect_irqs(&self, set_irq: Arc<dyn Fn(u32, bool) + Send + Sync>) {
+        devices::pc::Pc::connect_irqs(self, set_irq);
+    }
+
+    fn connect_exit(&self, exit: Arc<dyn Fn(u32) + Send + Sync>) {
+        devices::pc::Pc::connect_exit(self, exit);
+    }
+}
