@@ -215,7 +215,7 @@ fn xhci_pci_identity_and_bar_sizing() {
 #[test]
 fn xhci_capability_and_operational_registers() {
     let m = machine("r-xhci-regs");
-    m.device_add("xhci-pci,id=usb0,num-ports=6").unwrap();
+    m.device_add("xhci-pci,id=usb0,num-ports=6,p2=0").unwrap();
     let (_, dev) = m.pcie().devices().into_iter().next().unwrap();
     let bar = dev.bar_address(0).unwrap();
     let s = m.system();

@@ -57,8 +57,15 @@ fn seabios_enumerates_like_qemu_and_finds_no_boot_device() {
     let status = vm.status();
     eprintln!("SeaBIOS start to 'No bootable device.': {elapsed:.2?}; {status}");
     let text = log.text();
-    assert!(reached, "SeaBIOS did not finish; {status}; its log:\n{text}");
-    assert_eq!(status, RunState::Running, "no guest fault, no unhandled exit");
+    assert!(
+        reached,
+        "SeaBIOS did not finish; {status}; its log:\n{text}"
+    );
+    assert_eq!(
+        status,
+        RunState::Running,
+        "no guest fault, no unhandled exit"
+    );
     let ours = compared(&text);
     let qemu = compared(REFERENCE);
     for (a, b) in qemu.iter().zip(&ours) {
