@@ -76,7 +76,7 @@ impl AddressSpace {
             let left = (len - done) as u64;
             let size = [8u64, 4, 2, 1]
                 .into_iter()
-                .find(|&s| s <= u64::from(max) && s <= left && (memory || at % s == 0))
+                .find(|&s| s <= u64::from(max) && s <= left && (memory || at.is_multiple_of(s)))
                 .unwrap_or(1)
                 .min(range.end - at) as u32;
             let size = if size.is_power_of_two() { size } else { 1 };

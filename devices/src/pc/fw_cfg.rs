@@ -65,7 +65,7 @@ impl State {
     /// Re-numbers the files and rebuilds the directory (`FWCfgFiles`).
     fn rebuild_directory(&mut self) {
         self.items
-            .retain(|&k, _| k < key::FILE_FIRST || k >= 0x8000);
+            .retain(|&k, _| !(key::FILE_FIRST..0x8000).contains(&k));
         let mut dir = (self.files.len() as u32).to_be_bytes().to_vec();
         for (n, (name, data)) in self.files.iter().enumerate() {
             let select = key::FILE_FIRST + n as u16;

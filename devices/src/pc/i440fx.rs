@@ -126,7 +126,7 @@ impl I440fx {
 
     /// The PAM mode (0-3) of segment `index`.
     pub fn pam_mode(&self, index: usize) -> u8 {
-        let register = self.parent.config_read(PAM0 + (index + 1) / 2, 1) as u8;
+        let register = self.parent.config_read(PAM0 + index.div_ceil(2), 1) as u8;
         // `pam_update`: even segments use the high nibble.
         let shift = if index & 1 == 0 { 4 } else { 0 };
         (register >> shift) & 3

@@ -171,14 +171,14 @@ impl Pc {
     /// (`/machine` for the monitor; tests use one path each).
     pub fn new(config: PcConfig, path: &str) -> Result<Pc> {
         let bios_size = config.bios.len() as u64;
-        if bios_size == 0 || bios_size % 0x1_0000 != 0 || bios_size > 16 << 20 {
+        if bios_size == 0 || !bios_size.is_multiple_of(0x1_0000) || bios_size > 16 << 20 {
             return Err(bad_config(format!(
                 "the BIOS image is {bios_size:#x} bytes: it must be a non-zero multiple of 64 KiB, at most 16 MiB (QEMU's `pc_system_firmware_init` rule)"
             )));
         }
         if config.ram_size < 1 << 20
             || config.ram_size > MAX_RAM_SIZE
-            || config.ram_size % 4096 != 0
+            || !config.ram_size.is_multiple_of(4096)
         {
             return Err(bad_config(format!(
                 "RAM size {:#x} is not supported: 1 MiB to {MAX_RAM_SIZE:#x}, whole pages",

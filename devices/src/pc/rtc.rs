@@ -156,7 +156,11 @@ fn read_register(cmos: &Cmos, index: usize, now: u64) -> u8 {
                 encode(hour)
             } else {
                 // 12-hour form: 12, 1..11, PM in bit 7.
-                let h12 = if hour % 12 == 0 { 12 } else { hour % 12 };
+                let h12 = if hour.is_multiple_of(12) {
+                    12
+                } else {
+                    hour % 12
+                };
                 encode(h12) | if hour >= 12 { 0x80 } else { 0 }
             }
         }
