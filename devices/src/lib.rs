@@ -32,6 +32,7 @@ pub mod machine;
 pub mod memory;
 pub mod models;
 pub mod options;
+pub mod pc;
 pub mod pci;
 pub mod sysbus;
 

@@ -219,7 +219,7 @@ fn xhci_pci_identity_and_bar_sizing() {
 #[test]
 fn xhci_capability_and_operational_registers() {
     let m = machine("r-xhci-regs");
-    m.device_add("xhci-pci,id=usb0,num-ports=6").unwrap();
+    m.device_add("xhci-pci,id=usb0,num-ports=6,p2=0").unwrap();
     let (_, dev) = m
         .pci_host()
         .expect("virt has PCI")

@@ -27,6 +27,7 @@ pub struct XhciState {
     #[child(embedded)]
     pub mem: MemoryRegion,
     ports: AtomicU32,
+    usb2_ports: AtomicU32,
     regs: OnceLock<XhciRegs>,
 }
 
@@ -45,8 +46,9 @@ impl DeviceImpl for XhciState {
 
     fn realize(&self) -> Result<(), String> {
         let ports = self.ports.load(Ordering::Acquire);
-        // Built once, at the first realize, with the port count.
-        let _ = self.regs.set(XhciRegs::new(ports));
+        let usb2_ports = self.usb2_ports.load(Ordering::Acquire);
+        // Built once, at the first realize, with the port counts.
+        let _ = self.regs.set(XhciRegs::with_usb2(ports, usb2_ports));
         Ok(())
     }
 
@@ -80,6 +82,13 @@ pub struct XhciPci {
     /// Root hub ports (MaxPorts in HCSPARAMS1).
     #[property(default = 4, doc = "number of USB 3 root hub ports (1-15)")]
     pub num_ports: Prop<u32>,
+    /// USB 2 root hub ports after the USB 3 ones (QEMU's `p2`).
+    #[property(
+        name = "p2",
+        default = 4,
+        doc = "number of USB 2 root hub ports (0-15)"
+    )]
+    pub usb2_ports: Prop<u32>,
 }
 
 impl ObjectImpl for XhciPci {
@@ -97,7 +106,14 @@ impl DeviceImpl for XhciPci {
         if !(1..=15).contains(&ports) {
             return Err(format!("num-ports must be between 1 and 15, not {ports}"));
         }
+        let usb2_ports = self.usb2_ports.get();
+        if ports + usb2_ports > 15 {
+            return Err(format!(
+                "num-ports ({ports}) plus p2 ({usb2_ports}) must be at most 15"
+            ));
+        }
         self.xhci.ports.store(ports, Ordering::Release);
+        self.xhci.usb2_ports.store(usb2_ports, Ordering::Release);
         self.xhci
             .upcast::<Device>()
             .realize()

@@ -3,7 +3,8 @@
 //! owner for the duration of the access, as QEMU's memory core does.
 
 use super::flatview::{self, FlatView};
-use super::region::{MemoryRegion, MmioOps};
+use super::ram::{MemoryListener, RamSection};
+use super::region::{MemoryRegion, MmioOps, RegionKind};
 use arc_swap::ArcSwap;
 use qom_rt::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,13 +27,21 @@ pub struct AddressSpace {
     /// in it (and so its memory) alive until the access returns, even if
     /// the region is unmapped meanwhile.
     view: ArcSwap<FlatView>,
-    render: Mutex<()>,
+    /// Held while re-rendering; guards the listeners and the RAM sections
+    /// they were last told about.
+    render: Mutex<Listeners>,
+}
+
+#[derive(Default)]
+struct Listeners {
+    listeners: Vec<Arc<dyn MemoryListener>>,
+    mapped: Vec<RamSection>,
 }
 
 /// The value a read returns where nothing answers (all ones, as on a bus
 /// with pull-ups; QEMU's unassigned reads return the same by default for
 /// MMIO).
-const fn unassigned_value(size: u32) -> u64 {
+pub(super) const fn unassigned_value(size: u32) -> u64 {
     if size >= 8 {
         u64::MAX
     } else {
@@ -51,7 +60,7 @@ impl AddressSpace {
             root,
             unassigned: AtomicU64::new(0),
             view,
-            render: Mutex::new(()),
+            render: Mutex::new(Listeners::default()),
         }
     }
 
@@ -81,7 +90,7 @@ impl AddressSpace {
         self.access(addr, size, Access::Write(value));
     }
 
-    fn unassigned(&self, region: Option<&MemoryRegion>) -> Option<u64> {
+    pub(super) fn unassigned(&self, region: Option<&MemoryRegion>) -> Option<u64> {
         self.unassigned.fetch_add(1, Ordering::Relaxed);
         UNASSIGNED_TOTAL.fetch_add(1, Ordering::Relaxed);
         if let Some(region) = region {
@@ -105,13 +114,57 @@ impl AddressSpace {
             return view;
         }
         drop(view);
-        let _render = self.render.lock().unwrap_or_else(|e| e.into_inner());
+        let mut render = self.render.lock().unwrap_or_else(|e| e.into_inner());
         let view = self.view.load();
         if view.generation == flatview::generation() {
             return view;
         }
-        self.view.store(Arc::new(FlatView::render(&self.root)));
+        let new = FlatView::render(&self.root);
+        if !render.listeners.is_empty() {
+            render.update(new.ram_sections());
+        }
+        self.view.store(Arc::new(new));
         self.view.load()
+    }
+
+    /// Registers `listener` and tells it at once about every RAM section
+    /// in the view; it hears of every later change when the view is
+    /// re-rendered (at the next access, or at [`AddressSpace::refresh`]).
+    pub fn add_listener(&self, listener: Arc<dyn MemoryListener>) {
+        drop(self.view());
+        let mut render = self.render.lock().unwrap_or_else(|e| e.into_inner());
+        let sections = self.view.load().ram_sections();
+        for section in &sections {
+            listener.map(section);
+        }
+        render.mapped = sections;
+        render.listeners.push(listener);
+    }
+
+    /// Unregisters `listener` (compared by address), telling it to unmap
+    /// every section it was told about.
+    pub fn remove_listener(&self, listener: &Arc<dyn MemoryListener>) {
+        let mut render = self.render.lock().unwrap_or_else(|e| e.into_inner());
+        let before = render.listeners.len();
+        render.listeners.retain(|l| !Arc::ptr_eq(l, listener));
+        if render.listeners.len() != before {
+            for section in &render.mapped {
+                listener.unmap(section);
+            }
+        }
+        if render.listeners.is_empty() {
+            render.mapped.clear();
+        }
+    }
+
+    /// The RAM sections of the current view (what listeners have mapped).
+    pub fn ram_sections(&self) -> Vec<RamSection> {
+        self.view().ram_sections()
+    }
+
+    /// The current flat view, for the DMA paths.
+    pub(super) fn current_view(&self) -> arc_swap::Guard<Arc<FlatView>> {
+        self.view()
     }
 
     /// Finds the region and performs the access; `None` if it is
@@ -128,10 +181,54 @@ impl AddressSpace {
             return self.unassigned(Some(&range.region));
         }
         let offset = addr - range.start + range.offset_in_region;
-        self.io_access(&range.region, offset, size, access)
+        match range.region.kind() {
+            RegionKind::Ram | RegionKind::Rom => {
+                self.memory_access(&range.region, offset, size, access, range.readonly)
+            }
+            _ => self.io_access(&range.region, offset, size, access),
+        }
     }
 
-    fn io_access(
+    /// An access to host memory that took the dispatch path (a range an
+    /// accelerator could not map, a write to ROM, or a device's DMA).
+    /// Writes to read-only memory are dropped, as QEMU drops them.
+    pub(super) fn memory_access(
+        &self,
+        region: &MemoryRegion,
+        offset: u64,
+        size: u32,
+        access: Access,
+        readonly: bool,
+    ) -> Option<u64> {
+        let Some(block) = region.ram_block().filter(|_| region.is_enabled()) else {
+            return self.unassigned(Some(region));
+        };
+        let mut bytes = [0u8; 8];
+        let bytes = &mut bytes[..size as usize];
+        match access {
+            Access::Read => {
+                if !block.read(offset, bytes) {
+                    return self.unassigned(Some(region));
+                }
+                let mut value = [0u8; 8];
+                value[..bytes.len()].copy_from_slice(bytes);
+                Some(u64::from_le_bytes(value))
+            }
+            Access::Write(_) if readonly => {
+                tracing::trace!(target: "memory", region = region.name(), offset, "write to read-only memory dropped");
+                Some(0)
+            }
+            Access::Write(value) => {
+                bytes.copy_from_slice(&value.to_le_bytes()[..bytes.len()]);
+                if !block.write(offset, bytes) {
+                    return self.unassigned(Some(region));
+                }
+                Some(0)
+            }
+        }
+    }
+
+    pub(super) fn io_access(
         &self,
         region: &MemoryRegion,
         offset: u64,
@@ -217,8 +314,26 @@ impl AddressSpace {
     }
 }
 
+impl Listeners {
+    /// Tells the listeners how the RAM sections changed: removals first,
+    /// so a slot is free before a section reusing its addresses is added.
+    fn update(&mut self, sections: Vec<RamSection>) {
+        for old in &self.mapped {
+            if !sections.contains(old) {
+                self.listeners.iter().for_each(|l| l.unmap(old));
+            }
+        }
+        for new in &sections {
+            if !self.mapped.contains(new) {
+                self.listeners.iter().for_each(|l| l.map(new));
+            }
+        }
+        self.mapped = sections;
+    }
+}
+
 #[derive(Clone, Copy)]
-enum Access {
+pub(super) enum Access {
     Read,
     Write(u64),
 }

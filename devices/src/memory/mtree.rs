@@ -25,6 +25,9 @@ fn print_region(out: &mut String, region: &MemoryRegion, base: u64, priority: i3
     let kind = match region.kind() {
         RegionKind::Io => "i/o",
         RegionKind::Container => "container",
+        RegionKind::Ram => "ram",
+        RegionKind::Rom => "rom",
+        RegionKind::Alias => "alias",
     };
     let disabled = if region.is_enabled() {
         ""

@@ -1,11 +1,14 @@
 //! `MemoryRegion`: an object normally embedded in the device that owns it
 //! (its container), with I/O callbacks provided by the owner through the
-//! [`MmioOps`] interface, or a container of subregions.
+//! [`MmioOps`] interface, a container of subregions, host memory (RAM or
+//! ROM) or an alias of part of another region.
 
 use arc_swap::ArcSwap;
 use qom_rt::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+
+use super::ram::RamBlock;
 
 /// The owner side of an I/O region: the device a region is embedded in
 /// implements this and lists it with `#[qom(interfaces(MmioOps))]`.
@@ -45,6 +48,15 @@ pub enum RegionKind {
     Io,
     /// Holds subregions at offsets and priorities.
     Container,
+    /// Host memory the guest reads and writes (QEMU's
+    /// `memory_region_init_ram`); an accelerator maps it as a memory slot.
+    Ram,
+    /// Host memory the guest only reads; writes are dropped
+    /// (`memory_region_init_rom`).
+    Rom,
+    /// A window onto part of another region
+    /// (`memory_region_init_alias`).
+    Alias,
 }
 
 /// A subregion of a container, at an offset.
@@ -66,6 +78,12 @@ struct Config {
     kind: RegionKind,
     valid: Sizes,
     implemented: Sizes,
+    /// The memory of a RAM or ROM region.
+    block: Option<RamBlock>,
+    /// An alias's target and the offset in it of the alias's first byte.
+    alias: Option<(Owned<MemoryRegion>, u64)>,
+    /// Guest writes through this region are dropped (ROM, read-only alias).
+    readonly: bool,
 }
 
 /// A region of guest memory (`"memory-region"`).
@@ -95,15 +113,22 @@ impl ObjectImpl for MemoryRegion {
 
 impl MemoryRegion {
     fn configure(&self, name: &str, size: u64, kind: RegionKind, valid: Sizes, implemented: Sizes) {
-        let config = Config {
+        self.set_config(Config {
             name: name.to_string(),
             size,
             kind,
             valid,
             implemented,
-        };
+            block: None,
+            alias: None,
+            readonly: false,
+        });
+    }
+
+    fn set_config(&self, config: Config) {
+        let name = config.name.clone();
         if self.config.set(config).is_err() {
-            tracing::warn!(target: "memory", region = name, "region configured twice; keeping the first");
+            tracing::warn!(target: "memory", region = %name, "region configured twice; keeping the first");
         }
     }
 
@@ -116,6 +141,71 @@ impl MemoryRegion {
     /// Makes this a container of `size` bytes for subregions.
     pub fn init_container(&self, name: &str, size: u64) {
         self.configure(name, size, RegionKind::Container, Sizes::ANY, Sizes::ANY);
+    }
+
+    /// Makes this a RAM region over all of `block` (QEMU's
+    /// `memory_region_init_ram`): the guest reads and writes it directly.
+    pub fn init_ram(&self, name: &str, block: RamBlock) {
+        self.init_memory(name, block, RegionKind::Ram);
+    }
+
+    /// Makes this a ROM region over all of `block`: guest writes are
+    /// dropped (QEMU's `memory_region_init_rom`).
+    pub fn init_rom(&self, name: &str, block: RamBlock) {
+        self.init_memory(name, block, RegionKind::Rom);
+    }
+
+    fn init_memory(&self, name: &str, block: RamBlock, kind: RegionKind) {
+        self.set_config(Config {
+            name: name.to_string(),
+            size: block.len(),
+            kind,
+            valid: Sizes::ANY,
+            implemented: Sizes::ANY,
+            readonly: kind == RegionKind::Rom,
+            block: Some(block),
+            alias: None,
+        });
+    }
+
+    /// Makes this an alias of `size` bytes of `target` from `offset` on
+    /// (QEMU's `memory_region_init_alias`); with `readonly`, guest writes
+    /// through the alias are dropped even where the target is RAM. The
+    /// alias holds a strong reference on the target.
+    pub fn init_alias(
+        &self,
+        name: &str,
+        target: &MemoryRegion,
+        offset: u64,
+        size: u64,
+        readonly: bool,
+    ) {
+        self.set_config(Config {
+            name: name.to_string(),
+            size,
+            kind: RegionKind::Alias,
+            valid: Sizes::ANY,
+            implemented: Sizes::ANY,
+            block: None,
+            alias: Some((Owned::from(target), offset)),
+            readonly,
+        });
+    }
+
+    /// The memory of a RAM or ROM region.
+    pub fn ram_block(&self) -> Option<&RamBlock> {
+        self.config.get()?.block.as_ref()
+    }
+
+    /// An alias's target and offset in it.
+    pub fn alias_target(&self) -> Option<(&MemoryRegion, u64)> {
+        let (target, offset) = self.config.get()?.alias.as_ref()?;
+        Some((target, *offset))
+    }
+
+    /// Whether guest writes through this region are dropped.
+    pub fn is_readonly(&self) -> bool {
+        self.config.get().is_some_and(|c| c.readonly)
     }
 
     /// The region's name (for `info mtree`).
@@ -149,7 +239,12 @@ impl MemoryRegion {
     pub fn set_enabled(&self, enabled: bool) {
         // Release/Acquire: an access that sees the region disabled also
         // sees everything unrealize did before disabling it.
-        self.disabled.store(!enabled, Ordering::Release);
+        let was_enabled = !self.disabled.swap(!enabled, Ordering::AcqRel);
+        // Only I/O regions stay in the view while disabled (see
+        // `flatview::render_into`): for the others this changes the view.
+        if was_enabled != enabled && self.kind() != RegionKind::Io {
+            super::flatview::topology_changed();
+        }
     }
 
     /// Whether the region serves accesses.

@@ -105,6 +105,11 @@ impl DeviceImpl for PciDevice {
         config.set(reg::REVISION, 1, class.revision.into());
         config.set(reg::REVISION + 1, 3, class.class_code);
         config.set(reg::HEADER_TYPE, 1, 0);
+        // QEMU's default subsystem IDs (Red Hat, "QEMU virtual machine";
+        // `pci_set_default_subsystem_id`, hw/pci/pci.c): SeaBIOS's
+        // `qemu_detect` looks for them on the host bridge.
+        config.set(0x2c, 2, 0x1af4);
+        config.set(0x2e, 2, 0x1100);
         config.set(reg::INTERRUPT_PIN, 1, 1);
         config.set_writable(
             reg::COMMAND,
@@ -185,6 +190,13 @@ impl PciDevice {
         };
         config.set(reg::STATUS, 2, status.into());
         self.intx.set(intx_level(&config));
+    }
+
+    /// Device-side changes to the configuration space after the common
+    /// realize (header type, extra writable registers): what a QEMU
+    /// device's `realize` does to `pci_dev->config` and `wmask`.
+    pub fn config_init(&self, init: impl FnOnce(&mut ConfigSpace)) {
+        init(&mut self.config.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
     /// The address a BAR is programmed to, if its decoding is enabled.

@@ -3,8 +3,10 @@
 
 mod config;
 mod device;
+mod dma;
 mod host;
 
 pub use config::{ConfigSpace, PciSlot};
 pub use device::{BarKind, PciBar, PciDevice, PciDeviceClass, PciDeviceImpl};
+pub use dma::DmaError;
 pub use host::{PciHost, ECAM_BASE, ECAM_SIZE, MMIO_BASE, MMIO_SIZE, PIO_BASE, PIO_SIZE};

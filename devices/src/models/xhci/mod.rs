@@ -23,9 +23,12 @@
 //! table is validated but never fetched, and port status change events,
 //! command completions and `MFINDEX` wrap events are traced instead of
 //! written to an event ring — so `IMAN.IP` and `USBSTS.EINT` are only ever
-//! cleared by the guest. The root ports are USB 3 ports (`MaxPorts` is the
-//! `num_ports` constructor argument, the USB 2 protocol capability lists no
-//! port) that accept a device of any speed; QEMU pairs USB 2 and USB 3 ports.
+//! cleared by the guest. `MaxPorts` is the sum of the constructor's USB 3
+//! and USB 2 port counts; the Supported Protocol capabilities list the
+//! USB 3 ports first, then the USB 2 ones, as `qemu-xhci` does (whose
+//! defaults, `p3=4,p2=4`, SeaBIOS reports as "8 ports", USB 3 at offset 1,
+//! USB 2 at offset 5). Every port accepts a device of any speed; QEMU
+//! pairs USB 2 and USB 3 ports.
 //! MSI/MSI-X belong to the PCI function, not to this register file.
 //!
 //! Access sizes: 4-byte registers; 8-byte accesses are split into two
@@ -206,8 +209,15 @@ impl XhciRegs {
     /// A halted controller with `num_ports` root ports (clamped to
     /// 1..=[`MAX_PORTS`]), in its reset state.
     pub fn new(num_ports: u32) -> Self {
+        XhciRegs::with_usb2(num_ports, 0)
+    }
+
+    /// A halted controller with `usb3_ports` USB 3 root ports followed by
+    /// `usb2_ports` USB 2 ones (at most [`MAX_PORTS`] in all, at least 1).
+    pub fn with_usb2(usb3_ports: u32, usb2_ports: u32) -> Self {
+        let total = usb3_ports.saturating_add(usb2_ports).clamp(1, MAX_PORTS);
         XhciRegs {
-            state: Mutex::new(State::new(num_ports.clamp(1, MAX_PORTS))),
+            state: Mutex::new(State::new(total, usb2_ports.min(total))),
         }
     }
 

@@ -27,6 +27,10 @@ pub(super) struct Interrupter {
 /// QEMU's `XHCIState` registers.
 pub(super) struct State {
     pub(super) num_ports: u32,
+    /// The last `usb2_ports` of the `num_ports` are listed by the USB 2
+    /// protocol capability, the others by the USB 3 one (QEMU's
+    /// `qemu-xhci` numbers its USB 3 ports first).
+    pub(super) usb2_ports: u32,
     usbcmd: u32,
     pub(super) usbsts: u32,
     dnctrl: u32,
@@ -43,9 +47,10 @@ pub(super) struct State {
 }
 
 impl State {
-    pub(super) fn new(num_ports: u32) -> Self {
+    pub(super) fn new(num_ports: u32, usb2_ports: u32) -> Self {
         let mut state = State {
             num_ports,
+            usb2_ports: usb2_ports.min(num_ports),
             usbcmd: 0,
             usbsts: USBSTS_HCH,
             dnctrl: 0,
@@ -135,7 +140,8 @@ impl State {
     }
 
     fn cap_read(&self, reg: u64) -> u32 {
-        let (usb2_ports, usb3_ports) = (0, self.num_ports);
+        let usb2_ports = self.usb2_ports;
+        let usb3_ports = self.num_ports - usb2_ports;
         match reg {
             CAPLENGTH_HCIVERSION => 0x0100_0000 | CAP_LENGTH as u32,
             HCSPARAMS1 => (self.num_ports << 24) | ((MAX_INTRS as u32) << 8) | MAX_SLOTS,

@@ -1,0 +1,54 @@
+//! Assembles the test guests in `guests/` with GNU as and ld (binutils)
+//! into `$OUT_DIR`; the tests that run them skip, saying why, when the
+//! tools are missing (`QOM_GUESTS_ERROR`).
+
+use std::path::Path;
+use std::process::Command;
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn build(out: &Path, name: &str, defsym: Option<&str>) -> Result<(), String> {
+    let object = out.join(format!("{name}.o"));
+    let mut as_cmd = Command::new("as");
+    as_cmd.arg("--32");
+    if let Some(sym) = defsym {
+        as_cmd.args(["--defsym", sym]);
+    }
+    run(as_cmd.arg("-o").arg(&object).arg("guests/bar_reader.S"))?;
+    run(Command::new("ld")
+        .args([
+            "-m",
+            "elf_i386",
+            "-Ttext=0xffff0000",
+            "--oformat",
+            "binary",
+            "-o",
+        ])
+        .arg(out.join(format!("{name}.bin")))
+        .arg(&object))
+}
+
+fn main() {
+    println!("cargo:rerun-if-changed=guests/bar_reader.S");
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let result =
+        build(&out, "bar_reader", None).and_then(|()| build(&out, "bench", Some("BENCH=1")));
+    println!("cargo:rustc-env=QOM_GUESTS_DIR={}", out.display());
+    let error = result.err().unwrap_or_default().replace('\n', " ");
+    if !error.is_empty() {
+        println!("cargo:warning=test guests not built: {error}");
+    }
+    println!("cargo:rustc-env=QOM_GUESTS_ERROR={error}");
+}

@@ -1,0 +1,135 @@
+//! KVM memory slots that follow an address space's RAM sections: the
+//! accelerator's [`MemoryListener`] (QEMU's `kvm_region_add`/`_del`).
+
+use kvm_bindings::{kvm_userspace_memory_region, KVM_MEM_READONLY};
+use kvm_ioctls::VmFd;
+use qom_devices::memory::{MemoryListener, RamSection};
+use std::sync::{Arc, Mutex};
+
+/// The VM's memory slots, one per mapped [`RamSection`]. Each slot keeps a
+/// clone of its section, and so a strong reference on the host memory the
+/// kernel was given, until the slot is deleted.
+pub(crate) struct KvmSlots {
+    vm: Arc<VmFd>,
+    /// Read-only slots are possible (`KVM_CAP_READONLY_MEM`); without them
+    /// ROM is left to MMIO exits.
+    readonly_supported: bool,
+    slots: Mutex<Vec<Option<RamSection>>>,
+}
+
+impl KvmSlots {
+    pub(crate) fn new(vm: Arc<VmFd>, readonly_supported: bool) -> Self {
+        KvmSlots {
+            vm,
+            readonly_supported,
+            slots: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, Vec<Option<RamSection>>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets slot `index` to `section`, or deletes it (size 0) for `None`.
+    fn set_slot(&self, index: usize, section: Option<&RamSection>) -> Result<(), String> {
+        let mut region = kvm_userspace_memory_region {
+            slot: index as u32,
+            ..Default::default()
+        };
+        if let Some(section) = section {
+            let block = &section.block;
+            // The invariant the ioctl below relies on: the host range lies
+            // inside the block's mapping.
+            if section.offset.checked_add(section.size) > Some(block.len()) {
+                return Err(format!(
+                    "section {:#x}+{:#x} at offset {:#x} overruns its {:#x}-byte block",
+                    section.start,
+                    section.size,
+                    section.offset,
+                    block.len()
+                ));
+            }
+            region.guest_phys_addr = section.start;
+            region.memory_size = section.size;
+            region.userspace_addr = block.mapping().as_ptr() as u64 + section.offset;
+            region.flags = if section.readonly {
+                KVM_MEM_READONLY
+            } else {
+                0
+            };
+        }
+        // SAFETY: KVM will access `memory_size` bytes of this process's
+        // memory at `userspace_addr` for as long as the slot exists. Those
+        // bytes are inside the `vm_memory` mapping of `section.block`
+        // (checked just above), a mapping made for guest memory that no
+        // Rust reference covers (it is only reached through volatile
+        // copies). The mapping stays alive while the slot exists: the slot
+        // table keeps a clone of the section, so a strong reference on the
+        // block, until `unmap` or `Drop` has deleted the slot (a size-0
+        // call, which hands no memory to the kernel).
+        unsafe { self.vm.set_user_memory_region(region) }.map_err(|e| e.to_string())
+    }
+}
+
+impl MemoryListener for KvmSlots {
+    fn map(&self, section: &RamSection) {
+        if section.readonly && !self.readonly_supported {
+            tracing::debug!(target: "kvm", start = section.start, "read-only memory left to MMIO exits");
+            return;
+        }
+        let mut slots = self.slots();
+        let index = slots
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(slots.len());
+        match self.set_slot(index, Some(section)) {
+            Ok(()) => {
+                if index == slots.len() {
+                    slots.push(None);
+                }
+                slots[index] = Some(section.clone());
+                tracing::debug!(target: "kvm", slot = index, start = section.start, size = section.size, readonly = section.readonly, "slot mapped");
+            }
+            // The guest then takes MMIO exits there, which the dispatch
+            // path serves from the same memory: slower, still correct.
+            Err(e) => {
+                tracing::warn!(target: "kvm", start = section.start, size = section.size, "cannot map a memory slot: {e}")
+            }
+        }
+    }
+
+    fn unmap(&self, section: &RamSection) {
+        let mut slots = self.slots();
+        let Some(index) = slots.iter().position(|s| s.as_ref() == Some(section)) else {
+            return;
+        };
+        match self.set_slot(index, None) {
+            Ok(()) => {
+                slots[index] = None;
+                tracing::debug!(target: "kvm", slot = index, start = section.start, "slot deleted");
+            }
+            // Keep the section (and its memory) while the kernel keeps it.
+            Err(e) => {
+                tracing::error!(target: "kvm", slot = index, "cannot delete a memory slot: {e}")
+            }
+        }
+    }
+}
+
+impl Drop for KvmSlots {
+    /// Deletes every slot before the host memory can go: the VM fd may
+    /// outlive this table.
+    fn drop(&mut self) {
+        let slots = std::mem::take(&mut *self.slots());
+        for (index, slot) in slots.iter().enumerate() {
+            if slot.is_some() {
+                if let Err(e) = self.set_slot(index, None) {
+                    // The memory must then outlive the VM: leak it.
+                    tracing::error!(target: "kvm", slot = index, "cannot delete a memory slot: {e}");
+                    std::mem::forget(slots);
+                    return;
+                }
+            }
+        }
+    }
+}

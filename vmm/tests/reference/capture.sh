@@ -1,0 +1,30 @@
+#!/bin/sh
+# Captures SeaBIOS's debug log (port 0x402) under Debian's QEMU 7.2 with KVM,
+# as checked in next to this script. Needs qemu-system-x86 and seabios.
+# Usage: sh capture.sh [OUTDIR]   (default: this script's directory)
+set -eu
+out=${1:-$(dirname "$0")}
+bios=/usr/share/seabios
+run() { # run NAME BIOS EXTRA-ARGS...: boots until "No bootable device.", prints wall time
+    name=$1 image=$2; shift 2
+    log="$out/$name.log"
+    rm -f "$log"
+    start=$(date +%s.%N)
+    qemu-system-x86_64 -accel kvm -M pc -nodefaults -display none -monitor none \
+        -bios "$bios/$image" -serial null \
+        -debugcon "file:$log" -global isa-debugcon.iobase=0x402 "$@" &
+    pid=$!
+    while ! grep -q "No bootable device" "$log" 2>/dev/null; do
+        kill -0 $pid 2>/dev/null || { echo "$name: QEMU exited early" >&2; exit 1; }
+        sleep 0.05
+    done
+    end=$(date +%s.%N)
+    kill $pid; wait $pid 2>/dev/null || true
+    echo "$name: start to 'No bootable device.' in $(echo "$end - $start" | bc) s"
+}
+# QEMU's default firmware for `pc` (bios-256k.bin: the build with the xHCI driver).
+run seabios-256k-xhci-usb bios-256k.bin -device qemu-xhci,id=usb0 -usb
+# Debian's 128 KiB bios.bin has no xHCI driver: it enumerates the device only.
+run seabios-128k-xhci-usb bios.bin -device qemu-xhci,id=usb0 -usb
+# The plain machine: no USB at all.
+run seabios-256k-plain bios-256k.bin
