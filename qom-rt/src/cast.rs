@@ -1,8 +1,8 @@
 //! Casts between object types: upcasts are free and checked at compile
 //! time, downcasts are checked at run time in O(1) of hierarchy depth.
 
-use crate::header::ObjectHeader;
-use crate::object::{IsA, Object, ObjectType};
+use crate::kernel::header::ObjectHeader;
+use crate::kernel::object::{IsA, Object, ObjectType};
 use core::ptr::NonNull;
 
 /// Casts available on every object (in the prelude).

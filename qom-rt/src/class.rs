@@ -19,11 +19,10 @@
 //!   HotplugHandler>()` finds the implementation (inherited by subtypes).
 
 use crate::cast::{view_as, ObjectCast};
-use crate::object::{Object, ObjectType};
-use crate::type_info::TypeInfo;
+use crate::kernel::object::{Object, ObjectType};
+use crate::kernel::tables::{Caster, ClassPtr, ClassTable};
+use crate::kernel::type_info::TypeInfo;
 use core::any::TypeId;
-use core::ptr::NonNull;
-use std::sync::OnceLock;
 
 /// A class struct: the per-type table a type declares with
 /// `#[qom(class = ...)]` (the derive implements this trait).
@@ -100,44 +99,6 @@ pub trait ClassFor<T>: Class {
     const CLASS: Self;
 }
 
-/// The interface implementations of one concrete type, built once, on
-/// first use (class structs are in the type's static `ClassPtrs`).
-#[derive(Default)]
-pub struct ClassTable {
-    /// Interface casters, most recently declared (most derived) last.
-    /// Each is a `&'static Caster<I>` for the interface whose `TypeId` it
-    /// is recorded with, type erased.
-    interfaces: Vec<(TypeId, &'static str, NonNull<()>)>,
-}
-
-impl ClassTable {
-    /// Records an interface implementation (used by the derive); a
-    /// subtype listing the same interface replaces its parent's entry.
-    #[doc(hidden)]
-    pub fn __add_interface<I: ?Sized + 'static>(
-        &mut self,
-        name: &'static str,
-        caster: &'static Caster<I>,
-    ) {
-        let id = TypeId::of::<I>();
-        self.interfaces.retain(|(t, _, _)| *t != id);
-        self.interfaces
-            .push((id, name, NonNull::from(caster).cast()));
-    }
-
-    /// Names of the interfaces the type implements (own and inherited).
-    pub fn interface_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.interfaces.iter().map(|(_, name, _)| *name)
-    }
-}
-
-/// Casts an object to an interface it implements (used by the derive).
-#[doc(hidden)]
-pub struct Caster<I: ?Sized + 'static> {
-    /// The cast; `None` if the object is not of the implementing type.
-    pub cast: for<'a> fn(&'a Object) -> Option<&'a I>,
-}
-
 /// Implemented for `dyn Trait` by `#[qom_rt::interface]`.
 ///
 /// # Safety
@@ -180,11 +141,6 @@ pub unsafe trait Subclassable<T>: ObjectType {
     fn __init_classes(table: &mut ClassTable);
 }
 
-// SAFETY: the table only holds `&'static Caster`s (function pointers).
-unsafe impl Send for ClassTable {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for ClassTable {}
-
 // SAFETY: `Object` declares no class and no interface.
 unsafe impl<T: ObjectType> Subclassable<T> for Object {
     const CLASSES: Option<&'static ClassChain> = None;
@@ -211,17 +167,6 @@ impl ClassChain {
         }
     }
 }
-
-/// A type-erased `&'static C` for some class struct `C`, or null.
-#[doc(hidden)]
-#[derive(Clone, Copy)]
-pub struct ClassPtr(*const ());
-
-// SAFETY: it only ever points to a `&'static` class struct, which is
-// `Send + Sync` (`Class` requires it).
-unsafe impl Send for ClassPtr {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for ClassPtr {}
 
 /// The class structs of one concrete type indexed by the depth of the type
 /// declaring each (null where none is declared), built at compile time by
@@ -290,43 +235,6 @@ impl TypeInfo {
             core::hint::assert_unchecked(!class.is_null());
             &*class.cast::<C>()
         }
-    }
-}
-
-/// Where a `TypeInfo` keeps its interface table.
-pub(crate) struct InterfaceSlot {
-    pub(crate) table: OnceLock<ClassTable>,
-    pub(crate) build: Option<fn(&mut ClassTable)>,
-}
-
-impl InterfaceSlot {
-    pub(crate) const fn new(build: Option<fn(&mut ClassTable)>) -> Self {
-        InterfaceSlot {
-            table: OnceLock::new(),
-            build,
-        }
-    }
-
-    /// The table, built on first use. Inlined: this is on every virtual
-    /// call's path, and once built it is one load and one compare.
-    #[inline]
-    pub(crate) fn get(&self) -> &ClassTable {
-        match self.table.get() {
-            Some(table) => table,
-            None => self.build_table(),
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn build_table(&self) -> &ClassTable {
-        self.table.get_or_init(|| {
-            let mut table = ClassTable::default();
-            if let Some(build) = self.build {
-                build(&mut table);
-            }
-            table
-        })
     }
 }
 

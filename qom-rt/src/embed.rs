@@ -1,9 +1,9 @@
 //! Which field types `#[child(embedded)]` accepts: an object type or an
 //! array of one.
 
-use crate::header::ObjectHeader;
-use crate::lifecycle::{init_embedded, release_embedded, Teardown};
-use crate::object::ObjectType;
+use crate::kernel::header::ObjectHeader;
+use crate::kernel::lifecycle::{init_embedded, release_embedded, Teardown};
+use crate::kernel::object::ObjectType;
 use core::ptr::NonNull;
 
 /// A field type that holds embedded child objects in place.

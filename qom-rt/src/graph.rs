@@ -2,11 +2,12 @@
 //! Graphviz DOT, with every kind of reference drawn in its own style.
 
 use crate::error::Result;
-use crate::link::{cell_at, targets_read, Targets};
+use crate::kernel::link_targets::{targets_read, Targets};
+use crate::kernel::tree_links::HeaderPtr;
+use crate::kernel::walk::Walk;
+use crate::link::cell_at;
 use crate::property::field_ptr;
 use crate::tree::{self, ChildEntryKind};
-use crate::tree_links::HeaderPtr;
-use crate::walk::Walk;
 use std::collections::HashMap;
 use std::fmt::Write;
 

@@ -41,51 +41,49 @@
 
 extern crate self as qom_rt;
 
+// The kernel: what runs while an object finalizes (see its module docs
+// for what may run then and the lock order). Everything below it in this
+// list is built on it and never imported by it.
+mod kernel;
+
 mod cast;
 mod class;
 mod embed;
 mod error;
 mod graph;
-mod header;
-mod lifecycle;
 mod link;
 mod listing;
-mod object;
-mod owned;
 mod property;
 mod property_enum;
 mod property_field;
 mod registry;
 mod size;
 mod suggest;
-mod sync;
 mod tree;
-mod tree_links;
-mod type_info;
-mod walk;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
 pub use cast::ObjectCast;
-pub use class::{
-    parent_class, Class, ClassFor, ClassTable, Interface, ListedInterface, ObjectClass,
-};
+pub use class::{parent_class, Class, ClassFor, Interface, ListedInterface, ObjectClass};
 #[doc(hidden)]
 pub use class::{
-    Caster as __Caster, ClassChain as __ClassChain, ClassPtrs as __ClassPtrs,
-    Subclassable as __Subclassable,
+    ClassChain as __ClassChain, ClassPtrs as __ClassPtrs, Subclassable as __Subclassable,
 };
 pub use embed::Embeddable;
 pub use error::{Error, Result};
 pub use graph::graph_dot;
-pub use header::{LifeState, ObjectHeader};
+pub use kernel::header::{LifeState, ObjectHeader};
+pub use kernel::object::{Instantiable, IsA, Object, ObjectImpl, ObjectType, ParentField};
+pub use kernel::owned::Owned;
+#[doc(hidden)]
+pub use kernel::tables::Caster as __Caster;
+pub use kernel::tables::ClassTable;
+pub use kernel::tables::PropertyInfo;
 pub use link::Link;
 pub use listing::{format_qom_list, list_object, qom_list, ListingKind, PropertyListing};
-pub use object::{Instantiable, IsA, Object, ObjectImpl, ObjectType, ParentField};
-pub use owned::Owned;
-pub use property::{ObjectProperties, Prop, PropertyGuard, PropertyInfo, PropertyType};
+pub use property::{ObjectProperties, Prop, PropertyGuard, PropertyType};
 pub use property_enum::PropertyEnum;
 pub use size::Size;
 
@@ -93,13 +91,14 @@ pub use size::Size;
 /// generate. Not a public API.
 #[doc(hidden)]
 pub mod __property {
-    pub use crate::property::{__QomInterfaceMarkerPropertyGuard, PropertyOps};
+    pub use crate::kernel::tables::PropertyOps;
+    pub use crate::property::__QomInterfaceMarkerPropertyGuard;
     pub use crate::property_enum::{expected_variant, kebab_bytes, kebab_len, unique_names};
     pub use crate::property_field::*;
 }
+pub use kernel::type_info::{ChildInfo, ChildKind, TypeInfo};
 pub use registry::{check_registry, new_by_name, type_by_name, types};
 pub use tree::{container, qom_tree, resolve_path, root, ChildEntry, ChildEntryKind, ObjectTree};
-pub use type_info::{ChildInfo, ChildKind, TypeInfo};
 
 /// Derives an object type: registration, init and finalize glue, child and
 /// property tables. See the crate docs and the guide.

@@ -6,29 +6,27 @@
 //!
 //! # How
 //!
-//! Setting a link registers its target in a process-wide table that maps a
-//! never-reused 64-bit *epoch* to the target's header; the link stores only
-//! that epoch (one `AtomicU64`). The target's finalizer removes its entry
-//! (under the table's lock) before its memory can be freed, so while an
-//! entry exists the header it names is readable; an epoch whose entry is
-//! gone reads as `None`, and epochs are never reused, so a new object at
-//! the same address is never mistaken for the old one. Upgrading is one
-//! read lock, one hash lookup and a `Weak::upgrade`-style compare-exchange
-//! on the target's count.
+//! Setting a link registers its target in the kernel's link-target table
+//! (`kernel::link_targets`), which maps a never-reused 64-bit *epoch* to
+//! the target's header; the link stores only that epoch (one `AtomicU64`).
+//! An epoch whose entry is gone reads as `None`. Upgrading is one read
+//! lock, one hash lookup and a `Weak::upgrade`-style compare-exchange on
+//! the target's count.
 
 use crate::error::Error;
-use crate::header::ObjectHeader;
-use crate::object::{IsA, Object, ObjectType};
-use crate::owned::Owned;
-use crate::property::PropertyOps;
-use crate::tree_links::{HeaderPtr, PtrHash};
-use crate::type_info::TypeInfo;
+use crate::kernel::header::ObjectHeader;
+use crate::kernel::link_targets::{register, targets_read, upgrade, Targets};
+use crate::kernel::object::{IsA, ObjectType};
+use crate::kernel::owned::Owned;
+use crate::kernel::tables::PropertyOps;
+use crate::kernel::tree_links::HeaderPtr;
+use crate::kernel::type_info::TypeInfo;
 use core::any::Any;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
+use std::sync::{Mutex, OnceLock};
 
 /// A link to another object of type `T` (or a subtype): a weak reference
 /// that a `#[property]` field can hold, set by path string or typed.
@@ -118,7 +116,7 @@ impl LinkCell {
         // Acquire pairs with the Release store in `store`: the epoch's
         // registration happens before.
         let epoch = self.epoch.load(Ordering::Acquire);
-        targets.by_epoch.get(&epoch).copied()
+        targets.target(epoch)
     }
 
     fn store(&self, epoch: u64) {
@@ -232,84 +230,6 @@ impl<T: ObjectType> core::fmt::Debug for Link<T> {
             Some(target) => write!(f, "Link({:?})", target),
             None => f.write_str("Link(unset)"),
         }
-    }
-}
-
-/// Takes a strong reference on a registered target, found under the
-/// table's lock, while it is live -- and, for a target embedded in a
-/// container, while that container is live too: after that the target
-/// must not be used (an embedded child's functional lifetime), even if a
-/// reference kept its bytes.
-fn upgrade(header: HeaderPtr) -> Option<Owned<Object>> {
-    // SAFETY: registered targets are readable while the lock is held
-    // (module docs).
-    let h = unsafe { header.get() };
-    if let Some(container) = h.embedding_container() {
-        // SAFETY: the target holds a storage reference on its container
-        // until its own finalize ends, which has not happened: the
-        // container's header is readable. A snapshot suffices: if the
-        // container begins finalizing right after, the reference below is
-        // one more on a child that is still live, as if taken just before.
-        if !unsafe { container.as_ref() }.is_live() {
-            return None;
-        }
-    }
-    // Fails once the target's finalize has begun (as `Weak::upgrade`); a
-    // strong reference made other than from one, so it marks the
-    // target's containers shared, as `Owned::from` does.
-    crate::walk::Walk::acquire(header)
-}
-
-/// The registry of link targets (module docs).
-#[derive(Default)]
-pub(crate) struct Targets {
-    by_epoch: HashMap<u64, HeaderPtr, PtrHash>,
-    by_header: HashMap<HeaderPtr, u64, PtrHash>,
-    last_epoch: u64,
-}
-
-fn targets_lock() -> &'static RwLock<Targets> {
-    static TARGETS: OnceLock<RwLock<Targets>> = OnceLock::new();
-    TARGETS.get_or_init(Default::default)
-}
-
-/// The registry, for reading (a panic while it is held leaves it
-/// consistent: every update is a pair of inserts or removes).
-pub(crate) fn targets_read() -> RwLockReadGuard<'static, Targets> {
-    targets_lock().read().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Registers `header` as a link target; returns its epoch, or 0 (unset)
-/// if the object is finalizing.
-fn register(header: &ObjectHeader) -> u64 {
-    // The caller reached the object through a reference, so a zero count
-    // means the caller is the object's own finalize hook: the link would
-    // read `None` anyway, and registering it now could outlive the
-    // finalizer's removal.
-    if header.ref_count() == 0 {
-        return 0;
-    }
-    let key = HeaderPtr::of(header);
-    let mut targets = targets_lock().write().unwrap_or_else(|e| e.into_inner());
-    if let Some(&epoch) = targets.by_header.get(&key) {
-        return epoch;
-    }
-    targets.last_epoch += 1;
-    let epoch = targets.last_epoch;
-    targets.by_epoch.insert(epoch, key);
-    targets.by_header.insert(key, epoch);
-    // The finalizer removes the entry only if this flag is set; it reads
-    // the flag after synchronising with our reference's release.
-    header.set_tree_flag();
-    epoch
-}
-
-/// Forgets a target that is finalizing (called by the tree's
-/// `release_links`, before the object's memory can be freed).
-pub(crate) fn forget_target(header: HeaderPtr) {
-    let mut targets = targets_lock().write().unwrap_or_else(|e| e.into_inner());
-    if let Some(epoch) = targets.by_header.remove(&header) {
-        targets.by_epoch.remove(&epoch);
     }
 }
 

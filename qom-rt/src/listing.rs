@@ -2,8 +2,8 @@
 //! links and properties — with types, values and docs.
 
 use crate::error::Result;
-use crate::object::{Object, ObjectType};
-use crate::owned::Owned;
+use crate::kernel::object::{Object, ObjectType};
+use crate::kernel::owned::Owned;
 use crate::property::field_ptr;
 use crate::tree::{ChildEntryKind, ObjectTree};
 

@@ -9,19 +9,19 @@
 //! use the derive makes of the field goes, so that a misuse is one error.
 //! The ui-tests crate holds a compile-fail case for each message.
 
-pub use crate::lifecycle::{finalize_parent_level, guard, Teardown};
-pub use crate::object::InitContext;
+pub use crate::kernel::lifecycle::{finalize_parent_level, guard, Teardown};
+pub use crate::kernel::object::InitContext;
+pub use crate::kernel::type_info::{ancestors, TypeDef};
 pub use crate::registry::Registration;
-pub use crate::type_info::{ancestors, TypeDef};
 pub use core::ptr::NonNull;
 pub use inventory;
 
 use crate::embed::Embeddable as EmbeddableObjects;
-use crate::header::ObjectHeader;
-use crate::object::{Instantiable, Object, ObjectType};
-use crate::owned::Owned;
-use crate::property::{PropertyInfo, PropertyOps};
-use crate::type_info::{ChildInfo, ChildKind, TypeInfo};
+use crate::kernel::header::ObjectHeader;
+use crate::kernel::object::{Instantiable, Object, ObjectType};
+use crate::kernel::owned::Owned;
+use crate::kernel::tables::{PropertyInfo, PropertyOps};
+use crate::kernel::type_info::{ChildInfo, ChildKind, TypeInfo};
 
 /// The header of the object at `this`, with `this`'s provenance.
 ///
@@ -29,7 +29,7 @@ use crate::type_info::{ChildInfo, ChildKind, TypeInfo};
 /// `this` points to (possibly uninitialised) memory for a `T`.
 #[inline(always)]
 pub unsafe fn header_of<T: ObjectType>(this: NonNull<T>) -> NonNull<ObjectHeader> {
-    crate::lifecycle::header_ptr(this)
+    crate::kernel::lifecycle::header_ptr(this)
 }
 
 /// Undoes the build of one field if a later field's build panics (derive
@@ -312,7 +312,7 @@ unsafe impl<T: Instantiable> OwnedChild for Owned<T> {
     #[inline]
     unsafe fn init(field: NonNull<Self>, owner: NonNull<ObjectHeader>) {
         // SAFETY: forwarded from the caller.
-        let child = unsafe { crate::lifecycle::new_owned_child::<T>(owner) };
+        let child = unsafe { crate::kernel::lifecycle::new_owned_child::<T>(owner) };
         // SAFETY: uninitialised memory for the field (caller's contract);
         // the child's one strong reference is the owner's, held here.
         unsafe { field.write(Owned::from_counted(child)) };
@@ -324,7 +324,7 @@ unsafe impl<T: Instantiable> OwnedChild for Owned<T> {
         let child = unsafe { field.read() }.into_raw();
         // SAFETY: the child was made by `new_owned_child`, its hooks never
         // ran, and only this field knew of it.
-        unsafe { crate::lifecycle::unbuild_owned_child(child) };
+        unsafe { crate::kernel::lifecycle::unbuild_owned_child(child) };
     }
 
     #[inline(always)]
@@ -337,7 +337,7 @@ unsafe impl<T: Instantiable> OwnedChild for Owned<T> {
         // SAFETY: built, and never used again (caller's contract).
         let child = unsafe { field.read() }.into_raw();
         // SAFETY: the field held the owner's reference, given up here.
-        unsafe { crate::lifecycle::release_owned(child) }
+        unsafe { crate::kernel::lifecycle::release_owned(child) }
     }
 }
 
@@ -402,7 +402,7 @@ impl<T> SameParent<T> for T {}
     note = "the first field embeds the parent type in place, with the object header at its bottom; write `parent: qom_rt::ParentField<{P}>` (the prelude's `ParentField`), not a type of your own with that name"
 )]
 pub trait IsParentField<P> {}
-impl<P: ObjectType> IsParentField<P> for crate::object::ParentField<P> {}
+impl<P: ObjectType> IsParentField<P> for crate::kernel::object::ParentField<P> {}
 
 /// A conflicting-impl guard: the derive implements it for every object
 /// type, so `#[derive(Clone)]` (or `Copy`) on an object type fails to

@@ -5,9 +5,10 @@
 //! reference to another object); [`PropertyField`] says how to build one
 //! and carries its [`PropertyOps`] for the type's static table.
 
+use crate::kernel::object::ObjectType;
+use crate::kernel::tables::PropertyOps;
 use crate::link::Link;
-use crate::object::ObjectType;
-use crate::property::{value_ops, Prop, PropertyOps, PropertyType};
+use crate::property::{value_ops, Prop, PropertyType};
 
 /// Field types accepted by `#[property]`.
 ///

@@ -2,9 +2,9 @@
 //! `inventory`; the first lookup builds a name -> type hash map.
 
 use crate::error::Error;
-use crate::object::Object;
-use crate::owned::Owned;
-use crate::type_info::TypeInfo;
+use crate::kernel::object::Object;
+use crate::kernel::owned::Owned;
+use crate::kernel::type_info::TypeInfo;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -13,6 +13,10 @@ use std::sync::OnceLock;
 pub struct Registration(pub &'static TypeInfo);
 
 inventory::collect!(Registration);
+
+// The root type registers here, with every other: the kernel defines it
+// but does not know the registry.
+inventory::submit! { Registration(&crate::kernel::object::OBJECT_TYPE_INFO) }
 
 struct Registry {
     by_name: HashMap<&'static str, &'static TypeInfo>,

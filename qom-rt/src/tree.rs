@@ -9,17 +9,12 @@
 //! object, by a try-acquire.
 
 use crate::error::{Error, Result};
-use crate::object::{Object, ObjectType};
-use crate::owned::Owned;
-use crate::tree_links::{HeaderPtr, ParentLink};
-use crate::walk::Walk;
+use crate::kernel::object::{Object, ObjectType};
+use crate::kernel::owned::Owned;
+use crate::kernel::tree_links::{HeaderPtr, ParentLink};
+pub use crate::kernel::walk::ChildEntryKind;
+use crate::kernel::walk::Walk;
 use std::sync::OnceLock;
-
-static ROOT: OnceLock<Owned<Object>> = OnceLock::new();
-
-fn root_object() -> &'static Owned<Object> {
-    ROOT.get_or_init(|| Owned::<crate::Container>::new().into_object())
-}
 
 /// The root of the composition tree, `/` (a `container`).
 ///
@@ -32,15 +27,18 @@ pub fn root() -> Owned<Object> {
     root_object().clone()
 }
 
+fn root_object() -> &'static Owned<Object> {
+    static ROOT: OnceLock<Owned<Object>> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = Owned::<crate::Container>::new().into_object();
+        crate::kernel::tree_links::set_root(HeaderPtr::of(root.header()));
+        root
+    })
+}
+
 /// The root's header. The root lives for the whole process.
 pub(crate) fn root_header() -> HeaderPtr {
     HeaderPtr::of(root_object().header())
-}
-
-/// Whether `at` is the root, without creating the root to find out.
-pub(crate) fn is_root(at: HeaderPtr) -> bool {
-    ROOT.get()
-        .is_some_and(|root| HeaderPtr::of(root.header()) == at)
 }
 
 fn check_child_name(name: &str) -> Result<()> {
@@ -303,19 +301,6 @@ pub struct ChildEntry {
     pub type_name: &'static str,
     /// How the child is held.
     pub kind: ChildEntryKind,
-}
-
-/// How a listed child is held by its parent.
-///
-/// See [`ObjectTree`] for an example.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChildEntryKind {
-    /// A `#[child(embedded)]` field.
-    Embedded,
-    /// A `#[child(owned)]` field.
-    Owned,
-    /// Added with `add_child`.
-    Dynamic,
 }
 
 /// Composition-tree operations on every object (in the prelude).

@@ -42,8 +42,8 @@
 //! `Owned::from(&child)` and downcasts get pointers that may later write to
 //! or free the allocation, even though they start from a narrow `&T`.
 
-use crate::sync::{AtomicPtr, AtomicUsize};
-use crate::type_info::TypeInfo;
+use crate::kernel::sync::{AtomicPtr, AtomicUsize};
+use crate::kernel::type_info::TypeInfo;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
 
@@ -363,7 +363,7 @@ impl ObjectHeader {
 
     #[cold]
     fn resurrection_panic(&self) -> ! {
-        let path = crate::walk::path_for_diagnostics(self);
+        let path = crate::kernel::walk::path_for_diagnostics(self);
         panic!(
             "qom: reference taken on `{}` ({}){} while it is {}; an object cannot be \
              resurrected once its last reference is gone",

@@ -2,8 +2,8 @@
 //! implements (through the derive), and the traits that make casts checked
 //! at compile time.
 
-use crate::header::{Link, ObjectHeader};
-use crate::type_info::TypeInfo;
+use crate::kernel::header::{Link, ObjectHeader};
+use crate::kernel::type_info::TypeInfo;
 use core::ptr::NonNull;
 
 /// Implemented by `#[derive(QomObject)]` for every object type.
@@ -35,7 +35,7 @@ pub unsafe trait ObjectType: Sized + 'static {
     /// its parent types, array elements counted one by one: each holds a
     /// storage reference on this object until its own finalize ends.
     const DECLARED_CHILDREN: usize;
-    /// Whether the object starts [`SHARED`](crate::header): it or an
+    /// Whether the object starts `SHARED` (see the design document): it or an
     /// object embedded in it has an owned child, which can reach its owner
     /// through a back-link rather than through a strong reference.
     const SHARED_AT_BIRTH: bool;
@@ -75,7 +75,7 @@ pub unsafe trait ObjectType: Sized + 'static {
     /// Runs the `finalize` hooks, drops fields and releases children,
     /// subtype first. Returns how many storage references on this object
     /// the children torn down in place would have released, plus
-    /// [`PANIC_UNIT`](crate::lifecycle) for each panic caught from user
+    /// [`PANIC_UNIT`](crate::kernel::lifecycle) for each panic caught from user
     /// code meanwhile.
     ///
     /// # Safety
@@ -162,7 +162,7 @@ pub struct Object {
 }
 
 static OBJECT_ANCESTORS: [&TypeInfo; 1] = [&OBJECT_TYPE_INFO];
-static OBJECT_TYPE_INFO: TypeInfo = TypeInfo {
+pub(crate) static OBJECT_TYPE_INFO: TypeInfo = TypeInfo {
     name: "object",
     rust_name: "qom_rt::Object",
     parent: None,
@@ -174,10 +174,9 @@ static OBJECT_TYPE_INFO: TypeInfo = TypeInfo {
     properties: &[],
     instantiate: None,
     classes: &[],
-    interfaces: crate::class::InterfaceSlot::new(None),
-    finalize: crate::lifecycle::finalize_erased::<Object>,
+    interfaces: crate::kernel::tables::InterfaceSlot::new(None),
+    finalize: crate::kernel::lifecycle::finalize_erased::<Object>,
 };
-inventory::submit! { crate::registry::Registration(&OBJECT_TYPE_INFO) }
 
 // SAFETY: `Object` is exactly a header at offset 0 with no children; it is
 // its own parent, so the parent chain ends here.

@@ -18,12 +18,11 @@
 //! strong references are released only after it.
 
 use crate::error::{Error, Result};
-use crate::header::ObjectHeader;
-use crate::object::Object;
-use crate::owned::Owned;
-use crate::tree::ChildEntryKind;
-use crate::tree_links::{links, try_links, HeaderPtr, Links};
-use crate::type_info::ChildKind;
+use crate::kernel::header::ObjectHeader;
+use crate::kernel::object::Object;
+use crate::kernel::owned::Owned;
+use crate::kernel::tree_links::{links, try_links, HeaderPtr, Links};
+use crate::kernel::type_info::ChildKind;
 use std::sync::MutexGuard;
 
 /// A child's name without allocating: a field or dynamic child's name, or
@@ -90,6 +89,19 @@ pub(crate) fn for_each_declared(
     }
 }
 
+/// How a listed child is held by its parent.
+///
+/// See [`ObjectTree`](crate::ObjectTree) for an example.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChildEntryKind {
+    /// A `#[child(embedded)]` field.
+    Embedded,
+    /// A `#[child(owned)]` field.
+    Owned,
+    /// Added with `add_child`.
+    Dynamic,
+}
+
 /// What is above an object, for `..`.
 pub(crate) enum Parent {
     /// The root, or a detached object.
@@ -154,7 +166,7 @@ impl Walk {
         // SAFETY: allocated (caller).
         let h = unsafe { at.get() };
         if let Some(container) = h.declaring_container() {
-            crate::header::mark_shared(container);
+            crate::kernel::header::mark_shared(container);
         }
         // SAFETY: `Object` is the header at offset 0; the reference just
         // taken is transferred.
@@ -271,7 +283,7 @@ impl Walk {
                     cur = parent;
                 }
                 // Only the root is at the top of a path.
-                Parent::None if crate::tree::is_root(cur) => break,
+                Parent::None if crate::kernel::tree_links::is_root(cur) => break,
                 Parent::None | Parent::NotLive(_) => return None,
             }
         }
@@ -308,7 +320,7 @@ impl Walk {
                 "." => at,
                 ".." => match self.parent(at) {
                     Parent::Live(parent) => parent,
-                    Parent::None if crate::tree::is_root(at) => at,
+                    Parent::None if crate::kernel::tree_links::is_root(at) => at,
                     Parent::None => {
                         let reason = format!("`{}` has no parent", self.describe(at));
                         return Err(Error::PathUnreachable {

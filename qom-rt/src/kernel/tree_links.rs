@@ -12,9 +12,9 @@
 //!
 //! Lock order: this lock, then the link targets' (`link::targets`).
 
-use crate::header::ObjectHeader;
-use crate::object::Object;
-use crate::owned::Owned;
+use crate::kernel::header::ObjectHeader;
+use crate::kernel::object::Object;
+use crate::kernel::owned::Owned;
 use core::ptr::NonNull;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
@@ -131,7 +131,7 @@ pub(crate) fn release_links(header: &ObjectHeader) -> usize {
         let mut links = links();
         // Links to this object read `None` from now on; the entry goes
         // while the memory it names is still allocated.
-        crate::link::forget_target(key);
+        crate::kernel::link_targets::forget_target(key);
         links.parents.remove(&key);
         let orphans = links.children.remove(&key).unwrap_or_default();
         for child in orphans.values() {
@@ -145,7 +145,21 @@ pub(crate) fn release_links(header: &ObjectHeader) -> usize {
             let header = child.header_ptr();
             core::mem::forget(child);
             // SAFETY: the map's reference, given up here.
-            unsafe { crate::lifecycle::release_nested(header) }
+            unsafe { crate::kernel::lifecycle::release_nested(header) }
         })
         .sum()
+}
+
+/// The root of the composition tree, once the tree (above the kernel)
+/// has made it: a walk's `..` and a path end there.
+static ROOT: OnceLock<HeaderPtr> = OnceLock::new();
+
+/// Records the root (called once, by the tree, when it makes it).
+pub(crate) fn set_root(root: HeaderPtr) {
+    let _ = ROOT.set(root);
+}
+
+/// Whether `at` is the root.
+pub(crate) fn is_root(at: HeaderPtr) -> bool {
+    ROOT.get() == Some(&at)
 }

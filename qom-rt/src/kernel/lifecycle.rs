@@ -25,10 +25,10 @@
 //! reach zero issues an `Acquire` load first, so the finalizer (and the
 //! freer) sees all of those uses completed.
 
-use crate::header::{
+use crate::kernel::header::{
     owned_child_layout, Link, ObjectHeader, FINALIZED, NOT_LIVE, STORAGE_ONE, STORAGE_SHIFT,
 };
-use crate::object::{InitContext, ObjectType};
+use crate::kernel::object::{InitContext, ObjectType};
 use core::alloc::Layout;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -252,7 +252,7 @@ unsafe fn finalize<T: ObjectType>(this: NonNull<T>) -> usize {
     // Dynamic children (`add_child`), tree and link entries: released
     // last, after every declared child of every level.
     if header.has_tree_flag() {
-        released += crate::tree_links::release_links(header);
+        released += crate::kernel::tree_links::release_links(header);
     }
     released
 }
@@ -525,7 +525,7 @@ thread_local! {
 }
 
 /// Runs user code during a finalize (a hook, a field's `Drop`), catching
-/// a panic so that the teardown can go on: returns 0, or [`PANIC_UNIT`] if
+/// a panic so that the teardown can go on: returns 0, or `PANIC_UNIT` if
 /// it panicked (the first such panic is kept to be resumed later). For
 /// code that cannot unwind, this compiles to nothing.
 #[inline(always)]

@@ -1,8 +1,8 @@
 //! [`Owned<T>`]: a strong reference to an object, standalone or embedded.
 
-use crate::header::ObjectHeader;
-use crate::lifecycle::{drop_last_ref, header_ptr};
-use crate::object::{Instantiable, IsA, Object, ObjectType};
+use crate::kernel::header::ObjectHeader;
+use crate::kernel::lifecycle::{drop_last_ref, header_ptr};
+use crate::kernel::object::{Instantiable, IsA, Object, ObjectType};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering::{Acquire, Release};
@@ -100,7 +100,7 @@ impl<T: ObjectType> Owned<T> {
         T: Instantiable,
     {
         const { assert!(core::mem::align_of::<T>() > FIRST) };
-        let this = crate::lifecycle::new_object::<T>();
+        let this = crate::kernel::lifecycle::new_object::<T>();
         let owned = Owned {
             ptr: this.map_addr(|a| a | FIRST),
             _owns: PhantomData,
