@@ -408,6 +408,12 @@ fn classes(input: &Input<'_>, parent: &syn::Type) -> TokenStream {
     let mut add_interfaces = Vec::new();
     for (i, iface) in interfaces.iter().enumerate() {
         let caster = quote::format_ident!("__QOM_CASTER_{}", i);
+        let listed_name = iface
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        let id = crate::interface::name_hash(&listed_name);
         // Spanned on the listed path: an interface the type does not
         // implement is reported there, naming the missing trait.
         casters.push(quote_spanned! {iface.span()=>
@@ -415,7 +421,13 @@ fn classes(input: &Input<'_>, parent: &syn::Type) -> TokenStream {
                 cast: |object| ::qom_rt::ObjectCast::downcast::<#ident>(object).map(|this| this as &dyn #iface),
             };
             #[automatically_derived]
-            impl ::qom_rt::ListedInterface<<dyn #iface as ::qom_rt::Interface>::Marker> for #ident {}
+            impl ::qom_rt::ListedInterface<::qom_rt::__InterfaceMarker<#id>> for #ident {}
+            // The marker above is computed from the name as listed: it is the
+            // interface's own only if that is the trait's name.
+            const _: () = ::core::assert!(
+                <dyn #iface as ::qom_rt::Interface>::ID == #id,
+                "list a QOM interface by the trait's own name, not an alias of it (`use ... as ...`)"
+            );
         });
         add_interfaces.push(quote! {
             table.__add_interface::<dyn #iface>(<dyn #iface as ::qom_rt::Interface>::NAME, &#caster);

@@ -3,7 +3,7 @@
 //! `object.interface::<dyn Trait>()`.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
 /// Adds the `ListedInterface` supertrait and implements
 /// `qom_rt::Interface` for `dyn Trait`.
@@ -20,10 +20,11 @@ pub fn expand(args: TokenStream, mut item: syn::ItemTrait) -> TokenStream {
         return error.to_compile_error();
     }
     let ident = item.ident.clone();
-    let marker = format_ident!("__QomInterfaceMarker{}", ident);
     let name = ident.to_string();
-    item.supertraits
-        .push(syn::parse_quote!(::qom_rt::ListedInterface<#marker>));
+    let id = name_hash(&name);
+    item.supertraits.push(syn::parse_quote!(
+        ::qom_rt::ListedInterface<::qom_rt::__InterfaceMarker<#id>>
+    ));
     // Unless the author wrote their own: a type that lists the interface
     // without implementing it is told what to write.
     if !item.attrs.iter().any(is_on_unimplemented) {
@@ -36,18 +37,14 @@ pub fn expand(args: TokenStream, mut item: syn::ItemTrait) -> TokenStream {
             #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
         });
     }
-    let vis = &item.vis;
     quote! {
         #item
 
-        #[doc(hidden)]
-        #[allow(non_camel_case_types)]
-        #vis struct #marker;
-
-        // SAFETY: the marker type is generated for this trait alone.
+        // SAFETY: implemented by this attribute, with the hash of the
+        // trait's name the derive computes for it.
         unsafe impl ::qom_rt::Interface for dyn #ident {
-            type Marker = #marker;
             const NAME: &'static str = #name;
+            const ID: u128 = #id;
         }
     }
 }
@@ -58,4 +55,16 @@ fn is_on_unimplemented(attr: &syn::Attribute) -> bool {
     path.segments.len() == 2
         && path.segments[0].ident == "diagnostic"
         && path.segments[1].ident == "on_unimplemented"
+}
+
+/// The interface marker's id: a 128-bit FNV-1a hash of the trait's name,
+/// as an unsuffixed literal. The derive computes the same from the name a
+/// type lists, and checks it against the trait's own `Interface::ID`.
+pub fn name_hash(name: &str) -> proc_macro2::Literal {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013b;
+    let hash = name
+        .bytes()
+        .fold(OFFSET, |h, b| (h ^ u128::from(b)).wrapping_mul(PRIME));
+    proc_macro2::Literal::u128_unsuffixed(hash)
 }

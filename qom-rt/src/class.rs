@@ -102,13 +102,23 @@ pub trait ClassFor<T>: Class {
 /// Implemented for `dyn Trait` by `#[qom_rt::interface]`.
 ///
 /// # Safety
-/// `Marker` must be unique to the trait (the attribute generates it).
+/// Only `#[qom_rt::interface]` implements it, with `ID` the hash of the
+/// trait's name that the derive computes for the interfaces a type lists.
 pub unsafe trait Interface: 'static {
-    /// A type unique to the interface, used by [`ListedInterface`].
-    type Marker;
     /// The trait's name, for listings.
     const NAME: &'static str;
+    /// A 128-bit hash of the trait's name: the listing check's marker is
+    /// `InterfaceMarker<ID>`, a type the derive can name without a
+    /// projection (coherence cannot tell two projections through foreign
+    /// impls apart, so `ListedInterface<<dyn I as Interface>::Marker>`
+    /// impls for two interfaces of another crate would conflict).
+    const ID: u128;
 }
+
+/// The marker of the interface whose name hashes to `ID` (see
+/// [`Interface::ID`]).
+#[doc(hidden)]
+pub struct InterfaceMarker<const ID: u128>;
 
 /// The derive implements this for every interface a type lists in
 /// `#[qom(interfaces(...))]`; `#[qom_rt::interface]` makes it a supertrait
@@ -117,7 +127,8 @@ pub unsafe trait Interface: 'static {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` implements a QOM interface it does not list",
     label = "not listed in `#[qom(interfaces(...))]`",
-    note = "add the interface to the type's attribute, e.g. `#[qom(interfaces(HotplugHandler))]`, so it can be found with `interface::<dyn ...>()`"
+    note = "add the interface to the type's attribute, e.g. `#[qom(interfaces(HotplugHandler))]`, so it can be found with `interface::<dyn ...>()`",
+    note = "an interface listed under another name (`use ... as ...`) does not count: list it by the trait's own name"
 )]
 pub trait ListedInterface<Marker> {}
 

@@ -69,7 +69,8 @@ pub use cast::ObjectCast;
 pub use class::{parent_class, Class, ClassFor, Interface, ListedInterface, ObjectClass};
 #[doc(hidden)]
 pub use class::{
-    ClassChain as __ClassChain, ClassPtrs as __ClassPtrs, Subclassable as __Subclassable,
+    ClassChain as __ClassChain, ClassPtrs as __ClassPtrs, InterfaceMarker as __InterfaceMarker,
+    Subclassable as __Subclassable,
 };
 pub use embed::Embeddable;
 pub use error::{Error, Result};
@@ -92,7 +93,6 @@ pub use size::Size;
 #[doc(hidden)]
 pub mod __property {
     pub use crate::kernel::tables::PropertyOps;
-    pub use crate::property::__QomInterfaceMarkerPropertyGuard;
     pub use crate::property_enum::{expected_variant, kebab_bytes, kebab_len, unique_names};
     pub use crate::property_field::*;
 }
