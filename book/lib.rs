@@ -9,6 +9,9 @@
 #[doc = include_str!("src/introduction.md")]
 pub mod introduction {}
 
+#[doc = include_str!("src/design.md")]
+pub mod design {}
+
 #[doc = include_str!("src/quick-start.md")]
 pub mod quick_start {}
 

@@ -106,6 +106,8 @@ LAYOUT_FIELDS = [
     (104, 120, "num_ports", "Prop<u32>", PLAIN),
 ]
 LAYOUT_OWNED_SIZE = 32
+# An owned child's allocation starts with one word: its owner's header.
+LAYOUT_OWNER_WORD = 8
 
 
 def layout():
@@ -113,7 +115,7 @@ def layout():
     s = Svg(820, 430, "Memory layout of a container with embedded and owned children")
     s.text(410, 28, f"Owned::<{LAYOUT_TYPE}>::new(): one allocation of "
            f"{LAYOUT_SIZE} bytes (64-bit host)", size=15, bold=True)
-    s.text(410, 48, "storage count of the Xhci = 3: itself + bars[0] + bars[1]",
+    s.text(410, 48, "storage count of the Xhci = 4: itself + bars[0] + bars[1] + companion",
            size=12, color=MUTED)
     for start, end, label, detail, fill in LAYOUT_FIELDS:
         x, w = x0 + start * scale, (end - start) * scale
@@ -138,20 +140,29 @@ def layout():
     for start in (32, 64):
         cx = x0 + (start + 16) * scale
         s.path(f"M{cx},{y0} C{cx},{y0 - 45} {hx + 30},{y0 - 45} {hx + 8},{y0 - 2}")
-    s.text(x0 + 60 * scale, y0 - 52,
-           "link: container's header (tag 0); each child holds 1 storage ref", size=11)
+    s.text(x0 + 64 * scale, y0 - 52,
+           "link: container's header (tag 0b00); each holds 1 storage ref", size=11)
     s.path(f"M{hx - 20},{y0} C{hx - 40},{y0 - 30} {x0 + 10},{y0 - 30} {x0 + 2},{y0 - 2}")
-    s.text(x0 + 2, y0 - 52, "link: allocation start (tag 1)", size=11, anchor="start")
+    s.text(x0 + 2, y0 - 52, "link: allocation start (tag 0b01)", size=11, anchor="start")
 
-    # The owned child: a separate allocation.
+    # The owned child: a separate allocation, the owner's header first.
     ox = x0 + 100 * scale
-    bx, by = 560, 340
-    s.path(f"M{ox},{y0 + h} C{ox},{y0 + h + 90} {bx + 110},{by - 80} {bx + 100},{by - 2}")
-    s.rect(bx, by, LAYOUT_OWNED_SIZE * scale, 46, OWNED)
-    s.text(bx + LAYOUT_OWNED_SIZE * scale / 2, by + 19, "Uhci", size=13, mono=True, bold=True)
-    s.text(bx + LAYOUT_OWNED_SIZE * scale / 2, by + 36, "its own allocation, 32 bytes",
+    bx, by = 520, 340
+    ww, cw = LAYOUT_OWNER_WORD * scale, LAYOUT_OWNED_SIZE * scale
+    cx = bx + ww + cw / 2
+    s.path(f"M{ox},{y0 + h} C{ox},{y0 + h + 90} {cx + 10},{by - 80} {cx},{by - 2}")
+    s.rect(bx, by, ww, 46, HEADER)
+    s.text(bx + ww / 2, by + 28, "owner", size=10, mono=True)
+    s.rect(bx + ww, by, cw, 46, OWNED)
+    s.text(cx, by + 19, "Uhci", size=13, mono=True, bold=True)
+    s.text(cx, by + 36, "the child, 32 bytes", size=11)
+    s.text(bx + (ww + cw) / 2, by + 62,
+           f"its own allocation, {LAYOUT_OWNER_WORD} + {LAYOUT_OWNED_SIZE} bytes (link tag 0b11)",
            size=11)
-    s.text(bx + 118, by - 40, "strong reference", size=11, anchor="start", color=MUTED)
+    s.text(bx + (ww + cw) / 2, by + 76,
+           "owner: the Xhci's header, on which it holds 1 storage ref",
+           size=11, color=MUTED)
+    s.text(cx + 18, by - 40, "strong reference", size=11, anchor="start", color=MUTED)
 
     # An outside reference on an embedded child.
     px, py = 60, 340
@@ -185,7 +196,7 @@ def header():
         s.text(x + w / 2, y0 + 44, ty, size=11, mono=True)
         s.text(x + 4, y0 + h + 16, off, size=11, anchor="start", color=MUTED)
     notes = [
-        "refs: Owned clones, the container's reference on an embedded child,",
+        "refs: Owned clones, the container's reference on a declared child,",
         "a tree parent's reference on a dynamic child; finalize at 0",
     ]
     for i, n in enumerate(notes):
@@ -202,18 +213,19 @@ def header():
         s.text(x + pw / 2, sy + 22, label, size=11, mono=True)
         x += pw
     s.text(x0, sy + 52, "count = the object itself until its finalize ends "
-           "+ 1 per embedded direct child not yet finished; free at 0",
+           "+ 1 per declared (embedded or owned) direct child not yet released; free at 0",
            size=11, anchor="start")
     # link word, expanded.
     ly = 300
     s.text(x0, ly - 10, "link word", size=12, anchor="start", bold=True)
-    s.rect(x0, ly, 590, 34, HEADER)
-    s.text(x0 + 295, ly + 22, "address (allocation start, or container's header)",
+    s.rect(x0, ly, 480, 34, HEADER)
+    s.text(x0 + 240, ly + 22, "address (container's header, or allocation start)",
            size=11, mono=True)
-    s.rect(x0 + 590, ly, 90, 34, PLAIN)
-    s.text(x0 + 635, ly + 22, "tag (bit 0)", size=11, mono=True)
-    s.text(x0 + 690, ly + 14, "1: standalone", size=11, anchor="start")
-    s.text(x0 + 690, ly + 28, "0: embedded", size=11, anchor="start")
+    s.rect(x0 + 480, ly, 120, 34, PLAIN)
+    s.text(x0 + 540, ly + 22, "tag (bits 1..0)", size=11, mono=True)
+    s.text(x0 + 610, ly + 8, "0b00: embedded", size=11, anchor="start")
+    s.text(x0 + 610, ly + 22, "0b01: standalone", size=11, anchor="start")
+    s.text(x0 + 610, ly + 36, "0b11: owned child", size=11, anchor="start")
     s.write("header.svg")
 
 
@@ -221,17 +233,17 @@ def header():
 # states.svg: live -> finalizing -> finalized -> freed.
 
 STATES = [
-    ("under construction", "refs = NOT_LIVE", PLAIN),
+    ("building", "refs = 1, unreachable", PLAIN),
     ("live", "refs > 0", LIVE),
     ("finalizing", "refs = NOT_LIVE", FINALIZING),
     ("finalized", "FINALIZED bit set", FINALIZED),
     ("freed", "storage = 0", FREED),
 ]
 TRANSITIONS = [
-    "init hooks run\nwith refs = 1",
+    "all built, then\ninit hooks run",
     "last strong ref\ndropped (1 -> 0)",
     "hooks ran, children released;\nown storage ref released",
-    "last embedded child\nreleased its storage",
+    "last declared child\nreleased its storage",
 ]
 
 
@@ -242,7 +254,7 @@ def states():
     w, h, gap, y = 150, 58, 40, 70
     for i, (name, detail, fill) in enumerate(STATES):
         x = 20 + i * (w + gap)
-        s.rect(x, y, w, h, fill, rx=10, dash=(name in ("under construction", "freed")))
+        s.rect(x, y, w, h, fill, rx=10, dash=(name in ("building", "freed")))
         s.text(x + w / 2, y + 25, name, size=13, bold=True)
         s.text(x + w / 2, y + 44, detail, size=10, mono=True)
         if i < len(TRANSITIONS):
@@ -252,9 +264,9 @@ def states():
     notes = [
         "live: Owned::clone / Owned::from add 1 to refs (one atomic increment);"
         " container() succeeds",
-        "finalizing or finalized: a new reference panics (no resurrection);"
-        " container() returns None",
-        "the finalized -> freed step is immediate when no embedded child is"
+        "finalizing or finalized: Owned::from panics (no resurrection);"
+        " container(), links and walks fail (None or an error)",
+        "the finalized -> freed step is immediate when no declared child is"
         " still referenced",
     ]
     for i, n in enumerate(notes):
