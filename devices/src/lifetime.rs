@@ -17,7 +17,7 @@ pub struct TypeCounts {
 static COUNTS: Mutex<BTreeMap<&'static str, TypeCounts>> = Mutex::new(BTreeMap::new());
 
 /// Finalizations in order, while recording is on (tests turn it on to
-/// check the order DESIGN.md fixes).
+/// check the order the design document, `book/src/design.md`, fixes).
 static EVENTS: Mutex<Option<Vec<&'static str>>> = Mutex::new(None);
 
 /// Starts (or stops) recording the order of finalizations.

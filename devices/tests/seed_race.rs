@@ -59,7 +59,7 @@ fn guest_accesses_race_hot_unplug() {
 
     // Every controller finalized exactly once: the container first, then
     // its state (now, or when an in-flight access let go), then the region
-    // the state owns (DESIGN.md's order). At every point of the record,
+    // the state owns (the design document's order). At every point of the record,
     // containers >= states >= regions.
     let events = qom_devices::lifetime::take_finalizations();
     qom_devices::lifetime::record_finalizations(false);

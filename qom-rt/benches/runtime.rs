@@ -1,4 +1,4 @@
-//! Runtime benchmarks (criterion), with the ratios DESIGN.md sets targets
+//! Runtime benchmarks (criterion), with the ratios the design document (`book/src/design.md`) sets targets
 //! for printed at the end:
 //! * `Owned` clone+drop vs `Arc` clone+drop (target <= 1.05..1.1);
 //! * creating and dropping a container with 16 embedded children vs one
@@ -121,7 +121,7 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     // Creation alone (the value is dropped by criterion, outside the timed
-    // part), then the whole cycle, which DESIGN.md's target is about.
+    // part), then the whole cycle, which the design document's target is about.
     let mut g = c.benchmark_group("create");
     // Batches of 32: the allocator recycles the memory of the previous
     // batch, as it does for the create+drop loop, so creation is not

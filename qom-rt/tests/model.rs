@@ -3,7 +3,7 @@
 //! drop in any order / attach to the tree / unparent / set a property
 //! (valid or not) / downcast, run against the runtime and against a small
 //! reference model of who is live. After every step: finalize ran exactly
-//! once for exactly the objects the model says, in the order DESIGN.md
+//! once for exactly the objects the model says, in the order the design document (`book/src/design.md`)
 //! fixes; the number of live allocations is what the model says; an
 //! invalid property set changed nothing. At the end nothing leaks.
 //!
@@ -169,7 +169,7 @@ impl Model {
     }
 
     /// Finalizations the current state implies that have not happened,
-    /// in the order DESIGN.md fixes; marks them done.
+    /// in the order the design document fixes; marks them done.
     fn settle(&mut self) -> Vec<String> {
         let mut events = Vec::new();
         for b in 0..self.boards.len() {
@@ -534,7 +534,7 @@ impl StateMachineTest for Runner {
 /// The finalize events between two model states, in order.
 fn events_between(before: &Model, after: &Model) -> Vec<String> {
     // Recompute by replaying `settle` semantics: a board finalizing emits
-    // its events in DESIGN.md's order; a dropped last child reference
+    // its events in the design document's order; a dropped last child reference
     // emits that child's event.
     let mut events = Vec::new();
     for (b, (old, new)) in before.boards.iter().zip(&after.boards).enumerate() {

@@ -1,4 +1,4 @@
-//! USB host controllers, in the two shapes DESIGN.md cares about:
+//! USB host controllers, in the two shapes the design document cares about:
 //!
 //! * `xhci-pci` *embeds* its controller state (`xhci`), which owns the
 //!   memory region of BAR 0 — QEMU's `XHCIPciState`/`XHCIState`, the shape

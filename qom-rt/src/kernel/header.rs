@@ -20,8 +20,9 @@
 //!
 //! `refs` is the logical life (like `Arc`'s strong count); `storage` counts
 //! who needs the bytes: the object itself until its finalize ends, plus one
-//! per declared child (embedded or owned) that has not finished
-//! finalizing. The design document (`book/src/design.md`) states the
+//! per declared child (embedded or owned) whose own storage has not been
+//! released yet (a child that finished finalizing may still be needed by
+//! a grandchild someone holds). The design document (`book/src/design.md`) states the
 //! states and who may increment which count when; in short, an object is
 //! *live* while `refs > 0`, *finalizing* once its finalizer has parked
 //! `refs` at [`NOT_LIVE`], and *finalized* once the `FINALIZED` bit is set,

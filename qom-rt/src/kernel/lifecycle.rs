@@ -1,7 +1,8 @@
 //! Creation, finalization and freeing: the only code that decides when an
 //! object's hooks run and when its memory goes away. The rules, and why
 //! each shortcut below is sound, are in the design document
-//! (`book/src/design.md`, "The lifetime contract"); in short:
+//! (`book/src/design.md`: "States", "The rule behind every increment",
+//! "`SHARED` and the fast paths", "Finalize order"); in short:
 //!
 //! * An allocation is *built* (every field of every level, every embedded
 //!   and owned child) before any `init` hook runs, and nothing can reach

@@ -2,7 +2,7 @@
 //! the lifetime promise (safe code never reaches a freed, finalized or
 //! half-built object). One module per class of attack; each test says the
 //! attack it makes. They run natively, under Miri with Stacked and Tree
-//! Borrows and several seeds (see RELIABILITY.md), and the races also as
+//! Borrows and several seeds with preemption (`.ci/miri.sh`), and the races also as
 //! native stress runs (`ADVERSARIAL_ROUNDS=1000000`).
 
 #[path = "../common/mod.rs"]
