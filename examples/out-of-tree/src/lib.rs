@@ -22,6 +22,7 @@
 pub mod regs;
 
 // ANCHOR: device
+use qom_devices::clock::Clocked;
 use qom_devices::memory::{MemoryRegion, MmioOps, Sizes};
 use qom_devices::pci::{BarKind, PciBar, PciDevice, PciDeviceImpl};
 use qom_devices::DeviceImpl;
@@ -33,9 +34,10 @@ use std::sync::{Mutex, MutexGuard};
 pub const BAR0_SIZE: u64 = 1 << 20;
 
 /// QEMU's `edu` (`"edu"`): identification, liveness check, factorial
-/// computation with a completion interrupt, behind BAR 0.
+/// computation (finished when the virtual clock advances) with a
+/// completion interrupt, behind BAR 0.
 #[derive(QomObject)]
-#[qom(name = "edu", interfaces(MmioOps))]
+#[qom(name = "edu", interfaces(MmioOps, Clocked))]
 pub struct Edu {
     parent: ParentField<PciDevice>,
     /// BAR 0.
@@ -104,6 +106,12 @@ impl MmioOps for Edu {
         self.update_irq();
     }
 }
+impl Clocked for Edu {
+    fn advance(&self, _ns: u64) {
+        self.regs().advance();
+        self.update_irq();
+    }
+}
 // ANCHOR_END: device
 
 #[cfg(test)]
@@ -125,6 +133,8 @@ mod tests {
 
         system.write(bar + reg::STATUS, 4, 0x80);
         system.write(bar + reg::FACTORIAL, 4, 4);
+        assert!(!line.level(), "still computing");
+        qom_devices::clock::clock_step("/edu-irq", 1_000).unwrap();
         assert_eq!(system.read(bar + reg::FACTORIAL, 4), 24);
         assert!(line.level(), "raised on completion");
         // INTx Disable in the command register masks the pin, not the status.

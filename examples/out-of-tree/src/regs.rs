@@ -1,12 +1,13 @@
 //! The register file of QEMU's `edu` (`hw/misc/edu.c`, and
 //! `docs/specs/edu.rst`), in plain Rust: no object model here.
 //!
-//! Differences from QEMU: the factorial is computed during the write that
-//! starts it rather than by a worker thread, so the status register's
-//! "computing" bit is never seen set (a driver that polls it, or waits
-//! for the interrupt, works unchanged); DMA (0x80-0x98) is not modelled,
-//! its registers read as all ones and ignore writes; the interrupt is
-//! INTx only, no MSI.
+//! A factorial is computed when the virtual clock next advances (QEMU's
+//! worker thread finishes it some time after the write): the status
+//! register's "computing" bit is set meanwhile, and a write of another
+//! argument then is ignored, as in QEMU.
+//!
+//! Differences from QEMU: DMA (0x80-0x98) is not modelled, its registers
+//! read as all ones and ignore writes; the interrupt is INTx only, no MSI.
 
 /// Offsets in BAR 0.
 pub mod reg {
@@ -29,8 +30,7 @@ pub mod reg {
 
 /// Version 1.0 and the `0xed` signature.
 pub const ID_VALUE: u32 = 0x0100_00ed;
-/// Status: a factorial is being computed (read-only; never set here, as
-/// the computation ends within the write that starts it).
+/// Status: a factorial is being computed (read-only).
 pub const STATUS_COMPUTING: u32 = 0x01;
 /// Status: raise [`FACT_IRQ`] when a factorial is done.
 pub const STATUS_IRQ_FACT: u32 = 0x80;
@@ -75,11 +75,10 @@ impl EduRegs {
         let value = value as u32;
         match offset {
             reg::LIVENESS => self.liveness = !value,
-            reg::FACTORIAL => {
-                self.factorial = factorial(value);
-                if self.status & STATUS_IRQ_FACT != 0 {
-                    self.irq_status |= FACT_IRQ;
-                }
+            // `edu_mmio_write`: ignored while a computation runs.
+            reg::FACTORIAL if self.status & STATUS_COMPUTING == 0 => {
+                self.factorial = value;
+                self.status |= STATUS_COMPUTING;
             }
             reg::STATUS => {
                 self.status = (self.status & !STATUS_IRQ_FACT) | (value & STATUS_IRQ_FACT);
@@ -87,6 +86,19 @@ impl EduRegs {
             reg::IRQ_RAISE => self.irq_status |= value,
             reg::IRQ_ACK => self.irq_status &= !value,
             _ => {}
+        }
+    }
+
+    /// The virtual clock advanced: a computation in progress finishes
+    /// (QEMU's `edu_fact_thread`), raising the interrupt if asked to.
+    pub fn advance(&mut self) {
+        if self.status & STATUS_COMPUTING == 0 {
+            return;
+        }
+        self.factorial = factorial(self.factorial);
+        self.status &= !STATUS_COMPUTING;
+        if self.status & STATUS_IRQ_FACT != 0 {
+            self.irq_status |= FACT_IRQ;
         }
     }
 
@@ -124,13 +136,19 @@ mod tests {
     fn the_factorial_raises_the_interrupt_only_if_asked() {
         let mut regs = EduRegs::default();
         regs.write(reg::FACTORIAL, 4, 5);
-        assert_eq!(regs.read(reg::FACTORIAL, 4), 120);
+        assert_eq!(regs.read(reg::STATUS, 4), 0x01, "computing");
+        assert_eq!(regs.read(reg::FACTORIAL, 4), 5, "the argument, meanwhile");
+        regs.write(reg::FACTORIAL, 4, 6);
+        regs.advance();
+        assert_eq!(regs.read(reg::FACTORIAL, 4), 120, "6 was ignored");
         assert_eq!(regs.read(reg::STATUS, 4), 0, "done, no interrupt asked for");
         assert!(!regs.irq_level());
 
         regs.write(reg::STATUS, 4, 0x81);
         assert_eq!(regs.read(reg::STATUS, 4), 0x80, "COMPUTING is read-only");
         regs.write(reg::FACTORIAL, 4, 12);
+        assert!(!regs.irq_level(), "not before it is done");
+        regs.advance();
         assert_eq!(regs.read(reg::FACTORIAL, 4), 479_001_600);
         assert_eq!(regs.read(reg::IRQ_STATUS, 4), 0x01);
         assert!(regs.irq_level());

@@ -62,7 +62,7 @@ fn edu_is_registered_next_to_the_library_devices() {
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         [
-            "edu (parent: pci-device) [interfaces: PropertyGuard, MmioOps] -- QEMU's educational PCI device (edu)",
+            "edu (parent: pci-device) [interfaces: PropertyGuard, MmioOps, Clocked] -- QEMU's educational PCI device (edu)",
             "xhci-pci (parent: pci-device) [interfaces: PropertyGuard] -- xHCI USB controller (qemu-xhci)",
         ]
     );
@@ -78,6 +78,9 @@ fn hot_plug_drive_the_registers_and_unplug() {
         // Factorial with the completion interrupt enabled.
         write(0x20, 0x80),
         write(0x08, 10),
+        read(0x20),
+        "clock_step 1000".to_string(),
+        read(0x20),
         read(0x08),
         read(0x24),
         // PCI status: Interrupt Status (bit 3) is set.
@@ -99,6 +102,10 @@ fn hot_plug_drive_the_registers_and_unplug() {
         [
             "0x10000ed",
             "0xedcba987",
+            "0x81",
+            // The edu and the virt board's two SP804 timers.
+            "advanced 3 clocked devices by 1000 ns",
+            "0x80",
             "0x375f00",
             "0x1",
             "0x8",
