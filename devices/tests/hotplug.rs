@@ -2,38 +2,43 @@
 //! leaves nothing behind, slots conflict by name, non-hotpluggable devices
 //! refuse `device_del`, regions of unrealized devices become unassigned,
 //! properties lock at realize, and a device that outlives its container
-//! cannot reach it.
+//! cannot reach it. Guest reads check live state: registers that carry
+//! the device's properties or a value the test wrote.
+
+mod support;
 
 use qom_devices::hw::usb::{Piix3, XhciPci, XhciState};
 use qom_devices::machine::Machine;
 use qom_devices::{Device, Error};
 use qom_rt::prelude::*;
+use support::{bar0, hcsparams1, live_hcsparams1, DCBAAP, HCSPARAMS1, UNASSIGNED};
 
 fn machine(name: &str) -> Machine {
     Machine::create_at("virt", &format!("/{name}")).expect("machine builds")
 }
 
-fn bar0(machine: &Machine) -> u64 {
-    let (_, dev) = machine
-        .pci_host()
-        .expect("virt has PCI")
-        .devices()
-        .into_iter()
-        .next()
-        .expect("a PCI device");
-    dev.bar_address(0).expect("BAR 0 programmed")
-}
-
 #[test]
 fn device_add_attaches_realizes_and_plugs() {
     let m = machine("hp-add");
-    let dev = m.device_add("xhci-pci,id=usb0,num-ports=8").unwrap();
+    let dev = m.device_add("xhci-pci,id=usb0,num-ports=8,p2=3").unwrap();
     assert!(dev.is_realized());
     assert_eq!(
         dev.canonical_path().as_deref(),
         Some("/hp-add/peripheral/usb0")
     );
     assert_eq!(dev.get_property("num-ports").unwrap(), "8");
+    assert_eq!(dev.get_property("p2").unwrap(), "3");
+    // The properties reached the registers the guest reads: MaxPorts, and
+    // the Supported Protocol capabilities (USB 3 ports 1-8, USB 2 9-11).
+    let bar = bar0(&dev);
+    let read = |offset| m.system().read(bar + offset, 4);
+    assert_eq!(
+        read(HCSPARAMS1),
+        hcsparams1(11),
+        "MaxPorts = num-ports + p2"
+    );
+    assert_eq!(read(0x28), (3 << 8) | 9, "USB 2: 3 ports from port 9");
+    assert_eq!(read(0x38), (8 << 8) | 1, "USB 3: 8 ports from port 1");
     let xhci = dev.downcast::<XhciPci>().unwrap();
     assert_eq!(
         xhci.xhci.mem.canonical_path().as_deref(),
@@ -147,26 +152,38 @@ fn properties_lock_at_realize() {
         .to_string();
     assert!(err.contains(path) && err.contains("realized"), "{err}");
     assert_eq!(dev.get_property("num-ports").unwrap(), "4", "unchanged");
+    let caps = m.system().read(bar0(&dev) + HCSPARAMS1, 4);
+    assert_eq!(caps, hcsparams1(4 + 4), "and so are the registers");
 }
 
 #[test]
 fn unplugged_device_regions_answer_unassigned() {
     let m = machine("hp-unassigned");
-    m.device_add("xhci-pci,id=usb0").unwrap();
-    let addr = bar0(&m);
-    let served = m.system().read(addr, 4);
-    assert_ne!(served, 0xffff_ffff, "CAPLENGTH/HCIVERSION served");
+    let dev = m.device_add("xhci-pci,id=usb0,num-ports=2").unwrap();
+    let addr = bar0(&dev);
+    let caps = live_hcsparams1(&dev);
+    drop(dev);
+    let sys = m.system();
+    sys.write(addr + DCBAAP, 4, 0x1234_5640);
+    assert_eq!(sys.read(addr + HCSPARAMS1, 4), caps, "served: MaxPorts 6");
+    assert_eq!(
+        sys.read(addr + DCBAAP, 4),
+        0x1234_5640,
+        "served: as written"
+    );
     let dev = qom_rt::resolve_path("/hp-unassigned/peripheral/usb0").unwrap();
     let xhci = Owned::from(&dev.downcast::<XhciPci>().unwrap().xhci);
     drop(dev);
     m.device_del("usb0").unwrap();
-    let before = m.system().unassigned_accesses();
-    assert_eq!(
-        m.system().read(addr, 4),
-        0xffff_ffff,
-        "unmapped: unassigned"
-    );
-    assert_eq!(m.system().unassigned_accesses(), before + 1, "and counted");
+    let before = sys.unassigned_accesses();
+    for offset in [HCSPARAMS1, DCBAAP] {
+        assert_eq!(
+            sys.read(addr + offset, 4),
+            UNASSIGNED,
+            "unmapped: unassigned at {offset:#x}"
+        );
+    }
+    assert_eq!(sys.unassigned_accesses(), before + 2, "and counted");
     // The region itself is disabled too: an access that still reaches it
     // (one held from before the unplug) gets the unassigned value.
     assert!(!xhci.mem.is_enabled());
@@ -176,20 +193,40 @@ fn unplugged_device_regions_answer_unassigned() {
     assert!(xhci.container::<XhciPci>().is_none());
 }
 
+/// Accesses held across `device_del` complete against the unplugged
+/// controller's last live state, which neither the controller plugged in
+/// its place nor a dead object could produce: `MaxPorts` of its own
+/// `num-ports`, and a `DCBAAP` written after the accesses began.
 #[test]
 fn an_access_in_flight_keeps_the_controller_state_alive_not_its_container() {
     let m = machine("hp-inflight");
-    m.device_add("xhci-pci,id=usb0").unwrap();
-    let addr = bar0(&m);
-    let held = m.system().hold(addr, 4).expect("BAR 0 answers");
-    assert_eq!(held.owner().type_name(), "base-xhci");
+    let dev = m.device_add("xhci-pci,id=usb0,num-ports=7").unwrap();
+    let addr = bar0(&dev);
+    let caps = live_hcsparams1(&dev);
+    drop(dev);
+    let sys = m.system();
+    sys.write(addr + DCBAAP, 4, 0x1234_5640);
+    let held_caps = sys.hold(addr + HCSPARAMS1, 4).expect("BAR 0 answers");
+    let held_dcbaap = sys.hold(addr + DCBAAP, 4).expect("BAR 0 answers");
+    assert_eq!(held_caps.owner().type_name(), "base-xhci");
+    // Written while the accesses are in flight: they complete against the
+    // state they find then, not a copy taken when they began.
+    sys.write(addr + DCBAAP, 4, 0xfeed_cac0);
     m.device_del("usb0").unwrap();
-    // The container has finalized; the owner the access holds has not.
-    let owner = held.owner().downcast::<XhciState>().unwrap();
+    // The container has finalized; the owner the accesses hold has not.
+    let owner = held_caps.owner().downcast::<XhciState>().unwrap();
     assert!(owner.container::<XhciPci>().is_none());
     assert_eq!(owner.header().state(), qom_rt::LifeState::Live);
-    let value = held.finish_read();
-    assert_eq!(value & 0xff, 0x40, "CAPLENGTH read from live state");
+
+    // Another controller in the same place, with other state.
+    let next = m.device_add("xhci-pci,id=usb1,num-ports=1").unwrap();
+    assert_eq!(bar0(&next), addr, "the same BAR address");
+    assert_eq!(sys.read(addr + HCSPARAMS1, 4), live_hcsparams1(&next));
+    assert_ne!(live_hcsparams1(&next), caps);
+    assert_eq!(sys.read(addr + DCBAAP, 4), 0, "the new one's reset value");
+
+    assert_eq!(held_caps.finish_read(), caps, "MaxPorts 11: num-ports=7");
+    assert_eq!(held_dcbaap.finish_read(), 0xfeed_cac0, "the last write");
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! Path resolution and `info qom-tree` on arbitrary paths, absolute,
-//! partial and relative: a result or an error, never a panic.
+//! partial and relative: a result or an error, never a panic. Each input
+//! gets a tree of its own under `/fuzz`, removed after it (and checked to
+//! be gone), so inputs are independent.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use qom_rt::prelude::*;
-use std::sync::OnceLock;
 
 #[derive(QomObject)]
 #[qom(name = "fuzz-leaf")]
@@ -24,16 +25,15 @@ struct Node {
 }
 impl ObjectImpl for Node {}
 
-fn tree() -> &'static Owned<Object> {
-    static TREE: OnceLock<Owned<Object>> = OnceLock::new();
-    TREE.get_or_init(|| {
-        let top = qom_rt::container("/fuzz/a").unwrap();
-        for name in ["n0", "n1"] {
-            top.add_child(name, Owned::<Node>::new()).unwrap();
-        }
-        qom_rt::container("/fuzz/b").unwrap().add_child("n0", Owned::<Node>::new()).unwrap();
-        top
-    })
+/// `/fuzz/a/{n0,n1}` and `/fuzz/b/n0`; returns `/fuzz/a`, where relative
+/// paths start.
+fn tree() -> Owned<Object> {
+    let top = qom_rt::container("/fuzz/a").unwrap();
+    for name in ["n0", "n1"] {
+        top.add_child(name, Owned::<Node>::new()).unwrap();
+    }
+    qom_rt::container("/fuzz/b").unwrap().add_child("n0", Owned::<Node>::new()).unwrap();
+    top
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -48,4 +48,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = top.resolve(path);
     let _ = qom_rt::qom_tree(path);
+    drop(top);
+    qom_rt::resolve_path("/fuzz").unwrap().unparent();
+    assert!(qom_rt::resolve_path("/fuzz").is_err(), "the tree is gone");
 });

@@ -1,6 +1,7 @@
 //! Property strings: any input either sets the property (and then reads
 //! back as a value that parses to itself) or is refused leaving the
-//! object unchanged. Never a panic.
+//! object unchanged. Never a panic. Each input sets a new object's
+//! property, so inputs are independent.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
