@@ -167,6 +167,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         quote! {
             let __teardown = #rt::Teardown::begin(__this);
             #(#release_children)*
+            __released += __teardown.end(__this);
         }
     };
 

@@ -81,6 +81,7 @@ impl Drop for FreeOnUnwind {
     }
 }
 
+#[inline]
 fn allocate(layout: Layout) -> NonNull<u8> {
     // SAFETY: every object has a header, so the layout is not zero-sized.
     let raw = unsafe { std::alloc::alloc(layout) };
@@ -198,6 +199,7 @@ pub(crate) unsafe fn release_nested(header: NonNull<ObjectHeader>) -> usize {
 ///
 /// # Safety
 /// The caller released the last strong reference (see [`drop_last_ref`]).
+#[inline(always)]
 unsafe fn finalize_and_free(header: NonNull<ObjectHeader>) -> usize {
     // SAFETY: the object is live until we finalize it.
     let h = unsafe { header.as_ref() };
@@ -238,9 +240,28 @@ pub(crate) unsafe fn finalize_erased<T: ObjectType>(header: NonNull<ObjectHeader
 #[inline(always)]
 unsafe fn finalize<T: ObjectType>(this: NonNull<T>) -> usize {
     // SAFETY: forwarded from the caller.
-    let mut released = 1 + unsafe { T::__finalize_levels(this) };
+    let mut released = unsafe { finalize_levels(this) };
     // SAFETY: the header is live until our storage reference goes.
     let header = unsafe { header_ptr(this).as_ref() };
+    // Dynamic children (`add_child`), tree and link entries: released
+    // last, after every declared child of every level.
+    if header.has_tree_flag() {
+        released += crate::kernel::tree_links::release_links(header);
+    }
+    released
+}
+
+/// [`finalize`] without releasing side-table entries: for a child torn
+/// down by an unshared container, which cannot have any but those its own
+/// hooks gave it -- and those made the container shared, so the
+/// container's [`Teardown::end`] releases them.
+///
+/// # Safety
+/// As [`finalize`].
+#[inline(always)]
+unsafe fn finalize_levels<T: ObjectType>(this: NonNull<T>) -> usize {
+    // SAFETY: forwarded from the caller.
+    let released = 1 + unsafe { T::__finalize_levels(this) };
     if T::DEPTH > 1 {
         // The levels named their parent types while they ran (see
         // `finalize_parent_level`); whoever frees the memory needs the
@@ -248,12 +269,7 @@ unsafe fn finalize<T: ObjectType>(this: NonNull<T>) -> usize {
         // stored for the most-derived type and declared fields are
         // concrete types.
         // SAFETY: we are the unique finalizer.
-        unsafe { header.set_finalizing_type(T::TYPE_INFO) };
-    }
-    // Dynamic children (`add_child`), tree and link entries: released
-    // last, after every declared child of every level.
-    if header.has_tree_flag() {
-        released += crate::kernel::tree_links::release_links(header);
+        unsafe { header_ptr(this).as_ref().set_finalizing_type(T::TYPE_INFO) };
     }
     released
 }
@@ -288,6 +304,7 @@ pub unsafe fn finalize_parent_level<P: ObjectType>(parent: NonNull<P>) -> usize 
 ///
 /// # Safety
 /// As [`release_storage`]; called once, by the finalizer.
+#[inline]
 unsafe fn finish_finalize(header: NonNull<ObjectHeader>, n: usize) {
     // SAFETY: we hold `n` storage references, so the bytes are live.
     let storage = unsafe { &(*header.as_ptr()).storage };
@@ -338,6 +355,7 @@ unsafe fn release_storage(header: NonNull<ObjectHeader>, n: usize) {
 /// # Safety
 /// No storage reference on the object remains; `header` carries the
 /// allocation's provenance.
+#[inline]
 unsafe fn free_storage(header: NonNull<ObjectHeader>) {
     // SAFETY: the header is still allocated.
     let container = unsafe { dealloc_own_allocation(header) };
@@ -354,6 +372,7 @@ unsafe fn free_storage(header: NonNull<ObjectHeader>) {
 ///
 /// # Safety
 /// As [`free_storage`].
+#[inline]
 unsafe fn dealloc_own_allocation(header: NonNull<ObjectHeader>) -> Option<NonNull<ObjectHeader>> {
     // SAFETY: the header is allocated, `link` (and an owned child's owner
     // word) written before the object was reachable; `type_info` is the
@@ -414,6 +433,46 @@ impl Teardown {
             unshared: !container.is_shared(),
         }
     }
+
+    /// Ends a level's release of its declared children: if they were torn
+    /// down unshared and a hook of one gave it side-table entries (which
+    /// made the container shared), releases those. Returns the panics
+    /// caught meanwhile, in `PANIC_UNIT`s.
+    ///
+    /// # Safety
+    /// As [`Teardown::begin`], once the level's children are released.
+    #[inline(always)]
+    pub unsafe fn end<T: ObjectType>(self, level: NonNull<T>) -> usize {
+        // SAFETY: as in `begin`.
+        if !self.unshared || !unsafe { header_ptr(level).as_ref() }.is_shared() {
+            return 0;
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { release_late_tree_entries(level) }
+    }
+}
+
+/// Releases the side-table entries the embedded children of the level of
+/// type `T` gave themselves from their own finalize hooks, after their
+/// unshared teardown (see [`finalize_levels`]).
+///
+/// # Safety
+/// As [`Teardown::end`].
+#[cold]
+unsafe fn release_late_tree_entries<T: ObjectType>(level: NonNull<T>) -> usize {
+    let mut units = 0;
+    let embedded = T::TYPE_INFO.children().iter();
+    for child in embedded.filter(|c| c.kind() != crate::kernel::type_info::ChildKind::Owned) {
+        for i in 0..child.count() {
+            // SAFETY: the level is a built `T`; its embedded children's
+            // headers are in the container's memory, which it still holds.
+            let header = unsafe { child.element_header(level.cast(), i).as_ref() };
+            if header.has_tree_flag() {
+                units += crate::kernel::tree_links::release_links(header);
+            }
+        }
+    }
+    units
 }
 
 /// Whether the object at `h` can be torn down without a read-modify-write:
@@ -443,7 +502,10 @@ fn alone(h: &ObjectHeader) -> bool {
 /// The child is declared in an object the caller is finalizing, and the
 /// container's reference is its only one.
 #[inline(always)]
-unsafe fn tear_down_alone<T: ObjectType>(this: NonNull<T>) -> (bool, usize, usize) {
+unsafe fn tear_down_alone<T: ObjectType>(
+    this: NonNull<T>,
+    container_unshared: bool,
+) -> (bool, usize, usize) {
     let header = header_ptr(this);
     // SAFETY: the child is live: the container's reference is still held.
     let h = unsafe { header.as_ref() };
@@ -451,8 +513,15 @@ unsafe fn tear_down_alone<T: ObjectType>(this: NonNull<T>) -> (bool, usize, usiz
     // child's own hooks is a resurrection and every walk to it fails. A
     // plain store: no other thread can reach the child.
     h.refs.store(NOT_LIVE, Relaxed);
-    // SAFETY: we are the unique finalizer.
-    let released = unsafe { finalize(this) };
+    // SAFETY: we are the unique finalizer. Side-table entries: see
+    // `finalize_levels`.
+    let released = unsafe {
+        if container_unshared {
+            finalize_levels(this)
+        } else {
+            finalize(this)
+        }
+    };
     let (count, units) = (released & COUNT_MASK, released & !COUNT_MASK);
     // Unless a hook of the child let one of its own children escape,
     // which then still holds the child's storage, its storage count is
@@ -484,7 +553,7 @@ pub(crate) unsafe fn release_embedded<T: ObjectType>(
     if teardown.unshared || alone(unsafe { header.as_ref() }) {
         // SAFETY: only the container's reference exists (an unshared
         // container's children have no other; `alone` checked otherwise).
-        let (sole, _, units) = unsafe { tear_down_alone(this) };
+        let (sole, _, units) = unsafe { tear_down_alone(this, teardown.unshared) };
         // Its bytes are the container's: with no other storage reference,
         // the release of its hold on the container goes to the caller.
         return usize::from(sole) + units;
@@ -506,7 +575,7 @@ pub(crate) unsafe fn release_owned<T: ObjectType>(this: NonNull<T>) -> usize {
     if alone(unsafe { header.as_ref() }) {
         // SAFETY: only the owner's reference exists, and nothing can make
         // another (`alone`).
-        let (sole, _, units) = unsafe { tear_down_alone(this) };
+        let (sole, _, units) = unsafe { tear_down_alone(this, false) };
         if sole {
             // SAFETY: no storage reference on the child remains; its hold
             // on the owner goes to the caller.
