@@ -75,7 +75,7 @@ fn device_add_then_inspect_and_delete() {
         out.contains("USB controller: PCI device 1b36:000d"),
         "{out}"
     );
-    assert!(out.contains("BAR0: 32 bit memory at 0x10000000"), "{out}");
+    assert!(out.contains("BAR0: 64 bit memory at 0x10000000"), "{out}");
     assert!(out.ends_with("/peripheral (container)\n"), "deleted: {out}");
 }
 
@@ -221,7 +221,7 @@ fn machine_help_lists_the_boards_with_a_description() {
     assert!(!o.status.success());
     assert_eq!(
         stderr(&o),
-        "Error: unknown machine `vrit`; supported machines: virt (`-M help` describes them)\n"
+        "Error: unknown machine `vrit`; supported machines: pc, virt (`-M help` describes them)\n"
     );
     let o = qom(&["-M", "virt", "-c", "info qom-tree"]);
     assert!(

@@ -9,19 +9,18 @@ use std::sync::{Arc, Mutex};
 /// The VM's memory slots, one per mapped [`RamSection`]. Each slot keeps a
 /// clone of its section, and so a strong reference on the host memory the
 /// kernel was given, until the slot is deleted.
+/// Read-only sections become read-only slots (`KVM_CAP_READONLY_MEM`,
+/// which the accelerator requires): the guest reads and executes them
+/// directly, and its writes exit as MMIO and are dropped by the dispatch.
 pub(crate) struct KvmSlots {
     vm: Arc<VmFd>,
-    /// Read-only slots are possible (`KVM_CAP_READONLY_MEM`); without them
-    /// ROM is left to MMIO exits.
-    readonly_supported: bool,
     slots: Mutex<Vec<Option<RamSection>>>,
 }
 
 impl KvmSlots {
-    pub(crate) fn new(vm: Arc<VmFd>, readonly_supported: bool) -> Self {
+    pub(crate) fn new(vm: Arc<VmFd>) -> Self {
         KvmSlots {
             vm,
-            readonly_supported,
             slots: Mutex::new(Vec::new()),
         }
     }
@@ -73,10 +72,6 @@ impl KvmSlots {
 
 impl MemoryListener for KvmSlots {
     fn map(&self, section: &RamSection) {
-        if section.readonly && !self.readonly_supported {
-            tracing::debug!(target: "kvm", start = section.start, "read-only memory left to MMIO exits");
-            return;
-        }
         let mut slots = self.slots();
         let index = slots
             .iter()

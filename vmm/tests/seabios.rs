@@ -4,8 +4,8 @@
 //! the same PCI enumeration and USB controller lines as real QEMU did
 //! (`reference/seabios-256k-xhci-usb.log`, see `reference/README.md`).
 
-use qom_devices::pc::chardev::CharBackend;
-use qom_devices::pc::{Pc, PcConfig};
+use qom_devices::chardev::CharBackend;
+use qom_devices::machine::{Firmware, Machine, MachineOptions};
 use qom_vmm::{RunState, Vm, VmOptions};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,18 +40,23 @@ fn seabios_enumerates_like_qemu_and_finds_no_boot_device() {
     if let Err(e) = qom_vmm::kvm_available() {
         return skip(&e.to_string());
     }
-    let Ok(bios) = std::fs::read(BIOS) else {
+    let Ok(bytes) = std::fs::read(BIOS) else {
         return skip(&format!("{BIOS} is missing (apt-get install seabios)"));
     };
     let (debugcon, log) = CharBackend::Null.captured();
-    let mut config = PcConfig::new(bios);
-    config.usb = true;
-    config.debugcon = debugcon;
-    let pc = Pc::new(config, "/seabios").expect("pc builds");
-    pc.device_add("xhci-pci,id=usb0").expect("xhci plugs");
-    let pc = Arc::new(pc);
+    let options = MachineOptions {
+        firmware: Some(Firmware {
+            path: BIOS.into(),
+            bytes,
+        }),
+        usb: true,
+        debugcon: Some(debugcon),
+        ..MachineOptions::default()
+    };
+    let machine = Machine::create_with("pc", "/seabios", &options).expect("pc builds");
+    machine.device_add("xhci-pci,id=usb0").expect("xhci plugs");
     let start = Instant::now();
-    let vm = Vm::new(pc.clone(), VmOptions::default()).expect("VM starts");
+    let vm = Vm::new(Arc::new(machine), VmOptions::default()).expect("VM starts");
     let reached = log.wait_for("No bootable device.", Duration::from_secs(60));
     let elapsed = start.elapsed();
     let status = vm.status();

@@ -1,6 +1,7 @@
 //! Assembles the test guests in `guests/` with GNU as and ld (binutils)
-//! into `$OUT_DIR`; the tests that run them skip, saying why, when the
-//! tools are missing (`QOM_GUESTS_ERROR`).
+//! into `$OUT_DIR` (`qom_test_support::guests` finds them); the tests that
+//! run them skip, saying why, when the tools are missing
+//! (`QOM_GUESTS_ERROR`).
 
 use std::path::Path;
 use std::process::Command;
