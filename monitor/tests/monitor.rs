@@ -159,7 +159,7 @@ fn help_info_lists_every_subcommand_from_the_table() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
-        "info qom-tree [PATH] | types [FILTER] | mtree | pci | lifetime -- show machine state"
+        "info qom-tree [PATH] | types [FILTER] | mtree | pci | status | registers | lifetime -- show machine state"
     );
     let subcommands: Vec<&str> = lines[1..]
         .iter()
@@ -167,7 +167,15 @@ fn help_info_lists_every_subcommand_from_the_table() {
         .collect();
     assert_eq!(
         subcommands,
-        ["qom-tree", "types", "mtree", "pci", "lifetime"]
+        [
+            "qom-tree",
+            "types",
+            "mtree",
+            "pci",
+            "status",
+            "registers",
+            "lifetime"
+        ]
     );
     assert!(lines[1].starts_with("  info qom-tree [PATH] -- "), "{out}");
     let out = stdout(&run("help info pci; help ?; help mmio release"));
@@ -186,7 +194,7 @@ fn wrong_arguments_get_the_usage_line_from_the_table() {
         ("info types a b", "usage: info types [FILTER]"),
         (
             "info",
-            "usage: info qom-tree [PATH] | types [FILTER] | mtree | pci | lifetime",
+            "usage: info qom-tree [PATH] | types [FILTER] | mtree | pci | status | registers | lifetime",
         ),
         ("mmio read 0x0", "usage: mmio read ADDR SIZE"),
         (
