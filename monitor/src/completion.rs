@@ -167,6 +167,10 @@ mod tests {
         assert_eq!(candidates(&m, "mmio r"), ["read", "release"]);
         assert_eq!(candidates(&m, "help inf"), ["info"]);
         assert_eq!(candidates(&m, "help info t"), ["types"]);
+        assert_eq!(candidates(&m, "wait "), ["serial", "debugcon"]);
+        assert_eq!(candidates(&m, "wait d"), ["debugcon"]);
+        assert_eq!(candidates(&m, "info r"), ["registers"]);
+        assert_eq!(candidates(&m, "sys"), ["system_reset"]);
         assert_eq!(candidates(&m, "info types gpex"), ["gpex-pcihost"]);
         assert!(candidates(&m, "nosuch ").is_empty());
         assert!(candidates(&m, "mmio read 0x").is_empty());

@@ -5,8 +5,8 @@
  * enables memory decoding and bus mastering, and reads the BAR's first
  * dword (CAPLENGTH | HCIVERSION << 16 = 0x01000040).
  *
- * Built by vmm/build.rs (GNU as and ld from binutils):
- *   as --32 [--defsym BENCH=1] -o X.o bar_reader.S
+ * Built by test-support/build.rs (GNU as and ld from binutils):
+ *   as --32 -I guests [--defsym BENCH=1] -o X.o bar_reader.S
  *   ld -m elf_i386 -Ttext=0xffff0000 --oformat binary -o X.bin X.o
  *
  * Default (hot-plug test): forever re-program the BAR and read it once;
@@ -19,6 +19,8 @@
  * (0xe9 each), then 1,000,000 reads of the BAR's first dword, then
  * exit with status (0 << 1) | 1 = 1; a wrong value exits with 5.
  */
+        .include "pmode.inc"
+
         .set SLOT, 2
         .set CFG, 0x80000000 | (SLOT << 11)
         .set BAR, 0xfebf0000
@@ -26,25 +28,12 @@
         .set EXIT_PORT, 0xf4
         .set COUNT, 1000000
 
-        .code16
         .text
         .globl  _start
 _start:
-start16:                                /* linked at 0xffff0000 */
-        cli
-        lgdtl   %cs:(gdt_desc - start16)
-        movl    %cr0, %eax
-        orl     $1, %eax
-        movl    %eax, %cr0
-        ljmpl   $0x08, $start32
-
-        .code32
+        enter_protected_mode start32
 start32:
-        movw    $0x10, %ax
-        movw    %ax, %ds
-        movw    %ax, %es
-        movw    %ax, %ss
-        movl    $0x8000, %esp           /* a stack in RAM */
+        load_flat_segments
         xorl    %esi, %esi
         xorl    %edi, %edi
 .ifdef BENCH
@@ -97,17 +86,4 @@ fail:
         outl    %eax, $EXIT_PORT
         jmp     .
 
-        .p2align 3
-gdt:
-        .quad   0                       /* null */
-        .quad   0x00cf9b000000ffff      /* 0x08: code, base 0, 4 GiB */
-        .quad   0x00cf93000000ffff      /* 0x10: data, base 0, 4 GiB */
-gdt_desc:
-        .word   gdt_desc - gdt - 1
-        .long   gdt
-
-        /* The reset vector, 16 bytes below 4 GiB, runs in real mode. */
-        .code16
-        .org    0xfff0
-        jmp     start16
-        .org    0x10000
+        gdt_and_reset_vector

@@ -5,13 +5,14 @@
 //! - `bar_reader`: programs the xHCI controller's BAR 0 in slot 2 and
 //!   reads it in a loop, counting reads served and unassigned;
 //! - `bench`: 1,000,000 port reads of isa-debugcon, 1,000,000 MMIO reads
-//!   of the xHCI BAR, then exits through `isa-debug-exit`.
-//!
-//! See `guests/bar_reader.S` for both.
+//!   of the xHCI BAR, then exits through `isa-debug-exit` (both from
+//!   `guests/bar_reader.S`);
+//! - `reset_probe`: prints the in-kernel PIC, IOAPIC and PIT state it
+//!   finds on isa-debugcon, changes it and halts (`guests/reset_probe.S`).
 
 use std::path::PathBuf;
 
-/// Where guest `name` was built (`bar_reader`, `bench`), or why the
+/// Where guest `name` was built (`bar_reader`, `bench`, `reset_probe`), or why the
 /// guests were not built (binutils missing): a test prints that it
 /// skipped and why.
 ///
