@@ -3,7 +3,10 @@
 //! first alternates too), for a few rounds (`QOM_BENCH_ROUNDS`, default
 //! 3), so that a change in the load of a shared machine hits both sides
 //! alike. Printed: every time, the ratio of the medians and the ratio of
-//! the fastest runs (the least disturbed). Not a timed test.
+//! the fastest runs (the least disturbed), and the CPU time each side
+//! used in all (user + system, from `/proc`: ours is this process's, the
+//! machine built and run in it; QEMU's its children's), which the
+//! neighbours' load changes far less than wall time. Not a timed test.
 //!
 //! `cargo bench -p qom-vmm --bench guest`
 //!
@@ -127,6 +130,25 @@ fn qemu(bios: &str, args: &[&str], until: Option<&str>) -> Option<Duration> {
     Some(elapsed)
 }
 
+/// CPU time (user + system) used so far by this process, and by its
+/// children waited for, from `/proc/self/stat` (fields 14-17, in clock
+/// ticks of 1/100 s: Linux's USER_HZ).
+fn cpu_times() -> (Duration, Duration) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name, in parentheses, may hold spaces: count fields
+    // after it.
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = |i: usize| Duration::from_millis(10 * fields.get(i).copied().unwrap_or(0));
+    // After ")": state is field 3, so utime (14) is index 11.
+    (ticks(11) + ticks(12), ticks(13) + ticks(14))
+}
+
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]
@@ -141,13 +163,24 @@ fn compare(
     mut theirs: impl FnMut() -> Option<Duration>,
 ) {
     let (mut us, mut them) = (Vec::new(), Vec::new());
+    let (mut our_cpu, mut their_cpu) = (Duration::ZERO, Duration::ZERO);
+    let mut run_ours = |us: &mut Vec<Duration>| {
+        let (before, _) = cpu_times();
+        us.push(ours());
+        our_cpu += cpu_times().0 - before;
+    };
+    let mut run_theirs = |them: &mut Vec<Duration>| {
+        let (_, before) = cpu_times();
+        them.extend(theirs());
+        their_cpu += cpu_times().1 - before;
+    };
     for round in 0..rounds {
         if round % 2 == 0 {
-            us.push(ours());
-            them.extend(theirs());
+            run_ours(&mut us);
+            run_theirs(&mut them);
         } else {
-            them.extend(theirs());
-            us.push(ours());
+            run_theirs(&mut them);
+            run_ours(&mut us);
         }
     }
     let list = |v: &[Duration]| {
@@ -168,11 +201,13 @@ fn compare(
     let fastest = |v: &[Duration]| v.iter().min().copied().unwrap_or_default().as_secs_f64();
     println!(
         "{what}: qom {ours:.2?}, QEMU {theirs:.2?} (medians of {rounds}; qom {} s, QEMU {} s), \
-         ratio qom/QEMU {:.2} (of the fastest runs: {:.2})",
+         ratio qom/QEMU {:.2} (of the fastest runs: {:.2}); CPU time qom {our_cpu:.2?}, \
+         QEMU {their_cpu:.2?}, ratio {:.2}",
         list(&us),
         list(&them),
         ours.as_secs_f64() / theirs.as_secs_f64(),
-        fastest(&us) / fastest(&them)
+        fastest(&us) / fastest(&them),
+        our_cpu.as_secs_f64() / their_cpu.as_secs_f64()
     );
 }
 

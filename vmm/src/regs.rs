@@ -3,7 +3,7 @@
 //! in its 32-bit layout unless the vCPU runs 64-bit code. With AVX-512
 //! enabled in XCR0 QEMU prints ZMM registers; this prints their YMM part.
 
-use kvm_bindings::{kvm_debugregs, kvm_fpu, kvm_regs, kvm_segment, kvm_sregs, KVM_MP_STATE_HALTED};
+use kvm_bindings::{kvm_debugregs, kvm_fpu, kvm_regs, kvm_segment, kvm_sregs};
 use std::fmt;
 
 const CR0_PE: u64 = 1 << 0;
@@ -54,11 +54,6 @@ impl Registers {
     /// The linear address of the next instruction (CS base + RIP).
     pub fn pc(&self) -> u64 {
         self.sregs.cs.base.wrapping_add(self.regs.rip)
-    }
-
-    /// Whether the halted state comes from `mp_state`.
-    pub(crate) fn is_halted(mp_state: u32) -> bool {
-        mp_state == KVM_MP_STATE_HALTED
     }
 
     /// QEMU's `HF_CS64_MASK`: 64-bit code.

@@ -38,8 +38,9 @@ impl KvmSlots {
         if let Some(section) = section {
             let block = &section.block;
             // The invariant the ioctl below relies on: the host range lies
-            // inside the block's mapping.
-            if section.offset.checked_add(section.size) > Some(block.len()) {
+            // inside the block's mapping (an overflowing end does not).
+            let end = section.offset.checked_add(section.size);
+            if end.is_none_or(|end| end > block.len()) {
                 return Err(format!(
                     "section {:#x}+{:#x} at offset {:#x} overruns its {:#x}-byte block",
                     section.start,

@@ -8,7 +8,7 @@ use crate::regs::Registers;
 use crate::reset::{ChipsReset, VcpuReset};
 use crate::slots::KvmSlots;
 use crate::vcpu;
-use kvm_bindings::{kvm_pit_config, KVM_MAX_CPUID_ENTRIES};
+use kvm_bindings::{kvm_pit_config, KVM_MAX_CPUID_ENTRIES, KVM_MP_STATE_HALTED};
 use kvm_ioctls::{Cap, Kvm, VcpuFd, VmFd};
 use qom_devices::memory::MemoryListener;
 use qom_devices::Machine;
@@ -41,8 +41,9 @@ struct VcpuThread {
 /// lists [`CpuBoard`](qom_devices::machine::CpuBoard)).
 pub struct Vm {
     machine: Arc<Machine>,
-    // Kept for the VM's life: KVM wants the system fd open while its VMs run.
-    _kvm: Kvm,
+    // Kept for the VM's life: KVM wants the system fd open while its VMs
+    // run; asked for the supported CPUID and MSRs when a vCPU is made.
+    kvm: Kvm,
     fd: Arc<VmFd>,
     slots: Arc<KvmSlots>,
     control: Arc<Control>,
@@ -124,7 +125,7 @@ impl Vm {
 
         let mut vm = Vm {
             machine,
-            _kvm: kvm,
+            kvm,
             fd,
             slots,
             control,
@@ -138,7 +139,7 @@ impl Vm {
     /// Creates vCPU `index` in the x86 reset state and starts its thread.
     fn add_vcpu(&mut self, index: usize) -> Result<()> {
         let cpuid = self
-            ._kvm
+            .kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(Error::kvm("KVM_GET_SUPPORTED_CPUID"))?;
         let vcpu = self
@@ -152,7 +153,7 @@ impl Vm {
             .iter()
             .find(|entry| entry.function == 1)
             .map_or(0, |entry| entry.eax);
-        let reset = VcpuReset::capture(&self._kvm, &vcpu, version)?;
+        let reset = VcpuReset::capture(&self.kvm, &vcpu, version)?;
         reset.restore(&vcpu)?;
         let fd = Arc::new(Mutex::new(vcpu));
         let run_size = self.fd.run_size();
@@ -281,7 +282,7 @@ impl Vm {
                     .get_debug_regs()
                     .map_err(Error::kvm("KVM_GET_DEBUGREGS"))?,
                 interrupt_shadow: events.interrupt.shadow != 0,
-                halted: Registers::is_halted(mp_state.mp_state),
+                halted: mp_state.mp_state == KVM_MP_STATE_HALTED,
                 xcr0,
                 xsave,
             })

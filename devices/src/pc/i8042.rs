@@ -45,7 +45,8 @@ pub mod status {
     pub const OBF: u8 = 0x01;
     /// Self-test passed.
     pub const SELFTEST: u8 = 0x04;
-    /// The last write went to the command port.
+    /// The last write went to the command port (QEMU sets it at reset and
+    /// leaves it).
     pub const CMD: u8 = 0x08;
     /// The keyboard is not locked.
     pub const UNLOCKED: u8 = 0x10;
@@ -63,6 +64,8 @@ pub mod mode {
     pub const DISABLE_KBD: u8 = 0x10;
     /// The mouse interface is disabled.
     pub const DISABLE_MOUSE: u8 = 0x20;
+    /// Scan codes are translated to set 1 (`KBD_MODE_KCC`).
+    pub const TRANSLATE: u8 = 0x40;
 }
 
 const ACK: u8 = 0xfa;
@@ -112,6 +115,9 @@ struct Ps2Device {
     pending: Option<u8>,
     scan_enabled: bool,
     scancode_set: u8,
+    /// The controller translates to set 1 (the keyboard then reports IDs
+    /// as translated, `ps2_keyboard_set_translation`).
+    translate: bool,
 }
 
 impl State {
@@ -177,7 +183,6 @@ impl State {
     /// A write to 0x64 (`kbd_write_command`). Returns whether the guest
     /// asked for a system reset.
     fn command(&mut self, value: u8) -> bool {
-        self.status |= status::CMD;
         // 0xf0-0xff pulse output port bits 0-3 low; only bit 0 (reset)
         // does anything.
         let value = match value {
@@ -214,10 +219,12 @@ impl State {
     /// A write to 0x60 (`kbd_write_data`). Returns whether the guest asked
     /// for a system reset.
     fn data(&mut self, value: u8) -> bool {
-        self.status &= !status::CMD;
         match self.write_cmd.take() {
             None => self.keyboard.keyboard_write(value),
-            Some(0x60) => self.mode = value,
+            Some(0x60) => {
+                self.mode = value;
+                self.keyboard.translate = value & mode::TRANSLATE != 0;
+            }
             Some(0xd1) => {
                 self.outport = value;
                 return value & 1 == 0;
@@ -241,8 +248,14 @@ impl Ps2Device {
             // Set LEDs, typematic rate: the parameter is taken.
             Some(0xed | 0xf3) => self.reply(&[ACK]),
             Some(0xf0) => match value {
+                // Which set: as translated, if the controller translates.
                 0 => {
-                    let set = self.scancode_set;
+                    let set = match (self.translate, self.scancode_set) {
+                        (false, set) => set,
+                        (true, 1) => 0x43,
+                        (true, 2) => 0x41,
+                        (true, _) => 0x3f,
+                    };
                     self.reply(&[ACK, set]);
                 }
                 1..=3 => {
@@ -257,8 +270,11 @@ impl Ps2Device {
                     self.pending = Some(value);
                     self.reply(&[ACK]);
                 }
-                // Get ID: an MF2 keyboard.
-                0xf2 => self.reply(&[ACK, 0xab, 0x83]),
+                // Get ID: an MF2 keyboard (0x41 when translated).
+                0xf2 => {
+                    let id = if self.translate { 0x41 } else { 0x83 };
+                    self.reply(&[ACK, 0xab, id]);
+                }
                 0xf4 => {
                     self.scan_enabled = true;
                     self.reply(&[ACK]);
@@ -494,6 +510,23 @@ mod tests {
         );
         p.command(0xae);
         assert_eq!(p.drain(), [0xab, 0x83], "an MF2 keyboard");
+    }
+
+    #[test]
+    fn with_translation_the_keyboard_reports_translated_ids() {
+        let mut p = Ports::new();
+        // SeaBIOS's command byte: no mouse, translation, keyboard IRQ.
+        p.command(0x60);
+        p.write(0x61);
+        p.write(0xf2);
+        assert_eq!(
+            p.drain(),
+            [ACK, 0xab, 0x41],
+            "`ps2_write_keyboard`, translated"
+        );
+        p.write(0xf0);
+        p.write(0x00);
+        assert_eq!(p.drain(), [ACK, ACK, 0x41], "set 2, translated");
     }
 
     #[test]
