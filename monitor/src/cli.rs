@@ -44,7 +44,7 @@ struct Args {
     echo: bool,
     /// Run the machine's guest with this accelerator: `kvm` (machines
     /// with a CPU: `pc`).
-    #[arg(long, value_name = "kvm")]
+    #[arg(long, value_name = "ACCEL")]
     accel: Option<String>,
     /// With `-accel`: start with the guest stopped, until `cont`.
     #[arg(short = 'S')]

@@ -444,6 +444,13 @@ mod tests {
     }
 
     #[test]
+    fn a_monitor_with_its_guest_can_move_between_threads() {
+        // The fuzz target keeps one in a static Mutex.
+        fn check<T: Send>() {}
+        check::<crate::Monitor>();
+    }
+
+    #[test]
     fn numbers_are_decimal_or_hex_with_separators() {
         assert!(matches!(parse_u64("0x1_000"), Ok(4096)));
         assert!(matches!(parse_u64("1_000"), Ok(1000)));
