@@ -6,6 +6,7 @@
 //! skipped, and why, where `/dev/kvm` is not usable.
 #![cfg(not(miri))]
 
+use qom_devices::chardev::CharBackend;
 use qom_devices::hw::usb::XhciPci;
 use qom_devices::machine::{Firmware, Machine, MachineOptions};
 use qom_monitor::Monitor;
@@ -195,12 +196,15 @@ fn a_thousand_unplugs_through_qom_under_a_running_guest() {
         "kvm",
         "-bios",
         &bios,
+        "-debugcon",
+        "null",
         "-device",
         "isa-debug-exit,iobase=0xf4,iosize=4",
         "-device",
         "xhci-pci,id=usb0",
     ];
-    let mut script = String::new();
+    // The guest says when it has read the controller once.
+    let mut script = String::from("wait debugcon served 30\n");
     for _ in 0..CYCLES {
         script.push_str("device_del usb0\ndevice_add xhci-pci,id=usb0\n");
     }
@@ -235,15 +239,18 @@ fn a_thousand_unplugs_through_the_monitor_in_process_free_every_controller() {
         Ok(path) => path,
         Err(why) => return eprintln!("unplug cycles through Monitor skipped: {why}"),
     };
+    let (debugcon, log) = CharBackend::Null.captured();
     let options = MachineOptions {
         firmware: Some(Firmware {
             path: path.display().to_string(),
             bytes: std::fs::read(&path).unwrap(),
         }),
+        debugcon: Some(debugcon),
         ..MachineOptions::default()
     };
     let machine = Machine::create_with("pc", "/monitor-unplug", &options).unwrap();
     let mut monitor = Monitor::new(machine);
+    monitor.add_console("debugcon", log);
     let run = |monitor: &mut Monitor, line: &str| {
         monitor
             .execute(line)
@@ -257,6 +264,7 @@ fn a_thousand_unplugs_through_the_monitor_in_process_free_every_controller() {
     run(&mut monitor, "device_add xhci-pci,id=usb0");
     let vm = Vm::new(monitor.shared_machine(), VmOptions::default()).expect("VM starts");
     monitor.attach_guest(vm);
+    run(&mut monitor, "wait debugcon served 30");
     for _ in 0..CYCLES {
         run(&mut monitor, "device_del usb0");
         run(&mut monitor, "device_add xhci-pci,id=usb0");

@@ -13,7 +13,9 @@
  * ESI counts reads that returned the controller's value, EDI reads that
  * returned all ones (unassigned: the device was unplugged or not yet
  * programmed). Any other value ends the run through isa-debug-exit
- * (port 0xf4) with status (2 << 1) | 1 = 5.
+ * (port 0xf4) with status (2 << 1) | 1 = 5. After the first read served,
+ * it prints "served\n" on isa-debugcon (0x402), once, so that a test
+ * can wait for the guest to have read the controller before unplugging.
  *
  * BENCH=1 (benchmark): 1,000,000 reads of isa-debugcon's port 0x402
  * (0xe9 each), then 1,000,000 reads of the BAR's first dword, then
@@ -62,7 +64,16 @@ start32:
         incl    %edi
         jmp     3b
 4:      incl    %esi
-        jmp     3b
+        cmpl    $1, %esi
+        jne     3b
+        movl    $served, %ebx           /* the first read served: say so */
+        movw    $0x402, %dx
+5:      movb    (%ebx), %al
+        testb   %al, %al
+        jz      3b
+        outb    %al, %dx
+        incl    %ebx
+        jmp     5b
 .endif
 
 /* BAR 0 := BAR; COMMAND := memory space | bus master. */
@@ -85,5 +96,7 @@ fail:
         movl    $2, %eax
         outl    %eax, $EXIT_PORT
         jmp     .
+
+served: .asciz  "served\n"
 
         gdt_and_reset_vector

@@ -6,6 +6,7 @@
 //! be unassigned (all ones, counted); the guest exits with status 5 on any
 //! other value. At the end no controller allocation is left.
 
+use qom_devices::chardev::CharBackend;
 use qom_devices::hw::usb::XhciPci;
 use qom_devices::machine::{Firmware, Machine, MachineOptions};
 use qom_test_support::CountingAllocator;
@@ -29,11 +30,13 @@ fn guest_reads_race_a_thousand_unplugs() {
         Ok(path) => path,
         Err(why) => return eprintln!("unplug test skipped: {why}"),
     };
+    let (debugcon, log) = CharBackend::Null.captured();
     let options = MachineOptions {
         firmware: Some(Firmware {
             path: path.display().to_string(),
             bytes: std::fs::read(&path).unwrap(),
         }),
+        debugcon: Some(debugcon),
         ..MachineOptions::default()
     };
     let pc = Machine::create_with("pc", "/unplug", &options).expect("pc builds");
@@ -42,6 +45,10 @@ fn guest_reads_race_a_thousand_unplugs() {
     pc.device_add("xhci-pci,id=usb0").expect("xhci plugs");
     let pc = Arc::new(pc);
     let vm = Vm::new(pc.clone(), VmOptions::default()).expect("VM starts");
+    assert!(
+        log.wait_for("served\n", Duration::from_secs(30)),
+        "the guest read the controller once before the first unplug"
+    );
     let start = Instant::now();
     for cycle in 0..CYCLES {
         pc.device_del("usb0").expect("unplug");
