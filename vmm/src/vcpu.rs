@@ -205,7 +205,10 @@ fn port_io(index: usize, vcpu: &mut VcpuFd, run_size: usize, spaces: &Spaces<'_>
     // `vcpu`'s lifetime, which outlives this function. `offset + len <=
     // run_size` was checked just above, so the slice lies inside the
     // mapping; kvm-ioctls builds its `IoIn`/`IoOut` slices from the same
-    // pointer and offset. The bytes are plain `u8`s the kernel wrote. The
+    // pointer and offset (its API hands out no other pointer to the
+    // mapping, so the pointer comes from its `&mut kvm_run`, as its own
+    // does; the mapping is one `mmap`). The bytes are plain `u8`s the
+    // kernel wrote. The
     // slice is the only reference to them while it lives: `run` is not
     // used again and `vcpu` is borrowed mutably by this function, and the
     // kernel only touches the page again at the next `KVM_RUN`.
