@@ -51,6 +51,9 @@ pub mod porting {}
 #[doc = include_str!("src/monitor.md")]
 pub mod monitor {}
 
+#[doc = include_str!("src/guests.md")]
+pub mod guests {}
+
 #[doc = include_str!("src/performance.md")]
 pub mod performance {}
 

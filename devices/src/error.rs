@@ -75,6 +75,38 @@ pub enum Error {
         /// Every machine name there is.
         known: Vec<String>,
     },
+    /// The machine cannot honour a command-line option.
+    #[error("machine `{machine}` does not take {option}: {reason}")]
+    UnsupportedOption {
+        /// The machine's name.
+        machine: String,
+        /// The option as spelled on the command line (`-bios`).
+        option: &'static str,
+        /// Why not.
+        reason: String,
+    },
+    /// The machine cannot be built without an option.
+    #[error("machine `{machine}` needs {option}: {reason}")]
+    MissingOption {
+        /// The machine's name.
+        machine: String,
+        /// The option as spelled on the command line (`-bios FILE`).
+        option: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// An option's value does not suit the machine.
+    #[error("machine `{machine}`: {option} {value}: {reason}")]
+    BadOption {
+        /// The machine's name.
+        machine: String,
+        /// The option as spelled on the command line (`-m`).
+        option: &'static str,
+        /// The value given, as the message shows it.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The machine has no bus that takes hot-plugged devices.
     #[error("machine `{machine}` cannot hot-plug devices")]
     NoHotplug {

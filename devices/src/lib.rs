@@ -21,6 +21,7 @@
 //! # Ok::<(), qom_devices::Error>(())
 //! ```
 
+pub mod chardev;
 pub mod clock;
 pub mod device;
 pub mod error;

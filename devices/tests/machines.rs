@@ -27,7 +27,7 @@ fn an_unknown_machine_names_the_ones_there_are() {
         err,
         Error::UnknownMachine {
             name: "vrit".into(),
-            known: vec!["virt".into()],
+            known: vec!["pc".into(), "virt".into()],
         }
     );
     assert!(qom_rt::resolve_path("/m-unknown").is_err(), "nothing built");

@@ -1,7 +1,9 @@
 //! The `qom` command line:
 //!
 //! ```text
-//! qom [-M NAME | -M help] [-device TYPE,id=ID,prop=value,...]... [-c "cmd; cmd"] [--echo]
+//! qom [-M NAME | -M help] [-accel kvm [-S]] [-bios FILE] [-m SIZE] [-usb]
+//!     [-serial stdio|file:PATH|null] [-debugcon stdio|file:PATH|null]
+//!     [-device TYPE,id=ID,prop=value,...]... [-c "cmd; cmd"] [--echo]
 //! ```
 //!
 //! Commands come from `-c`, from standard input when it is not a
@@ -12,8 +14,10 @@ use crate::commands;
 use crate::monitor::Monitor;
 use crate::{prompt, script};
 use clap::Parser;
-use qom_devices::machine::{default_machine, machine_types};
+use qom_devices::chardev::{Capture, CharBackend};
+use qom_devices::machine::{default_machine, machine_types, Firmware, MachineOptions, MachineType};
 use qom_devices::{DeviceOptions, Machine};
+use qom_vmm::{Vm, VmOptions};
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -38,13 +42,44 @@ struct Args {
     /// so a script's output reads as a transcript.
     #[arg(long)]
     echo: bool,
+    /// Run the machine's guest with this accelerator: `kvm` (machines
+    /// with a CPU: `pc`).
+    #[arg(long, value_name = "ACCEL")]
+    accel: Option<String>,
+    /// With `-accel`: start with the guest stopped, until `cont`.
+    #[arg(short = 'S')]
+    start_paused: bool,
+    /// The firmware image (default: the board's, e.g. `bios-256k.bin`
+    /// for `pc`, from where QEMU keeps firmware).
+    #[arg(long, value_name = "FILE")]
+    bios: Option<String>,
+    /// Guest RAM: megabytes, or a size with a suffix (`512M`, `1G`).
+    #[arg(short = 'm', value_name = "SIZE")]
+    memory: Option<String>,
+    /// Add the board's USB controller (the PIIX3's UHCI on `pc`).
+    #[arg(long)]
+    usb: bool,
+    /// Where the serial port's output goes: `stdio` (default), `file:PATH`
+    /// or `null`; `wait serial` searches it.
+    #[arg(long, value_name = "BACKEND")]
+    serial: Option<String>,
+    /// Add a debug console (port 0x402 on `pc`) sending to `stdio`,
+    /// `file:PATH` or `null`; `wait debugcon` searches it.
+    #[arg(long, value_name = "BACKEND")]
+    debugcon: Option<String>,
 }
 
-/// QEMU writes long options with one dash (`-device`, `-machine`).
+/// Where QEMU looks for firmware (`qemu_find_file` in Debian's build, and
+/// the SeaBIOS package's own directory).
+const FIRMWARE_DIRS: [&str; 2] = ["/usr/share/qemu", "/usr/share/seabios"];
+
+/// QEMU writes long options with one dash (`-device`, `-machine`, ...).
 fn qemu_style(args: impl IntoIterator<Item = String>) -> Vec<String> {
     args.into_iter()
         .map(|a| match a.as_str() {
-            "-device" | "-machine" => format!("-{a}"),
+            "-device" | "-machine" | "-accel" | "-bios" | "-usb" | "-serial" | "-debugcon" => {
+                format!("-{a}")
+            }
             _ => a,
         })
         .collect()
@@ -113,18 +148,104 @@ fn start(args: &Args) -> Result<Option<Monitor>, String> {
         }
         plug.push((spec, options));
     }
-    let machine = Machine::create(&name).map_err(|e| e.to_string())?;
-    machine.set_console(|byte| {
-        let mut out = std::io::stdout();
-        let _ = out.write_all(&[byte]);
-        let _ = out.flush();
-    });
+    let board = machine_types().into_iter().find(|m| m.name == name);
+    let (options, consoles) = machine_options(args, board)?;
+    let machine = Machine::create_with(&name, "/machine", &options).map_err(|e| e.to_string())?;
     for (spec, options) in plug {
         machine
             .device_add_options(&options)
             .map_err(|e| format!("-device {spec}: {e}"))?;
     }
-    Ok(Some(Monitor::new(machine)))
+    let mut monitor = Monitor::new(machine);
+    for (console, capture) in consoles {
+        monitor.add_console(console, capture);
+    }
+    match args.accel.as_deref() {
+        Some("kvm") => {
+            let options = VmOptions {
+                start_paused: args.start_paused,
+            };
+            let vm = Vm::new(monitor.shared_machine(), options).map_err(|e| e.to_string())?;
+            monitor.attach_guest(vm);
+        }
+        Some(other) => {
+            return Err(format!(
+                "accelerator `{other}` is not available: qom runs guests with -accel kvm"
+            ))
+        }
+        None if args.start_paused => return Err("-S needs -accel kvm".into()),
+        None => {}
+    }
+    Ok(Some(monitor))
+}
+
+/// The consoles `wait` can search, by name, with what they keep.
+type Consoles = Vec<(&'static str, Capture)>;
+
+/// The machine options from the command line, and the consoles `wait`
+/// can search. `board` is the machine type asked for, if it exists.
+fn machine_options(
+    args: &Args,
+    board: Option<MachineType>,
+) -> Result<(MachineOptions, Consoles), String> {
+    let mut consoles = Vec::new();
+    let mut console = |name: &'static str, spec: &str| {
+        let backend = CharBackend::parse(spec).map_err(|e| format!("-{name} {spec}: {e}"))?;
+        let (backend, capture) = backend.captured();
+        consoles.push((name, capture));
+        Ok::<_, String>(backend)
+    };
+    let serial = console("serial", args.serial.as_deref().unwrap_or("stdio"))?;
+    let debugcon = match &args.debugcon {
+        Some(spec) => Some(console("debugcon", spec)?),
+        None => None,
+    };
+    let ram_size = match &args.memory {
+        Some(text) => Some(parse_memory(text)?),
+        None => None,
+    };
+    let firmware = match (&args.bios, board.and_then(|b| b.default_firmware)) {
+        (Some(path), _) => Some(read_firmware(path)?),
+        (None, Some(file)) => FIRMWARE_DIRS
+            .iter()
+            .map(|dir| format!("{dir}/{file}"))
+            .find(|path| std::path::Path::new(path).exists())
+            .map(|path| read_firmware(&path))
+            .transpose()?,
+        (None, None) => None,
+    };
+    let options = MachineOptions {
+        ram_size,
+        firmware,
+        usb: args.usb,
+        serial: Some(serial),
+        debugcon,
+    };
+    Ok((options, consoles))
+}
+
+fn read_firmware(path: &str) -> Result<Firmware, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("-bios {path}: cannot read it: {e}"))?;
+    Ok(Firmware {
+        path: path.to_string(),
+        bytes,
+    })
+}
+
+/// `-m`: megabytes without a suffix (QEMU's `-m 128`), or a size with one.
+fn parse_memory(text: &str) -> Result<u64, String> {
+    let bytes = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse::<u64>()
+            .ok()
+            .and_then(|mib| mib.checked_mul(1 << 20))
+    } else {
+        qom_rt::PropertyType::parse(text)
+            .ok()
+            .map(|s: qom_rt::Size| s.bytes())
+    };
+    bytes.ok_or_else(|| {
+        format!("-m {text}: not a size: megabytes (128) or a number with a suffix (512M, 1G)")
+    })
 }
 
 /// `-M help`: every board linked in, as QEMU lists them.

@@ -53,6 +53,7 @@ pub fn complete(machine: &Machine, line: &str) -> (usize, Vec<String>) {
         Arg::DeviceOptions => return device_options(machine, start, word),
         Arg::TypeName => qom_rt::types().iter().map(|t| t.name().into()).collect(),
         Arg::CommandName => command_names(args).into_iter().map(String::from).collect(),
+        Arg::Console => vec!["serial".into(), "debugcon".into()],
         Arg::Free => Vec::new(),
     };
     (start, matching(word, candidates))
@@ -153,11 +154,23 @@ mod tests {
         assert_eq!(candidates(&m, "qom-"), ["qom-list", "qom-get", "qom-set"]);
         assert_eq!(
             candidates(&m, "info "),
-            ["qom-tree", "types", "mtree", "pci", "lifetime"]
+            [
+                "qom-tree",
+                "types",
+                "mtree",
+                "pci",
+                "status",
+                "registers",
+                "lifetime"
+            ]
         );
         assert_eq!(candidates(&m, "mmio r"), ["read", "release"]);
         assert_eq!(candidates(&m, "help inf"), ["info"]);
         assert_eq!(candidates(&m, "help info t"), ["types"]);
+        assert_eq!(candidates(&m, "wait "), ["serial", "debugcon"]);
+        assert_eq!(candidates(&m, "wait d"), ["debugcon"]);
+        assert_eq!(candidates(&m, "info r"), ["registers"]);
+        assert_eq!(candidates(&m, "sys"), ["system_reset"]);
         assert_eq!(candidates(&m, "info types gpex"), ["gpex-pcihost"]);
         assert!(candidates(&m, "nosuch ").is_empty());
         assert!(candidates(&m, "mmio read 0x").is_empty());

@@ -3,8 +3,11 @@
 //! HMP-flavoured commands on a live machine built from the device library
 //! (`qom_devices`): the composition tree, properties, the memory map, the
 //! PCI bus, object lifetimes, guest accesses, virtual time and the object
-//! graph. Every command either succeeds and prints its output, or fails
-//! with one error line and changes nothing.
+//! graph; and, with `-accel kvm` on a board with a CPU (`pc`), a running
+//! guest (`qom_vmm`): `stop`, `cont`, `system_reset`, `info status`,
+//! `info registers`, and `wait` for a pattern on a console. Every command
+//! either succeeds and prints its output, or fails with one error line
+//! and changes nothing.
 //!
 //! The `qom` binary is [`main`]; a crate that defines its own device or
 //! board types runs the same monitor with them linked in by calling it

@@ -2,8 +2,10 @@
 //! time through the command table.
 
 use crate::commands::{self, Action, Command, Failure};
+use qom_devices::chardev::Capture;
 use qom_devices::memory::HeldAccess;
 use qom_devices::Machine;
+use qom_vmm::Vm;
 use std::sync::Arc;
 
 /// A failed command: the one line printed on stderr (after `Error: `).
@@ -41,19 +43,36 @@ pub enum Flow {
 /// # Ok::<(), qom_devices::Error>(())
 /// ```
 pub struct Monitor {
-    /// Shared with the prompt's completion, which reads the live machine.
+    /// The guest running on the machine, with `-accel kvm`. First, so it
+    /// stops before anything else of the session goes.
+    pub(crate) guest: Option<Vm>,
+    /// Shared with the prompt's completion, which reads the live machine,
+    /// and with the guest's vCPU threads.
     machine: Arc<Machine>,
+    /// The consoles `wait` reads, each with where its last match ended.
+    pub(crate) consoles: Vec<Console>,
     /// Accesses `mmio hold` keeps in flight, oldest first.
     pub(crate) held: Vec<HeldAccess>,
     /// Set by `quit`; `execute` reports it as [`Flow::Quit`].
     pub(crate) quit: bool,
 }
 
+/// A device's output that `wait` can search: `serial` or `debugcon`.
+pub(crate) struct Console {
+    pub(crate) name: &'static str,
+    pub(crate) capture: Capture,
+    /// The position after the last match: the next `wait` searches from
+    /// here, so a script waits for each line once, in order.
+    pub(crate) cursor: u64,
+}
+
 impl Monitor {
     /// A monitor on `machine`.
     pub fn new(machine: Machine) -> Self {
         Monitor {
+            guest: None,
             machine: Arc::new(machine),
+            consoles: Vec::new(),
             held: Vec::new(),
             quit: false,
         }
@@ -64,9 +83,31 @@ impl Monitor {
         &self.machine
     }
 
-    /// The machine, for a reader that lives beside the monitor.
-    pub(crate) fn shared_machine(&self) -> Arc<Machine> {
+    /// The machine, for what lives beside the monitor: the prompt's
+    /// completion, the guest's vCPU threads ([`Vm::new`] takes it).
+    pub fn shared_machine(&self) -> Arc<Machine> {
         Arc::clone(&self.machine)
+    }
+
+    /// Runs `vm`, a guest on this monitor's machine: `stop`, `cont`,
+    /// `system_reset`, `info status` and `info registers` act on it.
+    pub fn attach_guest(&mut self, vm: Vm) {
+        self.guest = Some(vm);
+    }
+
+    /// The guest, if one runs.
+    pub fn guest(&self) -> Option<&Vm> {
+        self.guest.as_ref()
+    }
+
+    /// Lets `wait NAME ...` search the output kept in `capture` (the
+    /// monitor names them `serial` and `debugcon`).
+    pub fn add_console(&mut self, name: &'static str, capture: Capture) {
+        self.consoles.push(Console {
+            name,
+            capture,
+            cursor: 0,
+        });
     }
 
     /// Runs one command line: its output (possibly empty) and whether to

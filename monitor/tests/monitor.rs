@@ -148,6 +148,8 @@ const fn case(
 }
 
 const ADD_USB0: (&str, Out) = ("device_add xhci-pci,id=usb0", Out::Is(""));
+/// What the run-state commands say on a machine without a guest.
+const NO_GUEST: &str = "no guest runs on machine `virt`: start qom with -accel kvm (on -M pc)";
 const HOLDING_USB0: &str =
     "access at 0x10000004 in flight, holding a reference on /machine/peripheral/usb0/xhci\n";
 
@@ -221,7 +223,7 @@ static CASES: &[Case] = &[
                 "info pci",
                 Out::Is(
                     "  Bus  0, device  1, function 0:\n    USB controller: PCI device 1b36:000d\n      \
-                     id \"/machine/peripheral/usb0\" (xhci-pci)\n      BAR0: 32 bit memory at 0x10000000 [0x10003fff].\n",
+                     id \"/machine/peripheral/usb0\" (xhci-pci)\n      BAR0: 64 bit memory at 0x10000000 [0x10003fff].\n",
                 ),
             ),
         ],
@@ -417,6 +419,47 @@ static CASES: &[Case] = &[
             "unknown graph option `--png`; use --dot FILE or --svg FILE",
         ),
     ),
+    case(
+        "info status",
+        &[(
+            "info status",
+            Out::Is("VM status: no guest (the monitor drives the devices; -accel kvm runs a guest on -M pc)\n"),
+        )],
+        ("info status now", "usage: info status"),
+    ),
+    // The run-state commands need a guest (`-M pc -accel kvm`): their
+    // happy paths are in `tests/guest.rs`, which skips with a message
+    // where `/dev/kvm` is not usable; here, what they say without one.
+    Case {
+        command: "info registers",
+        steps: &[],
+        error: ("info registers", NO_GUEST),
+        happy_elsewhere: Some("guest.rs: seabios_boots_under_qom_as_under_qemu_and_boots_again_after_system_reset"),
+    },
+    Case {
+        command: "stop",
+        steps: &[],
+        error: ("stop", NO_GUEST),
+        happy_elsewhere: Some("guest.rs: run_state_commands_without_a_guest_say_how_to_get_one, and the SeaBIOS test"),
+    },
+    Case {
+        command: "cont",
+        steps: &[],
+        error: ("cont", NO_GUEST),
+        happy_elsewhere: Some("guest.rs: the SeaBIOS test starts paused (-S) and continues"),
+    },
+    Case {
+        command: "system_reset",
+        steps: &[],
+        error: ("system_reset", NO_GUEST),
+        happy_elsewhere: Some("guest.rs: seabios_boots_under_qom_as_under_qemu_and_boots_again_after_system_reset"),
+    },
+    Case {
+        command: "wait",
+        steps: &[],
+        error: ("wait serial", "usage: wait serial|debugcon PATTERN [TIMEOUT]"),
+        happy_elsewhere: Some("guest.rs: the SeaBIOS test waits for its lines on the debug console"),
+    },
     Case {
         command: "quit",
         steps: &[],
@@ -728,7 +771,7 @@ fn help_info_lists_every_subcommand_from_the_table() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
-        "info qom-tree [PATH] | types [FILTER] | mtree | pci | lifetime -- show machine state"
+        "info qom-tree [PATH] | types [FILTER] | mtree | pci | status | registers | lifetime -- show machine state"
     );
     let subcommands: Vec<&str> = lines[1..]
         .iter()
@@ -736,7 +779,15 @@ fn help_info_lists_every_subcommand_from_the_table() {
         .collect();
     assert_eq!(
         subcommands,
-        ["qom-tree", "types", "mtree", "pci", "lifetime"]
+        [
+            "qom-tree",
+            "types",
+            "mtree",
+            "pci",
+            "status",
+            "registers",
+            "lifetime"
+        ]
     );
     assert!(lines[1].starts_with("  info qom-tree [PATH] -- "), "{out}");
     let out = stdout(&run("help info pci; help ?; help mmio release"));
@@ -754,7 +805,7 @@ fn wrong_arguments_get_the_usage_line_from_the_table() {
         ("qom-get /machine", "usage: qom-get PATH PROP"),
         (
             "info",
-            "usage: info qom-tree [PATH] | types [FILTER] | mtree | pci | lifetime",
+            "usage: info qom-tree [PATH] | types [FILTER] | mtree | pci | status | registers | lifetime",
         ),
         ("mmio read 0x0", "usage: mmio read ADDR SIZE"),
         (
@@ -788,7 +839,7 @@ fn machine_help_lists_the_boards_with_a_description() {
     assert!(!o.status.success());
     assert_eq!(
         stderr(&o),
-        "Error: unknown machine `vrit`; supported machines: virt (`-M help` describes them)\n"
+        "Error: unknown machine `vrit`; supported machines: pc, virt (`-M help` describes them)\n"
     );
     let o = qom(&["-M", "virt", "-c", "info qom-tree"]);
     assert!(

@@ -1,5 +1,10 @@
-//! Test instruments for the qom crates that need unsafe code, kept here
-//! so that the device library can forbid unsafe code in its tests too.
+//! Test instruments for the qom crates: the ones that need unsafe code,
+//! kept here so that the device library can forbid unsafe code in its
+//! tests too, the small x86 guests the KVM tests run ([`guests`]), and
+//! QEMU's SeaBIOS logs they compare with ([`seabios`]).
+
+pub mod guests;
+pub mod seabios;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

@@ -15,6 +15,15 @@ pub enum Error {
         /// What it is needed for.
         needed_for: &'static str,
     },
+    /// The machine has no CPU for KVM to run (it does not list
+    /// `CpuBoard`).
+    #[error(
+        "machine `{machine}` has no CPU for KVM to run: -accel kvm needs a board with one (pc)"
+    )]
+    NoCpu {
+        /// The machine's name.
+        machine: String,
+    },
     /// An ioctl failed.
     #[error("{operation} failed: {source}")]
     Kvm {

@@ -1,22 +1,30 @@
 //! # qom-vmm — the KVM accelerator
 //!
-//! Runs a guest on a board built with the device library: one KVM VM with
-//! the in-kernel interrupt controllers (`KVM_CREATE_IRQCHIP`: PIC, IOAPIC,
-//! local APIC) and PIT (`KVM_CREATE_PIT2`), memory slots that follow the
-//! RAM sections of the board's system address space, and vCPU threads
-//! running `KVM_RUN`. Port-I/O exits go to the board's port-I/O address
-//! space (QEMU's `system_io`), MMIO exits to its system address space,
-//! both through the device library's flat-view dispatch, which holds the
-//! target region owner's reference for the access.
+//! Runs a guest on a [`Machine`](qom_devices::Machine) whose board has
+//! CPUs (it lists [`CpuBoard`](qom_devices::machine::CpuBoard): `pc`):
+//! one KVM VM with the in-kernel interrupt controllers
+//! (`KVM_CREATE_IRQCHIP`: PIC, IOAPIC, local APIC) and PIT
+//! (`KVM_CREATE_PIT2`), memory slots that follow the RAM sections of the
+//! machine's system address space, and a vCPU thread running `KVM_RUN`.
+//! Port-I/O exits go to the board's port-I/O address space (QEMU's
+//! `system_io`), MMIO exits to system memory, both through the device
+//! library's flat-view dispatch, which holds the target region owner's
+//! reference for the access.
 //!
 //! ```no_run
-//! # use std::sync::Arc;
-//! # fn board() -> Arc<dyn qom_vmm::Board> { unimplemented!() }
+//! use qom_devices::machine::{Firmware, Machine, MachineOptions};
 //! use qom_vmm::{Vm, VmOptions};
-//! let vm = Vm::new(board(), VmOptions { start_paused: true })?;
+//! use std::sync::Arc;
+//!
+//! let bytes = std::fs::read("/usr/share/seabios/bios-256k.bin").unwrap();
+//! let firmware = Firmware { path: "bios-256k.bin".into(), bytes };
+//! let options = MachineOptions { firmware: Some(firmware), ..Default::default() };
+//! let machine = Arc::new(Machine::create_with("pc", "/machine", &options).unwrap());
+//! let vm = Vm::new(machine, VmOptions { start_paused: true })?;
 //! vm.resume();                       // `cont`
 //! vm.pause()?;                       // `stop`
 //! println!("{}", vm.registers()?);   // `info registers`
+//! vm.reset()?;                       // `system_reset`
 //! # Ok::<(), qom_vmm::Error>(())
 //! ```
 //!
@@ -25,17 +33,18 @@
 //! vCPU's shared `kvm_run` page and the kick signal's handler
 //! (`vcpu.rs`). Each block says why it is sound.
 
-mod board;
+mod control;
 mod error;
 mod regs;
+mod reset;
 mod slots;
 mod vcpu;
 mod vm;
 
-pub use board::Board;
+pub use control::RunState;
 pub use error::{Error, Result};
 pub use regs::Registers;
-pub use vm::{RunState, Vm, VmOptions};
+pub use vm::{Vm, VmOptions, IDENTITY_MAP_ADDR};
 
 /// Whether `/dev/kvm` can be opened and answers the KVM API this crate
 /// needs; `Err` says why not in one line (for skipping tests).

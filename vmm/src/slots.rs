@@ -9,19 +9,18 @@ use std::sync::{Arc, Mutex};
 /// The VM's memory slots, one per mapped [`RamSection`]. Each slot keeps a
 /// clone of its section, and so a strong reference on the host memory the
 /// kernel was given, until the slot is deleted.
+/// Read-only sections become read-only slots (`KVM_CAP_READONLY_MEM`,
+/// which the accelerator requires): the guest reads and executes them
+/// directly, and its writes exit as MMIO and are dropped by the dispatch.
 pub(crate) struct KvmSlots {
     vm: Arc<VmFd>,
-    /// Read-only slots are possible (`KVM_CAP_READONLY_MEM`); without them
-    /// ROM is left to MMIO exits.
-    readonly_supported: bool,
     slots: Mutex<Vec<Option<RamSection>>>,
 }
 
 impl KvmSlots {
-    pub(crate) fn new(vm: Arc<VmFd>, readonly_supported: bool) -> Self {
+    pub(crate) fn new(vm: Arc<VmFd>) -> Self {
         KvmSlots {
             vm,
-            readonly_supported,
             slots: Mutex::new(Vec::new()),
         }
     }
@@ -39,8 +38,9 @@ impl KvmSlots {
         if let Some(section) = section {
             let block = &section.block;
             // The invariant the ioctl below relies on: the host range lies
-            // inside the block's mapping.
-            if section.offset.checked_add(section.size) > Some(block.len()) {
+            // inside the block's mapping (an overflowing end does not).
+            let end = section.offset.checked_add(section.size);
+            if end.is_none_or(|end| end > block.len()) {
                 return Err(format!(
                     "section {:#x}+{:#x} at offset {:#x} overruns its {:#x}-byte block",
                     section.start,
@@ -73,10 +73,6 @@ impl KvmSlots {
 
 impl MemoryListener for KvmSlots {
     fn map(&self, section: &RamSection) {
-        if section.readonly && !self.readonly_supported {
-            tracing::debug!(target: "kvm", start = section.start, "read-only memory left to MMIO exits");
-            return;
-        }
         let mut slots = self.slots();
         let index = slots
             .iter()

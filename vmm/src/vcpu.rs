@@ -1,15 +1,22 @@
 //! One vCPU: its thread running `KVM_RUN`, and what each exit does.
+//!
+//! The exit path, for a port or MMIO access the kernel hands to user
+//! space: `KVM_RUN` returns; the access goes to the machine's port-I/O or
+//! system address space; the address space's current flat view finds the
+//! range and its region; the region's owner is acquired (a strong
+//! reference, or unassigned if the owner is finalizing); the owner's
+//! `MmioOps` serves the access; the reference is dropped; the vCPU
+//! re-enters the guest. No lock is shared between vCPUs on that path.
 
-use crate::board::Board;
-use crate::vm::{Control, RunState};
+use crate::control::{Control, RunState};
 use kvm_bindings::{kvm_run, KVM_EXIT_IO, KVM_EXIT_IO_IN, KVM_SYSTEM_EVENT_RESET};
 use kvm_ioctls::{VcpuExit, VcpuFd};
-use qom_devices::AddressSpace;
+use qom_devices::{AddressSpace, Machine};
 use std::sync::{Arc, Mutex, OnceLock};
 use vmm_sys_util::signal::{register_signal_handler, SIGRTMIN};
 
 /// What the vCPU thread does after an exit.
-pub(crate) enum Outcome {
+enum Outcome {
     /// Re-enter the guest.
     Continue,
     /// Stop the machine in this state (the thread parks).
@@ -38,18 +45,34 @@ pub(crate) fn install_kick_handler() -> Result<(), String> {
         .clone()
 }
 
+/// The two address spaces exits go to.
+struct Spaces<'a> {
+    system: &'a AddressSpace,
+    io: &'a AddressSpace,
+}
+
 /// The vCPU thread's body: run while the machine is running, park
-/// otherwise, until told to quit.
+/// otherwise, until told to quit. `run_size` is the size of the vCPU's
+/// `kvm_run` mapping.
 pub(crate) fn thread_main(
     index: usize,
     vcpu: Arc<Mutex<VcpuFd>>,
-    board: Arc<dyn Board>,
+    run_size: usize,
+    machine: Arc<Machine>,
     control: Arc<Control>,
 ) {
+    let Some(board) = machine.cpu_board() else {
+        let why = format!("machine `{}` has no CPU board", machine.name());
+        return control.stop(RunState::InternalError(why));
+    };
+    let spaces = Spaces {
+        system: machine.system(),
+        io: board.system_io(),
+    };
     while control.wait_until_running() {
         let outcome = {
             let mut vcpu = vcpu.lock().unwrap_or_else(|e| e.into_inner());
-            step(index, &mut vcpu, board.as_ref())
+            step(index, &mut vcpu, run_size, &spaces)
         };
         if let Outcome::Stop(state) = outcome {
             tracing::info!(target: "kvm", vcpu = index, "{state}");
@@ -59,7 +82,7 @@ pub(crate) fn thread_main(
 }
 
 /// One `KVM_RUN` and the exit it returns.
-fn step(index: usize, vcpu: &mut VcpuFd, board: &dyn Board) -> Outcome {
+fn step(index: usize, vcpu: &mut VcpuFd, run_size: usize, spaces: &Spaces<'_>) -> Outcome {
     let exit = match vcpu.run() {
         Ok(exit) => exit,
         // A kick (or any signal): back to the control loop.
@@ -72,13 +95,12 @@ fn step(index: usize, vcpu: &mut VcpuFd, board: &dyn Board) -> Outcome {
             )))
         }
     };
-    let system = board.system_memory();
     let stop = match exit {
         // Handled below, once the exit's borrow of the vCPU has ended.
         VcpuExit::IoIn(..) | VcpuExit::IoOut(..) => None,
         VcpuExit::MmioRead(addr, data) => {
-            let value = system.read(addr, data.len() as u32);
             let len = data.len().min(8);
+            let value = spaces.system.read(addr, len as u32);
             data[..len].copy_from_slice(&value.to_le_bytes()[..len]);
             return Outcome::Continue;
         }
@@ -86,10 +108,13 @@ fn step(index: usize, vcpu: &mut VcpuFd, board: &dyn Board) -> Outcome {
             let mut bytes = [0u8; 8];
             let len = data.len().min(8);
             bytes[..len].copy_from_slice(&data[..len]);
-            system.write(addr, len as u32, u64::from_le_bytes(bytes));
-            // A write may have remapped memory (a PCI BAR, a PAM
-            // register): memory slots must follow before the guest runs.
-            system.refresh();
+            spaces
+                .system
+                .write(addr, len as u32, u64::from_le_bytes(bytes));
+            // A write may have remapped memory (a PCI BAR): memory slots
+            // must follow before the guest runs on. One atomic load when
+            // nothing changed.
+            spaces.system.refresh();
             return Outcome::Continue;
         }
         VcpuExit::IrqWindowOpen | VcpuExit::Intr => return Outcome::Continue,
@@ -126,7 +151,7 @@ fn step(index: usize, vcpu: &mut VcpuFd, board: &dyn Board) -> Outcome {
             where_is(vcpu)
         )));
     }
-    port_io(index, vcpu, board)
+    port_io(index, vcpu, run_size, spaces)
 }
 
 /// `CS:RIP` of the vCPU, for messages.
@@ -146,7 +171,7 @@ fn where_is(vcpu: &VcpuFd) -> String {
 /// the access size, which string I/O (`rep insb`, `rep outsw`) needs: `count`
 /// accesses of `size` bytes to the same port. So the exit is read from the
 /// `kvm_run` page here, as kvm-ioctls' own `VcpuFd::run` reads it.
-fn port_io(index: usize, vcpu: &mut VcpuFd, board: &dyn Board) -> Outcome {
+fn port_io(index: usize, vcpu: &mut VcpuFd, run_size: usize, spaces: &Spaces<'_>) -> Outcome {
     let run: &mut kvm_run = vcpu.get_kvm_run();
     if run.exit_reason != KVM_EXIT_IO {
         return Outcome::Stop(RunState::InternalError(format!(
@@ -158,38 +183,53 @@ fn port_io(index: usize, vcpu: &mut VcpuFd, board: &dyn Board) -> Outcome {
     // (integers), valid for any bit pattern.
     let pio = unsafe { run.__bindgen_anon_1.io };
     let size = usize::from(pio.size);
-    let len = size * pio.count as usize;
-    let base = std::ptr::from_mut(run).cast::<u8>();
-    // SAFETY: for a KVM_EXIT_IO the kernel puts `count` items of `size`
-    // bytes at `data_offset` inside the vCPU's `kvm_run` mapping
-    // (`KVM_PIO_PAGE_OFFSET`, within `KVM_GET_VCPU_MMAP_SIZE`), which
-    // `vcpu` keeps mapped for its lifetime; kvm-ioctls builds its
-    // `IoIn`/`IoOut` slice from the same pointer, offset and length. The
-    // slice is the only reference to those bytes while it lives: `run` is
-    // not used again and `vcpu` is borrowed mutably by this function.
-    let data = unsafe { std::slice::from_raw_parts_mut(base.add(pio.data_offset as usize), len) };
     if !matches!(size, 1 | 2 | 4) {
         return Outcome::Stop(RunState::InternalError(format!(
             "vCPU {index}: port I/O of {size} bytes at port {:#x}",
             pio.port
         )));
     }
-    let io: &AddressSpace = board.system_io();
+    let offset = pio.data_offset as usize;
+    let len = size * pio.count as usize;
+    // The bound the slice below relies on: the data lies inside the
+    // mapping, whatever the kernel wrote in `data_offset` and `count`.
+    if offset.checked_add(len).is_none_or(|end| end > run_size) {
+        return Outcome::Stop(RunState::InternalError(format!(
+            "vCPU {index}: port I/O data at {offset:#x}+{len:#x} is outside the {run_size:#x}-byte kvm_run mapping"
+        )));
+    }
+    let base = std::ptr::from_mut(run).cast::<u8>();
+    // SAFETY: `base` is the start of the vCPU's `kvm_run` mapping, which
+    // kvm-ioctls mapped read-write with `run_size` bytes
+    // (`VmFd::run_size`, from KVM_GET_VCPU_MMAP_SIZE) and keeps mapped for
+    // `vcpu`'s lifetime, which outlives this function. `offset + len <=
+    // run_size` was checked just above, so the slice lies inside the
+    // mapping; kvm-ioctls builds its `IoIn`/`IoOut` slices from the same
+    // pointer and offset (its API hands out no other pointer to the
+    // mapping, so the pointer comes from its `&mut kvm_run`, as its own
+    // does; the mapping is one `mmap`). The bytes are plain `u8`s the
+    // kernel wrote. The
+    // slice is the only reference to them while it lives: `run` is not
+    // used again and `vcpu` is borrowed mutably by this function, and the
+    // kernel only touches the page again at the next `KVM_RUN`.
+    let data = unsafe { std::slice::from_raw_parts_mut(base.add(offset), len) };
     let port = u64::from(pio.port);
     if u32::from(pio.direction) == KVM_EXIT_IO_IN {
         for item in data.chunks_exact_mut(size) {
-            let value = io.read(port, size as u32);
+            let value = spaces.io.read(port, size as u32);
             item.copy_from_slice(&value.to_le_bytes()[..size]);
         }
     } else {
         for item in data.chunks_exact(size) {
             let mut bytes = [0u8; 8];
             bytes[..size].copy_from_slice(item);
-            io.write(port, size as u32, u64::from_le_bytes(bytes));
+            spaces
+                .io
+                .write(port, size as u32, u64::from_le_bytes(bytes));
         }
         // Configuration writes through 0xcf8/0xcfc move BARs and PAM
         // windows: memory slots must follow before the guest runs on.
-        board.system_memory().refresh();
+        spaces.system.refresh();
     }
     Outcome::Continue
 }

@@ -1,17 +1,18 @@
-//! The VM: creation, the in-kernel devices, memory slots, the vCPU
-//! threads and the run state the monitor's `stop`/`cont`/`system_reset`/
-//! `info status` act on.
+//! The VM: creation, the in-kernel devices, memory slots, the vCPU thread
+//! and the operations behind the monitor's `stop`, `cont`,
+//! `system_reset`, `info status` and `info registers`.
 
-use crate::board::Board;
+use crate::control::{Control, RunState};
 use crate::error::{Error, Result};
 use crate::regs::Registers;
+use crate::reset::{ChipsReset, VcpuReset};
 use crate::slots::KvmSlots;
 use crate::vcpu;
-use kvm_bindings::{kvm_fpu, kvm_pit_config, kvm_regs, kvm_sregs, KVM_MAX_CPUID_ENTRIES};
-use kvm_ioctls::{Cap, Kvm, VcpuFd};
+use kvm_bindings::{kvm_pit_config, KVM_MAX_CPUID_ENTRIES, KVM_MP_STATE_HALTED};
+use kvm_ioctls::{Cap, Kvm, VcpuFd, VmFd};
 use qom_devices::memory::MemoryListener;
-use std::fmt;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use qom_devices::Machine;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use vmm_sys_util::signal::Killable;
@@ -29,99 +30,24 @@ pub struct VmOptions {
     pub start_paused: bool,
 }
 
-/// The machine's run state, as HMP's `info status` names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunState {
-    /// Created with `start_paused` and never resumed (`-S`).
-    Prelaunch,
-    /// Running guest code.
-    Running,
-    /// Stopped by [`Vm::pause`] (`stop`).
-    Paused,
-    /// The guest asked to stop through an exit device, with this code.
-    GuestExit(u32),
-    /// The guest shut down (triple fault, HLT without an interrupt
-    /// controller, a system event); says which and where.
-    Shutdown(String),
-    /// The accelerator could not go on (failed entry, unhandled exit).
-    InternalError(String),
-}
-
-impl fmt::Display for RunState {
-    /// `info status` wording, with the reason where there is one.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunState::Prelaunch => write!(f, "VM status: paused (prelaunch)"),
-            RunState::Running => write!(f, "VM status: running"),
-            RunState::Paused => write!(f, "VM status: paused"),
-            RunState::GuestExit(code) => write!(f, "VM status: shutdown (guest exit, code {code})"),
-            RunState::Shutdown(why) => write!(f, "VM status: shutdown ({why})"),
-            RunState::InternalError(why) => write!(f, "VM status: paused (internal-error: {why})"),
-        }
-    }
-}
-
-struct Shared {
-    state: RunState,
-    /// vCPU threads parked (out of `KVM_RUN`, holding no vCPU).
-    parked: usize,
-    quit: bool,
-}
-
-/// The run state and the vCPU threads' rendezvous.
-pub(crate) struct Control {
-    shared: Mutex<Shared>,
-    changed: Condvar,
-}
-
-impl Control {
-    fn lock(&self) -> MutexGuard<'_, Shared> {
-        self.shared.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Parks the calling vCPU thread until the machine runs; false when
-    /// the thread must end.
-    pub(crate) fn wait_until_running(&self) -> bool {
-        let mut shared = self.lock();
-        if shared.state == RunState::Running && !shared.quit {
-            return true;
-        }
-        shared.parked += 1;
-        self.changed.notify_all();
-        while shared.state != RunState::Running && !shared.quit {
-            shared = self.changed.wait(shared).unwrap_or_else(|e| e.into_inner());
-        }
-        shared.parked -= 1;
-        !shared.quit
-    }
-
-    /// A vCPU or device stops the machine in `state` (unless it already
-    /// stopped: the first reason wins).
-    pub(crate) fn stop(&self, state: RunState) {
-        let mut shared = self.lock();
-        if shared.state == RunState::Running {
-            shared.state = state;
-            self.changed.notify_all();
-        }
-    }
-}
-
 struct VcpuThread {
     fd: Arc<Mutex<VcpuFd>>,
     thread: Option<JoinHandle<()>>,
-    /// Registers at creation: the x86 reset state `system_reset` restores.
-    reset_regs: kvm_regs,
-    reset_sregs: kvm_sregs,
-    reset_fpu: kvm_fpu,
+    /// The state `system_reset` puts back.
+    reset: VcpuReset,
 }
 
-/// A KVM virtual machine running a [`Board`].
+/// A KVM virtual machine running a [`Machine`] that has CPUs (its board
+/// lists [`CpuBoard`](qom_devices::machine::CpuBoard)).
 pub struct Vm {
-    board: Arc<dyn Board>,
-    // Kept for the VM's life: KVM wants the system fd open while its VMs run.
-    _kvm: Kvm,
+    machine: Arc<Machine>,
+    // Kept for the VM's life: KVM wants the system fd open while its VMs
+    // run; asked for the supported CPUID and MSRs when a vCPU is made.
+    kvm: Kvm,
+    fd: Arc<VmFd>,
     slots: Arc<KvmSlots>,
     control: Arc<Control>,
+    chips: ChipsReset,
     vcpus: Vec<VcpuThread>,
 }
 
@@ -138,6 +64,11 @@ pub(crate) fn open_kvm() -> Result<Kvm> {
         (Cap::Pit2, "KVM_CAP_PIT2", "the in-kernel PIT"),
         (Cap::UserMemory, "KVM_CAP_USER_MEMORY", "guest RAM"),
         (Cap::ExtCpuid, "KVM_CAP_EXT_CPUID", "CPUID"),
+        (
+            Cap::ReadonlyMem,
+            "KVM_CAP_READONLY_MEM",
+            "firmware executing from ROM",
+        ),
     ] {
         if !kvm.check_extension(cap) {
             return Err(Error::MissingCapability {
@@ -150,18 +81,14 @@ pub(crate) fn open_kvm() -> Result<Kvm> {
 }
 
 impl Vm {
-    /// Creates the VM for `board`: in-kernel irqchip and PIT, memory slots
-    /// for the board's RAM, one vCPU with the host's supported CPUID in the
+    /// Creates the VM for `machine`: in-kernel irqchip and PIT, memory
+    /// slots for its RAM, one vCPU with the host's supported CPUID in the
     /// x86 reset state, running unless `options.start_paused`.
-    pub fn new(board: Arc<dyn Board>, options: VmOptions) -> Result<Vm> {
+    pub fn new(machine: Arc<Machine>, options: VmOptions) -> Result<Vm> {
+        let board = machine.cpu_board().ok_or_else(|| Error::NoCpu {
+            machine: machine.name().to_string(),
+        })?;
         let kvm = open_kvm()?;
-        // Without read-only slots the guest could not execute its ROM.
-        if !kvm.check_extension(Cap::ReadonlyMem) {
-            return Err(Error::MissingCapability {
-                capability: "KVM_CAP_READONLY_MEM",
-                needed_for: "firmware executing from ROM",
-            });
-        }
         vcpu::install_kick_handler().map_err(|reason| Error::Vcpu { index: 0, reason })?;
         let fd = Arc::new(kvm.create_vm().map_err(Error::kvm("KVM_CREATE_VM"))?);
         fd.set_identity_map_address(IDENTITY_MAP_ADDR)
@@ -174,77 +101,81 @@ impl Vm {
         // flags, so it owns the speaker port 0x61 as well.
         fd.create_pit2(kvm_pit_config::default())
             .map_err(Error::kvm("KVM_CREATE_PIT2"))?;
+        let chips = ChipsReset::capture(&fd)?;
 
-        let slots = Arc::new(KvmSlots::new(fd.clone(), true));
+        let slots = Arc::new(KvmSlots::new(fd.clone()));
         let listener: Arc<dyn MemoryListener> = slots.clone();
-        board.system_memory().add_listener(listener);
+        machine.system().add_listener(listener);
         let irq_fd = fd.clone();
         board.connect_irqs(Arc::new(move |gsi, level| {
             if let Err(e) = irq_fd.set_irq_line(gsi, level) {
                 tracing::warn!(target: "kvm", gsi, level, "KVM_IRQ_LINE failed: {e}");
             }
         }));
-        let control = Arc::new(Control {
-            shared: Mutex::new(Shared {
-                state: if options.start_paused {
-                    RunState::Prelaunch
-                } else {
-                    RunState::Running
-                },
-                parked: 0,
-                quit: false,
-            }),
-            changed: Condvar::new(),
-        });
+        let state = if options.start_paused {
+            RunState::Prelaunch
+        } else {
+            RunState::Running
+        };
+        let control = Arc::new(Control::new(state, machine.clock().clone()));
         let exit_control = control.clone();
-        board.connect_exit(Arc::new(move |code| {
-            exit_control.stop(RunState::GuestExit(code));
+        board.connect_exit(Arc::new(move |status| {
+            exit_control.stop(RunState::GuestExit(status));
         }));
 
         let mut vm = Vm {
-            board,
-            _kvm: kvm,
+            machine,
+            kvm,
+            fd,
             slots,
             control,
+            chips,
             vcpus: Vec::new(),
         };
-        let cpuid = vm
-            ._kvm
+        vm.add_vcpu(0)?;
+        Ok(vm)
+    }
+
+    /// Creates vCPU `index` in the x86 reset state and starts its thread.
+    fn add_vcpu(&mut self, index: usize) -> Result<()> {
+        let cpuid = self
+            .kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(Error::kvm("KVM_GET_SUPPORTED_CPUID"))?;
-        let index = 0;
-        let vcpu = fd
+        let vcpu = self
+            .fd
             .create_vcpu(index as u64)
             .map_err(Error::kvm("KVM_CREATE_VCPU"))?;
         vcpu.set_cpuid2(&cpuid)
             .map_err(Error::kvm("KVM_SET_CPUID2"))?;
-        let reset_regs = vcpu.get_regs().map_err(Error::kvm("KVM_GET_REGS"))?;
-        let reset_sregs = vcpu.get_sregs().map_err(Error::kvm("KVM_GET_SREGS"))?;
-        let reset_fpu = vcpu.get_fpu().map_err(Error::kvm("KVM_GET_FPU"))?;
-        let vcpu = Arc::new(Mutex::new(vcpu));
-        let thread = {
-            let (vcpu, board, control) = (vcpu.clone(), vm.board.clone(), vm.control.clone());
-            std::thread::Builder::new()
-                .name(format!("vcpu{index}"))
-                .spawn(move || vcpu::thread_main(index, vcpu, board, control))
-                .map_err(|e| Error::Vcpu {
-                    index,
-                    reason: format!("cannot start its thread: {e}"),
-                })?
-        };
-        vm.vcpus.push(VcpuThread {
-            fd: vcpu,
+        let version = cpuid
+            .as_slice()
+            .iter()
+            .find(|entry| entry.function == 1)
+            .map_or(0, |entry| entry.eax);
+        let reset = VcpuReset::capture(&self.kvm, &vcpu, version)?;
+        reset.restore(&vcpu)?;
+        let fd = Arc::new(Mutex::new(vcpu));
+        let run_size = self.fd.run_size();
+        let (vcpu, machine, control) = (fd.clone(), self.machine.clone(), self.control.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("vcpu{index}"))
+            .spawn(move || vcpu::thread_main(index, vcpu, run_size, machine, control))
+            .map_err(|e| Error::Vcpu {
+                index,
+                reason: format!("cannot start its thread: {e}"),
+            })?;
+        self.vcpus.push(VcpuThread {
+            fd,
             thread: Some(thread),
-            reset_regs,
-            reset_sregs,
-            reset_fpu,
+            reset,
         });
-        Ok(vm)
+        Ok(())
     }
 
-    /// The board.
-    pub fn board(&self) -> &Arc<dyn Board> {
-        &self.board
+    /// The machine.
+    pub fn machine(&self) -> &Arc<Machine> {
+        &self.machine
     }
 
     /// The run state (`info status`).
@@ -253,12 +184,11 @@ impl Vm {
     }
 
     /// Starts or continues the guest (`cont`). Does nothing once the guest
-    /// has shut down or failed.
+    /// has shut down or failed (`system_reset` makes it startable again).
     pub fn resume(&self) {
         let mut shared = self.control.lock();
         if matches!(shared.state, RunState::Prelaunch | RunState::Paused) {
-            shared.state = RunState::Running;
-            self.control.changed.notify_all();
+            self.control.set(&mut shared, RunState::Running);
         }
     }
 
@@ -268,7 +198,7 @@ impl Vm {
         {
             let mut shared = self.control.lock();
             if shared.state == RunState::Running {
-                shared.state = RunState::Paused;
+                self.control.set(&mut shared, RunState::Paused);
             }
         }
         self.kick_until_parked()
@@ -309,8 +239,8 @@ impl Vm {
         Ok(())
     }
 
-    /// Runs `f` with every vCPU parked, then lets the machine go on in
-    /// the state it had.
+    /// Runs `f` with every vCPU parked, then lets the machine go on if it
+    /// was running.
     fn with_stopped<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let was_running = self.status() == RunState::Running;
         self.pause()?;
@@ -321,8 +251,8 @@ impl Vm {
         result
     }
 
-    /// The registers of vCPU `index` (`info registers`), read with the
-    /// machine stopped for the moment.
+    /// The state of vCPU 0 (`info registers`), read with the machine
+    /// stopped for the moment.
     pub fn registers(&self) -> Result<Registers> {
         self.with_stopped(|| {
             let vcpu = self.vcpus.first().ok_or(Error::Vcpu {
@@ -330,37 +260,60 @@ impl Vm {
                 reason: "no such vCPU".into(),
             })?;
             let fd = vcpu.fd.lock().unwrap_or_else(|e| e.into_inner());
+            let events = fd
+                .get_vcpu_events()
+                .map_err(Error::kvm("KVM_GET_VCPU_EVENTS"))?;
+            let mp_state = fd.get_mp_state().map_err(Error::kvm("KVM_GET_MP_STATE"))?;
+            // XCR0 is 1 (x87 only) where KVM has no XCRs.
+            let xcr0 = fd.get_xcrs().ok().and_then(|x| {
+                let xcrs = x.xcrs.get(..x.nr_xcrs as usize)?;
+                xcrs.iter().find(|x| x.xcr == 0).map(|x| x.value)
+            });
+            let xcr0 = xcr0.unwrap_or(1);
+            // The XSAVE area, where KVM has one, is what QEMU reads too
+            // (`kvm_get_xsave`); KVM_GET_FPU does not report MXCSR on
+            // every host.
+            let xsave = fd.get_xsave().ok().map(|area| Box::new(area.region));
             Ok(Registers {
                 regs: fd.get_regs().map_err(Error::kvm("KVM_GET_REGS"))?,
                 sregs: fd.get_sregs().map_err(Error::kvm("KVM_GET_SREGS"))?,
+                fpu: fd.get_fpu().map_err(Error::kvm("KVM_GET_FPU"))?,
+                debugregs: fd
+                    .get_debug_regs()
+                    .map_err(Error::kvm("KVM_GET_DEBUGREGS"))?,
+                interrupt_shadow: events.interrupt.shadow != 0,
+                halted: mp_state.mp_state == KVM_MP_STATE_HALTED,
+                xcr0,
+                xsave,
             })
         })
     }
 
-    /// Cold reset (`system_reset`): every device, then each vCPU back to
-    /// the register state it had when created (CS:IP = f000:fff0, base
-    /// 0xffff0000). The run state is kept, except that a shut-down or
-    /// exited guest is paused. The in-kernel PIC, IOAPIC and PIT keep
-    /// their state (QEMU resets them through `kvm_*_reset`; not done yet).
+    /// Cold reset (`system_reset`): every device of the machine, the
+    /// in-kernel PICs, IOAPIC and PIT, then each vCPU back to the state it
+    /// was created in (CS:IP = f000:fff0, base 0xffff0000). A running
+    /// guest goes on running; any other is left in `prelaunch`, for
+    /// `cont`, as QEMU does.
     pub fn reset(&self) -> Result<()> {
-        self.with_stopped(|| {
-            self.board.reset();
-            self.board.system_memory().refresh();
-            for vcpu in &self.vcpus {
-                let fd = vcpu.fd.lock().unwrap_or_else(|e| e.into_inner());
-                fd.set_regs(&vcpu.reset_regs)
-                    .map_err(Error::kvm("KVM_SET_REGS"))?;
-                fd.set_sregs(&vcpu.reset_sregs)
-                    .map_err(Error::kvm("KVM_SET_SREGS"))?;
-                fd.set_fpu(&vcpu.reset_fpu)
-                    .map_err(Error::kvm("KVM_SET_FPU"))?;
-            }
-            let mut shared = self.control.lock();
-            if matches!(shared.state, RunState::GuestExit(_) | RunState::Shutdown(_)) {
-                shared.state = RunState::Paused;
-            }
-            Ok(())
-        })
+        let was_running = self.status() == RunState::Running;
+        self.pause()?;
+        self.machine.reset();
+        // The PAM registers are back at their reset value: the slots must
+        // follow before the vCPU fetches its first instruction.
+        self.machine.system().refresh();
+        self.chips.restore(&self.fd)?;
+        for vcpu in &self.vcpus {
+            let fd = vcpu.fd.lock().unwrap_or_else(|e| e.into_inner());
+            vcpu.reset.restore(&fd)?;
+        }
+        let mut shared = self.control.lock();
+        let state = if was_running {
+            RunState::Running
+        } else {
+            RunState::Prelaunch
+        };
+        self.control.set(&mut shared, state);
+        Ok(())
     }
 
     /// Waits until the run state satisfies `done` or `timeout` passes;
@@ -386,19 +339,30 @@ impl Vm {
 
 impl Drop for Vm {
     /// Ends the vCPU threads, then unmaps guest memory and unwires the
-    /// board from this VM.
+    /// machine from this VM.
     fn drop(&mut self) {
-        self.control.lock().quit = true;
-        self.control.changed.notify_all();
-        let _ = self.kick_until_parked();
+        {
+            let mut shared = self.control.lock();
+            shared.quit = true;
+            self.control.set(&mut shared, RunState::Paused);
+        }
         for vcpu in &mut self.vcpus {
-            if let Some(thread) = vcpu.thread.take() {
-                let _ = thread.join();
+            let Some(thread) = vcpu.thread.take() else {
+                continue;
+            };
+            // Kicked out of KVM_RUN, the thread sees `quit` and ends; a
+            // kick that lands before it enters KVM_RUN is lost, so repeat.
+            while !thread.is_finished() {
+                let _ = thread.kill(vcpu::kick_signal());
+                std::thread::sleep(Duration::from_millis(1));
             }
+            let _ = thread.join();
         }
         let listener: Arc<dyn MemoryListener> = self.slots.clone();
-        self.board.system_memory().remove_listener(&listener);
-        self.board.connect_irqs(Arc::new(|_, _| {}));
-        self.board.connect_exit(Arc::new(|_| {}));
+        self.machine.system().remove_listener(&listener);
+        if let Some(board) = self.machine.cpu_board() {
+            board.connect_irqs(Arc::new(|_, _| {}));
+            board.connect_exit(Arc::new(|_| {}));
+        }
     }
 }

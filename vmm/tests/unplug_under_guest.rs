@@ -1,48 +1,23 @@
-//! Hot-unplug racing a running guest: the guest in `guests/bar_reader.S`
+//! Hot-unplug racing a running guest: the guest in
+//! `test-support/guests/bar_reader.S`
 //! programs the xHCI controller's BAR 0 in slot 2 and reads it in a loop
 //! on the vCPU thread while this thread unplugs and replugs the controller
 //! 1,000 times. Every read must be served with the controller's value or
 //! be unassigned (all ones, counted); the guest exits with status 5 on any
 //! other value. At the end no controller allocation is left.
 
+use qom_devices::chardev::CharBackend;
 use qom_devices::hw::usb::XhciPci;
-use qom_devices::pc::{Pc, PcConfig};
+use qom_devices::machine::{Firmware, Machine, MachineOptions};
+use qom_test_support::CountingAllocator;
 use qom_vmm::{RunState, Vm, VmOptions};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::alloc::Layout;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Counts live allocations of the controller's size.
-struct Watch;
-static LIVE_CONTROLLERS: AtomicUsize = AtomicUsize::new(0);
-
-fn watched(layout: Layout) -> bool {
-    layout == Layout::new::<XhciPci>()
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; it only
-// counts allocations of one layout.
-unsafe impl GlobalAlloc for Watch {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if watched(layout) {
-            LIVE_CONTROLLERS.fetch_add(1, SeqCst);
-        }
-        // SAFETY: the caller's contract for `alloc` is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if watched(layout) {
-            LIVE_CONTROLLERS.fetch_sub(1, SeqCst);
-        }
-        // SAFETY: `ptr` came from `alloc` above with `layout`, i.e. from
-        // the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
+/// Counts live controller allocations.
 #[global_allocator]
-static GLOBAL: Watch = Watch;
+static CONTROLLERS: CountingAllocator = CountingAllocator::new(Layout::new::<XhciPci>());
 
 const CYCLES: usize = 1000;
 
@@ -51,17 +26,29 @@ fn guest_reads_race_a_thousand_unplugs() {
     if let Err(e) = qom_vmm::kvm_available() {
         return eprintln!("unplug test skipped: {e}");
     }
-    let error = env!("QOM_GUESTS_ERROR");
-    if !error.is_empty() {
-        return eprintln!("unplug test skipped: test guests not built: {error}");
-    }
-    let bios = std::fs::read(concat!(env!("QOM_GUESTS_DIR"), "/bar_reader.bin")).unwrap();
-    let mut config = PcConfig::new(bios);
-    config.debug_exit = true;
-    let pc = Pc::new(config, "/unplug").expect("pc builds");
+    let path = match qom_test_support::guests::path("bar_reader") {
+        Ok(path) => path,
+        Err(why) => return eprintln!("unplug test skipped: {why}"),
+    };
+    let (debugcon, log) = CharBackend::Null.captured();
+    let options = MachineOptions {
+        firmware: Some(Firmware {
+            path: path.display().to_string(),
+            bytes: std::fs::read(&path).unwrap(),
+        }),
+        debugcon: Some(debugcon),
+        ..MachineOptions::default()
+    };
+    let pc = Machine::create_with("pc", "/unplug", &options).expect("pc builds");
+    pc.device_add("isa-debug-exit,iobase=0xf4,iosize=4")
+        .expect("exit port plugs");
     pc.device_add("xhci-pci,id=usb0").expect("xhci plugs");
     let pc = Arc::new(pc);
     let vm = Vm::new(pc.clone(), VmOptions::default()).expect("VM starts");
+    assert!(
+        log.wait_for("served\n", Duration::from_secs(30)),
+        "the guest read the controller once before the first unplug"
+    );
     let start = Instant::now();
     for cycle in 0..CYCLES {
         pc.device_del("usb0").expect("unplug");
@@ -89,9 +76,5 @@ fn guest_reads_race_a_thousand_unplugs() {
     assert!(counted >= unassigned, "every unassigned read was counted");
     drop(vm);
     drop(pc);
-    assert_eq!(
-        LIVE_CONTROLLERS.load(SeqCst),
-        0,
-        "no controller allocation left"
-    );
+    assert_eq!(CONTROLLERS.live(), 0, "no controller allocation left");
 }

@@ -130,9 +130,11 @@ impl PciDeviceImpl for XhciPci {
     const REVISION: u8 = xhci::PCI_REVISION;
 
     fn bar(&self, index: usize) -> Option<PciBar<'_>> {
+        // `usb_xhci_pci_realize`: BAR 0 is 64-bit memory
+        // (PCI_BASE_ADDRESS_MEM_TYPE_64), so BAR 1 holds its high dword.
         (index == 0).then_some(PciBar {
             region: &self.xhci.mem,
-            kind: BarKind::Memory,
+            kind: BarKind::Memory64,
         })
     }
 }
@@ -167,6 +169,14 @@ impl DeviceImpl for PiixUhci {
     }
 }
 
+impl PiixUhci {
+    /// Counts frames on `clock`, a machine's virtual clock (see
+    /// [`UhciRegs::set_clock`]).
+    pub fn set_clock(&self, clock: crate::clock::VirtualClock) {
+        self.regs.set_clock(clock);
+    }
+}
+
 impl MmioOps for PiixUhci {
     fn mmio_read(&self, _region: &MemoryRegion, offset: u64, size: u32) -> u64 {
         self.regs.read(offset, size)
@@ -198,7 +208,12 @@ impl DeviceImpl for Piix3 {
             .upcast::<Device>()
             .realize()
             .map_err(|e| e.to_string())?;
-        <PciDevice as DeviceImpl>::realize(&self.parent)
+        <PciDevice as DeviceImpl>::realize(&self.parent)?;
+        // `usb_uhci_common_realize`: the PIIX UHCI function interrupts on
+        // INTD#.
+        self.parent
+            .config_init(|config| config.set(crate::pci::reg::INTERRUPT_PIN, 1, 4));
+        Ok(())
     }
 }
 

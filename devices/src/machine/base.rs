@@ -2,12 +2,15 @@
 //! the registry of boards (`-M help`), as QEMU's `MachineState`,
 //! `MachineClass` and `TYPE_MACHINE_SUFFIX`.
 
+use super::options::MachineOptions;
+use crate::clock::VirtualClock;
+use crate::error::{Error, Result};
 use crate::hotplug::HotplugHandler;
 use crate::memory::AddressSpace;
-use crate::pci::PciHost;
+use crate::pci::{PciFunctions, PciHost};
 use qom_rt::prelude::*;
 use qom_rt::{ClassFor, TypeInfo};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// What a board's QOM type name ends with: `virt` is `virt-machine`, as
 /// QEMU's `MACHINE_TYPE_NAME("virt")`.
@@ -35,6 +38,10 @@ pub trait MachineImpl: ObjectImpl + IsA<MachineState> {
     const DESCRIPTION: &'static str;
     /// Whether `qom` builds this board when no `-M` is given.
     const IS_DEFAULT: bool = false;
+    /// The firmware file the board runs when no `-bios` is given, looked
+    /// up where QEMU keeps its firmware (QEMU's `pc` runs
+    /// `bios-256k.bin`).
+    const DEFAULT_FIRMWARE: Option<&'static str> = None;
 
     /// The PCI host bridge, if the board has one: `info pci` lists its
     /// bus, `info mtree` prints its address spaces.
@@ -54,6 +61,28 @@ pub trait MachineImpl: ObjectImpl + IsA<MachineState> {
             (parent.set_console)(self.upcast(), sink)
         }
     }
+
+    /// Builds the board as the command line's `options` say, before its
+    /// devices are realized (QEMU's `MachineClass::init`). An option the
+    /// board cannot honour is an error that names it.
+    fn board_init(&self, options: &MachineOptions) -> Result<()> {
+        parent_machine_class::<Self>()
+            .map_or(Ok(()), |parent| (parent.board_init)(self.upcast(), options))
+    }
+
+    /// The address spaces besides system memory: `info mtree` prints them
+    /// after it, and they are re-rendered after `device_del`.
+    fn address_spaces(&self) -> Vec<&AddressSpace> {
+        parent_machine_class::<Self>()
+            .map_or_else(Vec::new, |parent| (parent.address_spaces)(self.upcast()))
+    }
+
+    /// The functions on PCI bus 0, by devfn (slot in bits 3-7, function
+    /// in 0-2), for `info pci`.
+    fn pci_functions(&self) -> PciFunctions {
+        parent_machine_class::<Self>()
+            .map_or_else(Vec::new, |parent| (parent.pci_functions)(self.upcast()))
+    }
 }
 
 fn parent_machine_class<T: MachineImpl>() -> Option<&'static MachineClass> {
@@ -65,10 +94,15 @@ pub struct MachineClass {
     pci_host: for<'a> fn(&'a MachineState) -> Option<&'a PciHost>,
     hotplug_handler: for<'a> fn(&'a MachineState) -> Option<&'a dyn HotplugHandler>,
     set_console: fn(&MachineState, ConsoleSink),
+    board_init: fn(&MachineState, &MachineOptions) -> Result<()>,
+    address_spaces: for<'a> fn(&'a MachineState) -> Vec<&'a AddressSpace>,
+    pci_functions: fn(&MachineState) -> PciFunctions,
     /// See [`MachineImpl::DESCRIPTION`].
     pub description: &'static str,
     /// See [`MachineImpl::IS_DEFAULT`].
     pub is_default: bool,
+    /// See [`MachineImpl::DEFAULT_FIRMWARE`].
+    pub default_firmware: Option<&'static str>,
 }
 
 impl<T: MachineImpl> ClassFor<T> for MachineClass {
@@ -80,17 +114,23 @@ impl<T: MachineImpl> ClassFor<T> for MachineClass {
                 board.set_console(sink)
             }
         },
+        board_init: |m, options| m.downcast::<T>().map_or(Ok(()), |b| b.board_init(options)),
+        address_spaces: |m| m.downcast::<T>().map_or_else(Vec::new, T::address_spaces),
+        pci_functions: |m| m.downcast::<T>().map_or_else(Vec::new, T::pci_functions),
         description: T::DESCRIPTION,
         is_default: T::IS_DEFAULT,
+        default_firmware: T::DEFAULT_FIRMWARE,
     };
 }
 
-/// The abstract base of every board (`"machine"`): owns system memory.
+/// The abstract base of every board (`"machine"`): owns system memory
+/// and the virtual clock.
 #[derive(QomObject)]
 #[qom(name = "machine", abstract, class = MachineClass)]
 pub struct MachineState {
     parent: ParentField<Object>,
     system: OnceLock<AddressSpace>,
+    clock: VirtualClock,
 }
 
 impl ObjectImpl for MachineState {
@@ -102,7 +142,7 @@ impl ObjectImpl for MachineState {
     }
 }
 
-/// The base behaviour: no PCI, no hotplug, no console.
+/// The base behaviour: no PCI, no hotplug, no console, no options.
 impl MachineImpl for MachineState {
     const DESCRIPTION: &'static str = "";
 
@@ -113,6 +153,31 @@ impl MachineImpl for MachineState {
         None
     }
     fn set_console(&self, _sink: ConsoleSink) {}
+
+    /// Refuses the first option given.
+    fn board_init(&self, options: &MachineOptions) -> Result<()> {
+        match options.given().first() {
+            Some(option) => Err(Error::UnsupportedOption {
+                machine: self.board_name().to_string(),
+                option,
+                reason: "the board has no use for it".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The PCI host's memory and I/O spaces, if there is one.
+    fn address_spaces(&self) -> Vec<&AddressSpace> {
+        MachineState::pci_host(self).map_or_else(Vec::new, |pci| vec![pci.memory(), pci.io()])
+    }
+
+    /// The PCI host's devices, function 0 of each slot.
+    fn pci_functions(&self) -> PciFunctions {
+        MachineState::pci_host(self).map_or_else(Vec::new, |pci| {
+            let devices = pci.devices().into_iter();
+            devices.map(|(slot, device)| (slot << 3, device)).collect()
+        })
+    }
 }
 
 impl MachineState {
@@ -125,6 +190,18 @@ impl MachineState {
     /// System memory, where guest accesses go.
     pub fn system(&self) -> &AddressSpace {
         self.system.get().expect("initialised in init")
+    }
+
+    /// The virtual clock: it follows host time while a guest runs and is
+    /// stepped by `clock_step` otherwise.
+    pub fn clock(&self) -> &VirtualClock {
+        &self.clock
+    }
+
+    /// The board's name as `-M` takes it (`virt`).
+    pub fn board_name(&self) -> &'static str {
+        let name = self.type_name();
+        name.strip_suffix(MACHINE_TYPE_SUFFIX).unwrap_or(name)
     }
 
     /// See [`MachineImpl::pci_host`].
@@ -141,6 +218,49 @@ impl MachineState {
     pub fn set_console(&self, sink: ConsoleSink) {
         (self.class().set_console)(self, sink)
     }
+
+    /// See [`MachineImpl::board_init`].
+    pub fn board_init(&self, options: &MachineOptions) -> Result<()> {
+        (self.class().board_init)(self, options)
+    }
+
+    /// See [`MachineImpl::address_spaces`].
+    pub fn address_spaces(&self) -> Vec<&AddressSpace> {
+        (self.class().address_spaces)(self)
+    }
+
+    /// See [`MachineImpl::pci_functions`].
+    pub fn pci_functions(&self) -> PciFunctions {
+        (self.class().pci_functions)(self)
+    }
+
+    /// The board's CPU side, if it has CPUs for an accelerator to run.
+    pub fn cpu_board(&self) -> Option<&dyn CpuBoard> {
+        self.interface::<dyn CpuBoard>()
+    }
+}
+
+/// An interrupt controller input: `set_irq(line, level)` drives line
+/// `line` (an ISA IRQ on `pc`) of the accelerator's interrupt controllers.
+pub type IrqSink = Arc<dyn Fn(u32, bool) + Send + Sync>;
+
+/// Where a guest's request to end the run goes, with its status
+/// (`isa-debug-exit` writes `(value << 1) | 1`).
+pub type ExitSink = Arc<dyn Fn(u32) + Send + Sync>;
+
+/// What an accelerator needs from a board with CPUs, beyond system memory
+/// (a QOM interface the board lists): the port-I/O space and the two ways
+/// its devices reach the accelerator. A board without it (`virt`) cannot
+/// run a guest.
+#[qom_rt::interface]
+pub trait CpuBoard {
+    /// The 64 KiB port-I/O space (QEMU's `system_io`): port exits go here.
+    fn system_io(&self) -> &AddressSpace;
+    /// Wires the board's interrupt outputs to the accelerator's interrupt
+    /// controllers.
+    fn connect_irqs(&self, set_irq: IrqSink);
+    /// Wires the devices that ask the machine to stop.
+    fn connect_exit(&self, exit: ExitSink);
 }
 
 /// A board type, as `-M help` lists it.
@@ -153,6 +273,8 @@ pub struct MachineType {
     pub description: &'static str,
     /// Whether it is built when no `-M` is given.
     pub is_default: bool,
+    /// The firmware file it runs when no `-bios` is given.
+    pub default_firmware: Option<&'static str>,
     /// The QOM type (`virt-machine`).
     pub type_info: &'static TypeInfo,
 }
@@ -175,6 +297,7 @@ pub fn machine_types() -> Vec<MachineType> {
                 name: name.strip_suffix(MACHINE_TYPE_SUFFIX).unwrap_or(name),
                 description: class.description,
                 is_default: class.is_default,
+                default_firmware: class.default_firmware,
                 type_info: info,
             })
         })

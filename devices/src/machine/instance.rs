@@ -1,7 +1,9 @@
 //! [`Machine`]: a board built in the composition tree and realized, with
 //! the operations the monitor performs on it.
 
-use super::base::{machine_types, MachineState};
+use super::base::{machine_types, CpuBoard, MachineState};
+use super::options::MachineOptions;
+use crate::clock::VirtualClock;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::hotplug::{self, HotplugHandler};
@@ -40,6 +42,27 @@ impl Machine {
 
     /// Builds board `name` at `path` (tests build several, one per path).
     pub fn create_at(name: &str, path: &str) -> Result<Machine> {
+        Machine::create_with(name, path, &MachineOptions::default())
+    }
+
+    /// Builds board `name` at `path` as the command line's `options` say
+    /// (`-m`, `-bios`, `-usb`, `-serial`, `-debugcon`); a board refuses,
+    /// naming it, an option it cannot honour.
+    ///
+    /// ```
+    /// use qom_devices::machine::{Firmware, Machine, MachineOptions};
+    ///
+    /// # // Guest RAM is an mmap through vm-memory, which Miri cannot run.
+    /// # if cfg!(miri) { return Ok(()); }
+    /// // A 64 KiB "firmware" that is all HLT instructions.
+    /// let firmware = Firmware { path: "hlt.bin".into(), bytes: vec![0xf4; 0x1_0000] };
+    /// let options = MachineOptions { firmware: Some(firmware), ..Default::default() };
+    /// let pc = Machine::create_with("pc", "/doc-pc", &options)?;
+    /// assert_eq!(pc.system().read(0xffff_fff0, 1), 0xf4, "the reset vector");
+    /// assert_eq!(pc.system().read(0x000f_fff0, 1), 0xf4, "and its alias below 1 MiB");
+    /// # Ok::<(), qom_devices::Error>(())
+    /// ```
+    pub fn create_with(name: &str, path: &str, options: &MachineOptions) -> Result<Machine> {
         let types = machine_types();
         let unknown = || Error::UnknownMachine {
             name: name.to_string(),
@@ -65,8 +88,10 @@ impl Machine {
         };
         qom_rt::container(&format!("{path}/peripheral"))?;
         qom_rt::container(&format!("{path}/peripheral-anon"))?;
-        // The board's devices, in declaration order: realize all, then a
-        // cold reset, as QEMU's `qemu_system_reset` after board init.
+        machine.object.board_init(options)?;
+        // The board's devices, in declaration order: realize all (what
+        // `board_init` realized already stays as it is), then a cold
+        // reset, as QEMU's `qemu_system_reset` after board init.
         let devices: Vec<Owned<Object>> = machine
             .object
             .children()
@@ -74,14 +99,43 @@ impl Machine {
             .filter(|c| c.kind != qom_rt::ChildEntryKind::Dynamic)
             .filter_map(|c| machine.object.resolve(&c.name).ok())
             .collect();
-        let devices: Vec<&Device> = devices.iter().filter_map(|c| c.downcast()).collect();
-        for device in &devices {
+        for device in devices.iter().filter_map(|c| c.downcast::<Device>()) {
             device.realize()?;
         }
-        for device in &devices {
+        machine.reset();
+        Ok(machine)
+    }
+
+    /// Cold reset of every device: the board's own (declared or added at
+    /// build time) and every plugged one, each with its children (HMP's
+    /// `system_reset` for the devices; an accelerator resets its CPUs).
+    pub fn reset(&self) {
+        let mut devices: Vec<Owned<Object>> = Vec::new();
+        for child in self.object.children() {
+            if let Ok(object) = self.object.resolve(&child.name) {
+                devices.push(object);
+            }
+        }
+        for container in ["peripheral", "peripheral-anon"] {
+            if let Ok(container) = self.object.resolve(container) {
+                for child in container.children() {
+                    devices.extend(container.resolve(&child.name).ok());
+                }
+            }
+        }
+        for device in devices.iter().filter_map(|d| d.downcast::<Device>()) {
             device.reset();
         }
-        Ok(machine)
+    }
+
+    /// The virtual clock (see [`VirtualClock`]).
+    pub fn clock(&self) -> &VirtualClock {
+        self.object.clock()
+    }
+
+    /// The board's CPU side, if it has CPUs an accelerator can run.
+    pub fn cpu_board(&self) -> Option<&dyn CpuBoard> {
+        self.object.cpu_board()
     }
 
     /// The board object.
@@ -175,18 +229,18 @@ impl Machine {
         Ok(())
     }
 
-    /// Advances the virtual clock of every device on the machine.
+    /// Advances the virtual clock by `ns`, and every clocked device on
+    /// the machine with it; how many devices moved.
     pub fn clock_step(&self, ns: u64) -> Result<usize> {
+        self.clock().step(ns);
         crate::clock::clock_step(&self.path, ns)
     }
 
-    /// System memory, then the PCI memory and I/O spaces if there is a
-    /// PCI host.
+    /// System memory, then the board's other address spaces (the PCI
+    /// memory and I/O spaces, the port-I/O space).
     pub fn address_spaces(&self) -> Vec<&AddressSpace> {
         let mut spaces = vec![self.system()];
-        if let Some(pci) = self.pci_host() {
-            spaces.extend([pci.memory(), pci.io()]);
-        }
+        spaces.extend(self.object.address_spaces());
         spaces
     }
 
@@ -197,7 +251,7 @@ impl Machine {
 
     /// `info pci`: empty on a board without PCI.
     pub fn info_pci(&self) -> String {
-        self.pci_host().map(PciHost::info_pci).unwrap_or_default()
+        crate::pci::info_pci(&self.object.pci_functions())
     }
 }
 
@@ -214,9 +268,9 @@ impl Drop for Machine {
     /// Unplugs the PCI devices and takes the board out of the tree; it
     /// finalizes with its last reference.
     fn drop(&mut self) {
-        if let Some(pci) = self.pci_host() {
-            for (_, device) in pci.devices() {
-                let _ = pci.unplug_pci(&device);
+        if let Ok(handler) = self.hotplug_handler() {
+            for (_, device) in self.object.pci_functions() {
+                let _ = handler.unplug(device.upcast());
             }
         }
         for container in ["peripheral", "peripheral-anon"] {

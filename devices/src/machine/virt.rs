@@ -4,6 +4,8 @@
 //! device is plugged, as firmware would.
 
 use super::base::{ConsoleSink, MachineImpl, MachineState};
+use super::options::MachineOptions;
+use crate::error::{Error, Result};
 use crate::hotplug::HotplugHandler;
 use crate::hw::soc::VirtSoc;
 use crate::pci::{PciHost, ECAM_BASE, PIO_BASE};
@@ -50,5 +52,37 @@ impl MachineImpl for VirtMachine {
     /// UART 0 is the console.
     fn set_console(&self, sink: ConsoleSink) {
         self.soc.uarts[0].set_output(sink);
+    }
+
+    /// `-serial` is UART 0's output; `virt` has no CPU, RAM, firmware,
+    /// built-in USB controller or debug console for the other options.
+    fn board_init(&self, options: &MachineOptions) -> Result<()> {
+        let refuse = |option, reason: &str| Error::UnsupportedOption {
+            machine: "virt".into(),
+            option,
+            reason: reason.into(),
+        };
+        if options.ram_size.is_some() {
+            return Err(refuse(
+                "-m",
+                "it has no guest RAM (its devices are driven by the monitor)",
+            ));
+        }
+        if options.firmware.is_some() {
+            return Err(refuse("-bios", "it has no CPU to run firmware"));
+        }
+        if options.usb {
+            return Err(refuse(
+                "-usb",
+                "it has no built-in USB controller (plug one: -device xhci-pci)",
+            ));
+        }
+        if options.debugcon.is_some() {
+            return Err(refuse("-debugcon", "it has no debug console port"));
+        }
+        if let Some(serial) = options.serial.clone() {
+            self.set_console(Box::new(move |byte| serial.write(&[byte])));
+        }
+        Ok(())
     }
 }

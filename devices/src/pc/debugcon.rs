@@ -1,13 +1,16 @@
 //! `isa-debugcon` (QEMU `hw/char/debugcon.c`): a one-byte port whose
 //! writes go to a character backend and whose reads return the readback
 //! byte 0xe9; and `isa-debug-exit` (`hw/misc/debugexit.c`): a write ends
-//! the run with status `(value << 1) | 1`.
+//! the run with status `(value << 1) | 1`. The `pc` board maps the first
+//! with `-debugcon`; the second is plugged with `-device
+//! isa-debug-exit,iobase=0xf4,iosize=4`, as with QEMU.
 
-use super::chardev::CharBackend;
+use crate::chardev::CharBackend;
 use crate::device::DeviceImpl;
+use crate::machine::ExitSink;
 use crate::memory::{MemoryRegion, MmioOps, Sizes};
 use qom_rt::prelude::*;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// `debugcon_ioport_read`'s answer (the Bochs `port_e9_hack` readback).
 pub const READBACK: u8 = 0xe9;
@@ -62,27 +65,39 @@ impl MmioOps for DebugCon {
 #[qom(name = "isa-debug-exit", interfaces(MmioOps))]
 pub struct DebugExit {
     parent: ParentField<crate::Device>,
-    /// The port (QEMU's default `iosize` of 2; the guest writes a byte or
-    /// a word).
+    /// The ports, `iosize` of them from `iobase`.
     #[child(embedded)]
     pub io: MemoryRegion,
-    #[allow(clippy::type_complexity)]
-    on_exit: Mutex<Option<Arc<dyn Fn(u32) + Send + Sync>>>,
+    /// The first port.
+    #[property(default = 0x501, doc = "first I/O port")]
+    pub iobase: Prop<u16>,
+    /// How many ports.
+    #[property(default = 2, doc = "number of I/O ports (1-8)")]
+    pub iosize: Prop<u16>,
+    on_exit: Mutex<Option<ExitSink>>,
 }
 
-impl ObjectImpl for DebugExit {
-    fn init(&self) {
-        self.io.init_io("debug-exit", 4, Sizes::ANY, Sizes::ANY);
-    }
-}
+impl ObjectImpl for DebugExit {}
 
 impl DeviceImpl for DebugExit {
     const DESCRIPTION: &'static str = "ends the run with a status the guest writes";
+
+    /// `debug_exit_realizefn`: the region gets `iosize` ports. The device
+    /// is not hot-pluggable, so it is realized once.
+    fn realize(&self) -> Result<(), String> {
+        let size = self.iosize.get();
+        if !(1..=8).contains(&size) {
+            return Err(format!("iosize must be between 1 and 8, not {size}"));
+        }
+        self.io
+            .init_io("isa-debug-exit", size.into(), Sizes::ANY, Sizes::ANY);
+        Ok(())
+    }
 }
 
 impl DebugExit {
     /// Called with the exit status on each guest write.
-    pub fn connect(&self, on_exit: Arc<dyn Fn(u32) + Send + Sync>) {
+    pub fn connect(&self, on_exit: ExitSink) {
         *self.on_exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(on_exit);
     }
 }

@@ -43,6 +43,8 @@ pub mod key {
     pub const FILE_FIRST: u16 = 0x20;
     /// x86: IRQ 0 is routed to IOAPIC pin 2 (32-bit; 1 with KVM's irqchip).
     pub const IRQ0_OVERRIDE: u16 = 0x8002;
+    /// x86: the legacy e820 reservation table (`FW_CFG_E820_TABLE`).
+    pub const E820_TABLE: u16 = 0x8003;
 }
 
 /// E820 entry types.

@@ -12,13 +12,18 @@
 //! guest's firmware does, and each function's BARs are mapped (memory
 //! BARs into PCI memory, I/O BARs into the port space) whenever its
 //! command register or a BAR is written, as QEMU's `pci_update_mappings`.
+//! Each function's INTx pin is wired, while it is on the bus, to the PIRQ
+//! its slot and pin reach ([`slot_pirq`]), which the PIIX3 routes to an
+//! ISA line.
 
 use super::i440fx::I440fx;
+use super::isa_irq::{slot_pirq, IsaIrqs};
+use super::piix3::Piix3Isa;
 use crate::device::{Device, DeviceImpl};
 use crate::error::{Error, Result};
 use crate::hotplug::HotplugHandler;
 use crate::memory::{MemoryRegion, MmioOps, Sizes};
-use crate::pci::{BarKind, PciDevice};
+use crate::pci::{reg, BarKind, PciDevice, PciFunctions};
 use qom_rt::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -54,6 +59,8 @@ pub struct PcPciHost {
     bus: Mutex<Bus>,
     /// PCI memory's root (memory BARs) and the port space's (I/O BARs).
     windows: OnceLock<(Owned<MemoryRegion>, Owned<MemoryRegion>)>,
+    /// Where INTx pins go: the ISA lines, through the PIIX3's routing.
+    irqs: OnceLock<IsaIrqs>,
 }
 
 impl ObjectImpl for PcPciHost {
@@ -85,7 +92,13 @@ impl PcPciHost {
         let _ = self.windows.set((Owned::from(memory), Owned::from(io)));
     }
 
-    /// Puts a realized function at `devfn`.
+    /// Where the functions' INTx pins go. Set once, by the board, before
+    /// it attaches functions.
+    pub fn set_irqs(&self, irqs: IsaIrqs) {
+        let _ = self.irqs.set(irqs);
+    }
+
+    /// Puts a realized function at `devfn` and wires its INTx pin.
     pub fn attach(&self, devfn: Devfn, device: &PciDevice) -> Result<()> {
         let mut bus = self.bus();
         if let Some(existing) = bus.functions.get(&devfn) {
@@ -98,16 +111,28 @@ impl PcPciHost {
         bus.functions.insert(devfn, Owned::from(device));
         drop(bus);
         self.update_mappings(devfn);
+        let pin = device.config_read(reg::INTERRUPT_PIN, 1) as u8;
+        if let (Some(irqs), Some(pirq)) = (self.irqs.get(), slot_pirq(devfn >> 3, pin)) {
+            let irqs = irqs.clone();
+            device
+                .intx
+                .connect(move |level| irqs.set_pci(devfn, pirq, level));
+        }
         tracing::info!(target: "pci", devfn = %devfn_name(devfn), device = %device.label(), "attached");
         Ok(())
     }
 
-    /// Takes the function at `devfn` off the bus and unmaps its BARs.
+    /// Takes the function at `devfn` off the bus: its pin is unwired (and
+    /// its interrupt withdrawn) and its BARs unmapped.
     pub fn detach(&self, devfn: Devfn) -> Option<Owned<PciDevice>> {
         let mut bus = self.bus();
         let device = bus.functions.remove(&devfn)?;
         let mapped = bus.mapped.remove(&devfn).unwrap_or_default();
         drop(bus);
+        device.intx.disconnect();
+        if let Some(irqs) = self.irqs.get() {
+            irqs.set_pci(devfn, 0, false);
+        }
         for (index, kind, _) in mapped {
             if let Some(bar) = device.bar(index) {
                 self.window(kind).remove_subregion(bar.region);
@@ -123,7 +148,7 @@ impl PcPciHost {
     }
 
     /// Every function, in devfn order.
-    pub fn functions(&self) -> Vec<(Devfn, Owned<PciDevice>)> {
+    pub fn functions(&self) -> PciFunctions {
         let bus = self.bus();
         bus.functions.iter().map(|(d, f)| (*d, f.clone())).collect()
     }
@@ -133,9 +158,10 @@ impl PcPciHost {
             .windows
             .get()
             .expect("the board sets the windows before plugging");
-        match kind {
-            BarKind::Memory => memory,
-            BarKind::Io => io,
+        if kind.is_memory() {
+            memory
+        } else {
+            io
         }
     }
 
@@ -206,6 +232,9 @@ impl PcPciHost {
         }
         if let Some(i440fx) = function.downcast::<I440fx>() {
             i440fx.config_written(register, size);
+        }
+        if let Some(piix3) = function.downcast::<Piix3Isa>() {
+            piix3.config_written(register, size);
         }
     }
 }

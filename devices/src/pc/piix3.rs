@@ -4,16 +4,19 @@
 //!
 //! Its PIRQ route registers 0x60-0x63 (reset 0x80: routing disabled) map
 //! the four PCI interrupt lines to ISA IRQs; SeaBIOS programs them with
-//! 10, 10, 11, 11 (`piix_isa_bridge_setup`). The ELCR that SeaBIOS writes
-//! next (ports 0x4d0/0x4d1) belongs to the in-kernel PIC under KVM.
-//! Not modelled: the reset control register at 0xcf9, APM, the other
-//! chipset registers beyond their reset values.
+//! 10, 10, 11, 11 (`piix_isa_bridge_setup`). The bridge owns the ISA
+//! interrupt lines ([`IsaIrqs`]) and routes the PCI lines onto them as
+//! QEMU's `piix3_set_irq` does. The ELCR that SeaBIOS writes next (ports
+//! 0x4d0/0x4d1) belongs to the in-kernel PIC under KVM. Not modelled: the
+//! reset control register at 0xcf9, APM, the other chipset registers
+//! beyond their reset values.
 
+use super::isa_irq::{IsaIrqs, PIRQS};
 use crate::device::DeviceImpl;
 use crate::pci::{PciDevice, PciDeviceImpl};
 use qom_rt::prelude::*;
 
-/// PIRQ A route register.
+/// PIRQ A route register (`PIIX_PIRQCA`); B-D follow.
 pub const PIRQC: usize = 0x60;
 
 /// The ISA bridge function (`"piix3-isa"`).
@@ -21,6 +24,8 @@ pub const PIRQC: usize = 0x60;
 #[qom(name = "piix3-isa")]
 pub struct Piix3Isa {
     parent: ParentField<PciDevice>,
+    /// The ISA interrupt lines, with the PCI lines routed onto them.
+    pub irqs: IsaIrqs,
 }
 
 impl ObjectImpl for Piix3Isa {}
@@ -66,6 +71,7 @@ impl DeviceImpl for Piix3Isa {
                 config.set(offset, 1, value);
             }
         });
+        self.irqs.set_routes(self.routes());
     }
 }
 
@@ -76,21 +82,23 @@ impl PciDeviceImpl for Piix3Isa {
 }
 
 impl Piix3Isa {
-    /// The ISA IRQ PIRQ line `pirq` (0-3 for A-D) is routed to, if its
-    /// route register enables it (bit 7 clear).
-    pub fn pirq_route(&self, pirq: usize) -> Option<u8> {
-        let value = self.parent.config_read(PIRQC + (pirq & 3), 1) as u8;
-        (value & 0x80 == 0).then_some(value & 0x0f)
+    /// The route registers 0x60-0x63, PIRQ A first.
+    pub fn routes(&self) -> [u8; PIRQS] {
+        std::array::from_fn(|pirq| self.parent.config_read(PIRQC + pirq, 1) as u8)
     }
 
-    /// The ISA IRQ that interrupt pin `pin` (1-4 for INTA-INTD) of a
-    /// function in `slot` reaches: PIRQ `(pin - 1 + slot - 1) mod 4`
-    /// (`pci_slot_get_pirq`, hw/pci-host/i440fx.c).
-    pub fn pci_irq(&self, slot: u8, pin: u8) -> Option<u8> {
-        if pin == 0 {
-            return None;
+    /// The ISA IRQ PIRQ `pirq` (0-3 for A-D) is routed to: the route
+    /// register's value if it is below 16 (`piix3_set_irq_level_internal`
+    /// ignores larger values, the reset value 0x80 among them).
+    pub fn pirq_route(&self, pirq: usize) -> Option<u8> {
+        self.routes().get(pirq).copied().filter(|irq| *irq < 16)
+    }
+
+    /// The bus calls this after every configuration write: a write to the
+    /// route registers re-routes the PCI lines (`piix3_write_config`).
+    pub(crate) fn config_written(&self, register: usize, size: usize) {
+        if register < PIRQC + PIRQS && PIRQC < register + size {
+            self.irqs.set_routes(self.routes());
         }
-        let pirq = (usize::from(pin) - 1 + usize::from(slot)).wrapping_sub(1) & 3;
-        self.pirq_route(pirq)
     }
 }

@@ -9,7 +9,7 @@
 //! triggers and timeouts (a received byte raises RDI at once), modem
 //! status interrupts, break.
 
-use super::chardev::CharBackend;
+use crate::chardev::CharBackend;
 use crate::device::DeviceImpl;
 use crate::irq::IrqLine;
 use crate::memory::{MemoryRegion, MmioOps, Sizes};

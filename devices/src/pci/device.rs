@@ -17,8 +17,37 @@ use std::sync::Mutex;
 pub enum BarKind {
     /// 32-bit memory space.
     Memory,
+    /// 64-bit memory space (`PCI_BASE_ADDRESS_MEM_TYPE_64`): the BAR holds
+    /// the low dword of the address and the next BAR register the high
+    /// one, so the device declares no BAR at the next index.
+    Memory64,
     /// I/O space.
     Io,
+}
+
+impl BarKind {
+    /// Whether the BAR decodes memory (32 or 64 bits) rather than I/O.
+    pub fn is_memory(self) -> bool {
+        !matches!(self, BarKind::Io)
+    }
+
+    /// The BAR register's read-only low bits (`PCI_BASE_ADDRESS_SPACE_IO`,
+    /// `PCI_BASE_ADDRESS_MEM_TYPE_64`).
+    fn flags(self) -> u32 {
+        match self {
+            BarKind::Memory => 0,
+            BarKind::Memory64 => 0x4,
+            BarKind::Io => 0x1,
+        }
+    }
+
+    /// The address bits of the BAR register.
+    fn address_mask(self) -> u64 {
+        match self {
+            BarKind::Io => !0x3,
+            BarKind::Memory | BarKind::Memory64 => !0xf,
+        }
+    }
 }
 
 /// A BAR as its device declares it: the region behind it and its kind.
@@ -121,14 +150,15 @@ impl DeviceImpl for PciDevice {
             if let Some(bar) = (class.bar)(self, index) {
                 let offset = reg::BAR0 + 4 * index;
                 let size = bar.region.size().next_power_of_two().max(16);
-                let flags = match bar.kind {
-                    BarKind::Memory => 0,
-                    BarKind::Io => 1,
-                };
-                config.set(offset, 4, flags);
+                config.set(offset, 4, bar.kind.flags());
                 // The sizing protocol: the address bits below the size are
                 // read-only zeros, so writing all ones reads back ~(size-1).
+                // A 64-bit BAR's high dword is all address bits
+                // (`pci_register_bar`: the 64-bit wmask is ~(size - 1)).
                 config.set_writable(offset, 4, !(size as u32 - 1));
+                if bar.kind == BarKind::Memory64 && index < 5 {
+                    config.set_writable(offset + 4, 4, u32::MAX);
+                }
             }
         }
         Ok(())
@@ -204,19 +234,25 @@ impl PciDevice {
         let bar = self.bar(index)?;
         let config = self.config.lock().unwrap_or_else(|e| e.into_inner());
         let enabled = match bar.kind {
-            BarKind::Memory => config.command() & COMMAND_MEMORY != 0,
+            BarKind::Memory | BarKind::Memory64 => config.command() & COMMAND_MEMORY != 0,
             BarKind::Io => config.command() & COMMAND_IO != 0,
         };
-        let raw = config.read(reg::BAR0 + 4 * index, 4);
-        let mask = match bar.kind {
-            BarKind::Memory => !0xf,
-            BarKind::Io => !0x3,
-        };
-        let address = u64::from(raw & mask);
+        let offset = reg::BAR0 + 4 * index;
+        let mut raw = u64::from(config.read(offset, 4));
+        if bar.kind == BarKind::Memory64 {
+            raw |= u64::from(config.read(offset + 4, 4)) << 32;
+        }
+        let address = raw & bar.kind.address_mask();
         let size = bar.region.size().next_power_of_two().max(16);
-        // Zero is unprogrammed; a BAR reaching the top of the 32-bit space
-        // is mid-sizing (all ones written), as QEMU's `pci_bar_address`.
-        (enabled && address != 0 && address + size < 1 << 32).then_some(address)
+        // Zero is unprogrammed; a BAR whose end wraps (or, for a 32-bit
+        // one, reaches the top of the 32-bit space) is mid-sizing, all ones
+        // written, as QEMU's `pci_bar_address` decides.
+        let limit = match bar.kind {
+            BarKind::Memory64 => u64::MAX,
+            BarKind::Memory | BarKind::Io => 1 << 32,
+        };
+        let fits = address.checked_add(size).is_some_and(|end| end < limit);
+        (enabled && address != 0 && fits).then_some(address)
     }
 }
 

@@ -39,7 +39,7 @@ impl Bus {
     /// window of `kind` (first fit, so unplugged space is reused).
     fn allocate(&self, kind: BarKind, size: u64) -> Option<u64> {
         let (start, end) = match kind {
-            BarKind::Memory => (MMIO_BASE, MMIO_BASE + MMIO_SIZE),
+            BarKind::Memory | BarKind::Memory64 => (MMIO_BASE, MMIO_BASE + MMIO_SIZE),
             BarKind::Io => (0x1000, PIO_SIZE),
         };
         let mut at = start.next_multiple_of(size);
@@ -47,7 +47,7 @@ impl Bus {
             let clash = self
                 .assigned
                 .iter()
-                .find(|(k, s, e)| *k == kind && at < *e && *s < at + size);
+                .find(|(k, s, e)| k.is_memory() == kind.is_memory() && at < *e && *s < at + size);
             match clash {
                 Some((_, _, e)) => at = e.next_multiple_of(size),
                 None => return Some(at),
@@ -190,9 +190,10 @@ impl PciHost {
     }
 
     fn space(&self, kind: BarKind) -> &AddressSpace {
-        match kind {
-            BarKind::Memory => self.memory(),
-            BarKind::Io => self.io(),
+        if kind.is_memory() {
+            self.memory()
+        } else {
+            self.io()
         }
     }
 
@@ -239,58 +240,12 @@ impl PciHost {
 
     /// `info pci`, as HMP prints it.
     pub fn info_pci(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::new();
-        for (slot, device) in self.devices() {
-            let class = device.pci_class();
-            let _ = writeln!(out, "  Bus  0, device {slot:2}, function 0:");
-            let _ = writeln!(
-                out,
-                "    {}: PCI device {:04x}:{:04x}",
-                class_name(class.class_code),
-                class.vendor_id,
-                class.device_id
-            );
-            let _ = writeln!(
-                out,
-                "      id \"{}\" ({})",
-                device.canonical_path().unwrap_or_default(),
-                device.type_name()
-            );
-            for index in 0..6 {
-                let Some(bar) = device.bar(index) else {
-                    continue;
-                };
-                let size = bar.region.size().next_power_of_two().max(16);
-                match device.bar_address(index) {
-                    Some(address) => {
-                        let kind = match bar.kind {
-                            BarKind::Memory => "32 bit memory",
-                            BarKind::Io => "I/O",
-                        };
-                        let _ = writeln!(
-                            out,
-                            "      BAR{index}: {kind} at {address:#x} [{:#x}].",
-                            address + size - 1
-                        );
-                    }
-                    None => {
-                        let _ = writeln!(out, "      BAR{index}: unassigned ({size:#x} bytes).");
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-fn class_name(class_code: u32) -> &'static str {
-    match class_code >> 8 {
-        0x0c03 => "USB controller",
-        0x0601 => "ISA bridge",
-        0x0600 => "Host bridge",
-        0x0200 => "Ethernet controller",
-        _ => "Device",
+        let functions: Vec<_> = self
+            .devices()
+            .into_iter()
+            .map(|(slot, device)| (slot << 3, device))
+            .collect();
+        super::info::info_pci(&functions)
     }
 }
 

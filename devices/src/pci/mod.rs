@@ -5,8 +5,10 @@ mod config;
 mod device;
 mod dma;
 mod host;
+mod info;
 
-pub use config::{ConfigSpace, PciSlot};
+pub use config::{reg, ConfigSpace, PciSlot};
 pub use device::{BarKind, PciBar, PciDevice, PciDeviceClass, PciDeviceImpl};
 pub use dma::DmaError;
 pub use host::{PciHost, ECAM_BASE, ECAM_SIZE, MMIO_BASE, MMIO_SIZE, PIO_BASE, PIO_SIZE};
+pub use info::{info_pci, PciFunctions};

@@ -124,6 +124,11 @@ pub(super) fn clock_step(monitor: &mut Monitor, args: &[&str], _: &str) -> Resul
         return Err(Failure::Usage);
     };
     let ns = parse_u64(ns)?;
+    if monitor.guest().is_some() {
+        return fail(
+            "clock_step moves virtual time only while no guest runs; with a guest it follows host time",
+        );
+    }
     let devices = monitor.machine().clock_step(ns)?;
     Ok(format!("advanced {devices} clocked devices by {ns} ns\n"))
 }

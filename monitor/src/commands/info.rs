@@ -49,6 +49,26 @@ pub(super) static SUBCOMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "status",
+        aliases: &[],
+        synopsis: "",
+        help: "the guest's run state",
+        action: Action::Run {
+            handler: super::run::status,
+            args: &[],
+        },
+    },
+    Command {
+        name: "registers",
+        aliases: &[],
+        synopsis: "",
+        help: "the vCPU's registers, as QEMU prints them",
+        action: Action::Run {
+            handler: super::run::registers,
+            args: &[],
+        },
+    },
+    Command {
         name: "lifetime",
         aliases: &[],
         synopsis: "",

@@ -7,6 +7,7 @@ mod guest;
 pub(crate) mod hotplug;
 mod info;
 mod qom;
+mod run;
 
 use crate::monitor::{CommandError, Monitor};
 use std::fmt::Write;
@@ -62,6 +63,8 @@ pub enum Arg {
     TypeName,
     /// A command name, or a subcommand of the command named before it.
     CommandName,
+    /// A console `wait` can search: `serial` or `debugcon`.
+    Console,
     /// Anything else: nothing to offer.
     Free,
 }
@@ -237,6 +240,46 @@ pub static COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "stop",
+        aliases: &["s"],
+        synopsis: "",
+        help: "stop the guest's vCPUs",
+        action: Action::Run {
+            handler: run::stop,
+            args: &[],
+        },
+    },
+    Command {
+        name: "cont",
+        aliases: &["c"],
+        synopsis: "",
+        help: "start or resume the guest",
+        action: Action::Run {
+            handler: run::cont,
+            args: &[],
+        },
+    },
+    Command {
+        name: "system_reset",
+        aliases: &[],
+        synopsis: "",
+        help: "reset the machine: its devices, interrupt controllers and vCPUs",
+        action: Action::Run {
+            handler: run::system_reset,
+            args: &[],
+        },
+    },
+    Command {
+        name: "wait",
+        aliases: &[],
+        synopsis: "serial|debugcon PATTERN [TIMEOUT]",
+        help: "wait until PATTERN (in \"...\" if it has spaces) appears in the console's output after the previous match; TIMEOUT in s or ms, default 30 s",
+        action: Action::Run {
+            handler: run::wait,
+            args: &[Arg::Console],
+        },
+    },
+    Command {
         name: "graph",
         aliases: &[],
         synopsis: "[PATH] [--dot FILE | --svg FILE]",
@@ -373,7 +416,7 @@ mod tests {
         let info = find(COMMANDS, "info").unwrap();
         assert_eq!(
             info.usage(),
-            "info qom-tree [PATH] | types [FILTER] | mtree | pci | lifetime"
+            "info qom-tree [PATH] | types [FILTER] | mtree | pci | status | registers | lifetime"
         );
     }
 
@@ -398,6 +441,13 @@ mod tests {
             unknown_command("zzzzzzzz"),
             "unknown command `zzzzzzzz`; type `help` for the list"
         );
+    }
+
+    #[test]
+    fn a_monitor_with_its_guest_can_move_between_threads() {
+        // The fuzz target keeps one in a static Mutex.
+        fn check<T: Send>() {}
+        check::<crate::Monitor>();
     }
 
     #[test]

@@ -14,15 +14,20 @@
 //!
 //! What is not modelled: the schedule. There is no DMA here, so frame
 //! lists, queue heads and transfer descriptors are never fetched and
-//! `USBINT`/`USBERR` are never raised by transfers; while the controller
-//! runs, [`UhciRegs::advance`] only counts `FRNUM` up once per millisecond of
-//! virtual time. Differences from QEMU: resets also zero `FRNUM` (the UHCI
-//! spec resets its counters; QEMU leaves `FRNUM` alone), and narrow accesses
-//! use byte lanes: a byte read returns the addressed half of its 16-bit
-//! register, and a byte write leaves the other half unchanged (PCI byte
-//! enables), where QEMU hands the unaligned byte to the 16-bit handler.
+//! `USBINT`/`USBERR` are never raised by transfers. While the controller
+//! runs, `FRNUM` counts one frame per millisecond of a [`VirtualClock`]:
+//! its own, moved by [`UhciRegs::advance`], or the machine's once
+//! [`UhciRegs::set_clock`] gives it one, which follows host time while the
+//! guest runs, as QEMU's frame timer on `QEMU_CLOCK_VIRTUAL`
+//! (`uhci_frame_timer`) does. Differences from QEMU: resets also zero
+//! `FRNUM` (the UHCI spec resets its counters; QEMU leaves `FRNUM` alone),
+//! and narrow accesses use byte lanes: a byte read returns the addressed
+//! half of its 16-bit register, and a byte write leaves the other half
+//! unchanged (PCI byte enables), where QEMU hands the unaligned byte to the
+//! 16-bit handler.
 
 use super::{lock, merge_lanes, read_sized, write_sized, UsbSpeed};
+use crate::clock::VirtualClock;
 use std::sync::Mutex;
 
 #[cfg(test)]
@@ -130,8 +135,10 @@ struct State {
     fl_base_addr: u32,
     sof_timing: u8,
     ports: [Port; NUM_PORTS],
-    /// Virtual time since the last frame boundary, while running.
-    frame_ns: u64,
+    /// While the controller runs: the virtual time at which `FRNUM` had
+    /// the value in `frnum` (frames are counted from there).
+    running_since_ns: Option<u64>,
+    clock: VirtualClock,
 }
 
 #[derive(Clone, Copy)]
@@ -161,7 +168,8 @@ impl UhciRegs {
                 ctrl: 0,
                 device: None,
             }; NUM_PORTS],
-            frame_ns: 0,
+            running_since_ns: None,
+            clock: VirtualClock::default(),
         };
         state.reset();
         UhciRegs {
@@ -198,17 +206,25 @@ impl UhciRegs {
         lock(&self.state).irq_level()
     }
 
-    /// Moves virtual time forward: while the controller runs, `FRNUM`
-    /// advances once per millisecond (11 bits, wrapping).
+    /// Moves the controller's clock forward: while the controller runs,
+    /// `FRNUM` advances once per millisecond (11 bits, wrapping). Once
+    /// [`UhciRegs::set_clock`] has shared a machine's clock, this moves
+    /// that clock.
     pub fn advance(&self, ns: u64) {
+        lock(&self.state).clock.step(ns);
+    }
+
+    /// Counts frames on `clock` from now on (a machine's virtual clock,
+    /// which follows host time while its guest runs), keeping the frame
+    /// number reached so far.
+    pub fn set_clock(&self, clock: VirtualClock) {
         let mut state = lock(&self.state);
-        if state.cmd & CMD_RS == 0 {
-            return;
+        let frnum = state.frame_number();
+        state.frnum = frnum;
+        state.clock = clock;
+        if state.running_since_ns.is_some() {
+            state.running_since_ns = Some(state.clock.now_ns());
         }
-        let total = state.frame_ns + ns;
-        let frames = total / NS_PER_FRAME;
-        state.frame_ns = total % NS_PER_FRAME;
-        state.frnum = ((u64::from(state.frnum) + frames) & 0x7ff) as u16;
     }
 
     /// Connects a device to root port `port` (0 or 1). Returns false, and
@@ -269,7 +285,7 @@ impl State {
         self.status2 = 0;
         self.intr = 0;
         self.frnum = 0;
-        self.frame_ns = 0;
+        self.running_since_ns = None;
         self.fl_base_addr = 0;
         self.sof_timing = 64;
         for port in &mut self.ports {
@@ -299,12 +315,21 @@ impl State {
         }
     }
 
+    /// `FRNUM` now: the frames counted since the controller started.
+    fn frame_number(&self) -> u16 {
+        let Some(since) = self.running_since_ns else {
+            return self.frnum;
+        };
+        let frames = self.clock.now_ns().saturating_sub(since) / NS_PER_FRAME;
+        ((u64::from(self.frnum) + frames) & 0x7ff) as u16
+    }
+
     fn read(&self, reg: u64) -> u16 {
         let value = match reg {
             USBCMD => self.cmd,
             USBSTS => self.status,
             USBINTR => self.intr,
-            FRNUM => self.frnum,
+            FRNUM => self.frame_number(),
             FRBASEADD => self.fl_base_addr as u16,
             0x0a => (self.fl_base_addr >> 16) as u16,
             SOFMOD => u16::from(self.sof_timing),
@@ -355,9 +380,11 @@ impl State {
         if value & CMD_RS != 0 && self.cmd & CMD_RS == 0 {
             tracing::trace!(target: "uhci", "schedule start");
             self.status &= !STS_HCHALTED;
-            self.frame_ns = 0;
+            self.running_since_ns = Some(self.clock.now_ns());
         } else if value & CMD_RS == 0 {
             self.status |= STS_HCHALTED;
+            self.frnum = self.frame_number();
+            self.running_since_ns = None;
         }
         if value & (CMD_GRESET | CMD_HCRESET) != 0 {
             if value & CMD_GRESET != 0 {

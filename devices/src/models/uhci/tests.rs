@@ -128,6 +128,33 @@ fn frnum_is_writable_only_while_halted() {
 }
 
 #[test]
+fn frames_follow_a_machine_clock_that_follows_host_time() {
+    let u = UhciRegs::new();
+    let clock = VirtualClock::default();
+    u.set_clock(clock.clone());
+    wr(&u, USBCMD, CMD_RS);
+    // A stopped clock (the guest is paused): no frames.
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    assert_eq!(rd(&u, FRNUM), 0);
+    // Running, the frame number moves on its own, as SeaBIOS's
+    // `uhci_waittick` expects (one frame a millisecond).
+    clock.start();
+    let start = std::time::Instant::now();
+    while rd(&u, FRNUM) < 2 {
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "frames counted from host time"
+        );
+        std::thread::yield_now();
+    }
+    assert!(start.elapsed() >= std::time::Duration::from_millis(2));
+    clock.stop();
+    let frozen = rd(&u, FRNUM);
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    assert_eq!(rd(&u, FRNUM), frozen, "a stopped clock freezes the count");
+}
+
+#[test]
 fn sofmod_is_a_byte() {
     let u = UhciRegs::new();
     u.write(SOFMOD, 1, 0x7f);

@@ -28,3 +28,8 @@ run seabios-256k-xhci-usb bios-256k.bin -device qemu-xhci,id=usb0 -usb
 run seabios-128k-xhci-usb bios.bin -device qemu-xhci,id=usb0 -usb
 # The plain machine: no USB at all.
 run seabios-256k-plain bios-256k.bin
+# Without the kvmvapic option ROM (which our pc does not have): SeaBIOS
+# registers that legacy ROM as a boot entry ahead of the drives, so with
+# it the hard disk is tried before the floppy, without it after.
+run seabios-256k-xhci-usb-novapic bios-256k.bin -device qemu-xhci,id=usb0 -usb \
+    -global apic-common.vapic=off

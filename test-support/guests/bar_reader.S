@@ -5,20 +5,24 @@
  * enables memory decoding and bus mastering, and reads the BAR's first
  * dword (CAPLENGTH | HCIVERSION << 16 = 0x01000040).
  *
- * Built by vmm/build.rs (GNU as and ld from binutils):
- *   as --32 [--defsym BENCH=1] -o X.o bar_reader.S
+ * Built by test-support/build.rs (GNU as and ld from binutils):
+ *   as --32 -I guests [--defsym BENCH=1] -o X.o bar_reader.S
  *   ld -m elf_i386 -Ttext=0xffff0000 --oformat binary -o X.bin X.o
  *
  * Default (hot-plug test): forever re-program the BAR and read it once;
  * ESI counts reads that returned the controller's value, EDI reads that
  * returned all ones (unassigned: the device was unplugged or not yet
  * programmed). Any other value ends the run through isa-debug-exit
- * (port 0xf4) with status (2 << 1) | 1 = 5.
+ * (port 0xf4) with status (2 << 1) | 1 = 5. After the first read served,
+ * it prints "served\n" on isa-debugcon (0x402), once, so that a test
+ * can wait for the guest to have read the controller before unplugging.
  *
  * BENCH=1 (benchmark): 1,000,000 reads of isa-debugcon's port 0x402
  * (0xe9 each), then 1,000,000 reads of the BAR's first dword, then
  * exit with status (0 << 1) | 1 = 1; a wrong value exits with 5.
  */
+        .include "pmode.inc"
+
         .set SLOT, 2
         .set CFG, 0x80000000 | (SLOT << 11)
         .set BAR, 0xfebf0000
@@ -26,25 +30,12 @@
         .set EXIT_PORT, 0xf4
         .set COUNT, 1000000
 
-        .code16
         .text
         .globl  _start
 _start:
-start16:                                /* linked at 0xffff0000 */
-        cli
-        lgdtl   %cs:(gdt_desc - start16)
-        movl    %cr0, %eax
-        orl     $1, %eax
-        movl    %eax, %cr0
-        ljmpl   $0x08, $start32
-
-        .code32
+        enter_protected_mode start32
 start32:
-        movw    $0x10, %ax
-        movw    %ax, %ds
-        movw    %ax, %es
-        movw    %ax, %ss
-        movl    $0x8000, %esp           /* a stack in RAM */
+        load_flat_segments
         xorl    %esi, %esi
         xorl    %edi, %edi
 .ifdef BENCH
@@ -73,7 +64,16 @@ start32:
         incl    %edi
         jmp     3b
 4:      incl    %esi
-        jmp     3b
+        cmpl    $1, %esi
+        jne     3b
+        movl    $served, %ebx           /* the first read served: say so */
+        movw    $0x402, %dx
+5:      movb    (%ebx), %al
+        testb   %al, %al
+        jz      3b
+        outb    %al, %dx
+        incl    %ebx
+        jmp     5b
 .endif
 
 /* BAR 0 := BAR; COMMAND := memory space | bus master. */
@@ -97,17 +97,6 @@ fail:
         outl    %eax, $EXIT_PORT
         jmp     .
 
-        .p2align 3
-gdt:
-        .quad   0                       /* null */
-        .quad   0x00cf9b000000ffff      /* 0x08: code, base 0, 4 GiB */
-        .quad   0x00cf93000000ffff      /* 0x10: data, base 0, 4 GiB */
-gdt_desc:
-        .word   gdt_desc - gdt - 1
-        .long   gdt
+served: .asciz  "served\n"
 
-        /* The reset vector, 16 bytes below 4 GiB, runs in real mode. */
-        .code16
-        .org    0xfff0
-        jmp     start16
-        .org    0x10000
+        gdt_and_reset_vector

@@ -1,6 +1,7 @@
 //! Assembles the test guests in `guests/` with GNU as and ld (binutils)
-//! into `$OUT_DIR`; the tests that run them skip, saying why, when the
-//! tools are missing (`QOM_GUESTS_ERROR`).
+//! into `$OUT_DIR` (`qom_test_support::guests` finds them); the tests that
+//! run them skip, saying why, when the tools are missing
+//! (`QOM_GUESTS_ERROR`).
 
 use std::path::Path;
 use std::process::Command;
@@ -19,14 +20,19 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-fn build(out: &Path, name: &str, defsym: Option<&str>) -> Result<(), String> {
+/// Assembles `guests/{source}.S` (with `defsym` defined) into
+/// `{name}.bin`, a 64 KiB image linked at 0xffff0000.
+fn build(out: &Path, name: &str, source: &str, defsym: Option<&str>) -> Result<(), String> {
     let object = out.join(format!("{name}.o"));
     let mut as_cmd = Command::new("as");
-    as_cmd.arg("--32");
+    as_cmd.args(["--32", "-I", "guests"]);
     if let Some(sym) = defsym {
         as_cmd.args(["--defsym", sym]);
     }
-    run(as_cmd.arg("-o").arg(&object).arg("guests/bar_reader.S"))?;
+    run(as_cmd
+        .arg("-o")
+        .arg(&object)
+        .arg(format!("guests/{source}.S")))?;
     run(Command::new("ld")
         .args([
             "-m",
@@ -41,10 +47,11 @@ fn build(out: &Path, name: &str, defsym: Option<&str>) -> Result<(), String> {
 }
 
 fn main() {
-    println!("cargo:rerun-if-changed=guests/bar_reader.S");
+    println!("cargo:rerun-if-changed=guests");
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let result =
-        build(&out, "bar_reader", None).and_then(|()| build(&out, "bench", Some("BENCH=1")));
+    let result = build(&out, "bar_reader", "bar_reader", None)
+        .and_then(|()| build(&out, "bench", "bar_reader", Some("BENCH=1")))
+        .and_then(|()| build(&out, "reset_probe", "reset_probe", None));
     println!("cargo:rustc-env=QOM_GUESTS_DIR={}", out.display());
     let error = result.err().unwrap_or_default().replace('\n', " ");
     if !error.is_empty() {

@@ -1,0 +1,58 @@
+//! SeaBIOS under real QEMU as the oracle: the reference logs in
+//! `reference/` (captured by `reference/capture.sh`, described in
+//! `reference/README.md`) and the lines the tests compare with them.
+
+/// Debian's SeaBIOS build with the xHCI driver, QEMU's default for `pc`.
+pub const BIOS: &str = "/usr/share/seabios/bios-256k.bin";
+
+/// SeaBIOS's debug log under QEMU 7.2 with KVM, `-M pc -nodefaults
+/// -device qemu-xhci,id=usb0 -usb`.
+pub const REFERENCE: &str = include_str!("../reference/seabios-256k-xhci-usb.log");
+
+/// The same without QEMU's kvmvapic option ROM (`-global
+/// apic-common.vapic=off`), which our `pc` does not have: the boot order
+/// is compared with this one.
+pub const REFERENCE_NO_VAPIC: &str = include_str!("../reference/seabios-256k-xhci-usb-novapic.log");
+
+/// The lines compared with [`REFERENCE`]: PCI BAR placement and init of
+/// the functions both machines have, the ELCR setup, the USB controllers,
+/// the PS/2 keyboard, the end of the boot.
+pub fn compared(log: &str) -> Vec<String> {
+    let ours = ["00:00.0", "00:01.0", "00:01.2", "00:02.0"];
+    let kept = [
+        "PIIX3/PIIX4 init",
+        "XHCI init",
+        "XHCI    protocol",
+        "UHCI init",
+        "PS2 keyboard initialized",
+        "No bootable device",
+    ];
+    log.lines()
+        .filter(|l| {
+            let pci = (l.starts_with("PCI: map device") || l.starts_with("PCI: init"))
+                && ours.iter().any(|bdf| l.contains(bdf));
+            pci || kept.iter().any(|k| l.starts_with(k))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The boot attempts, in order (compared with [`REFERENCE_NO_VAPIC`]).
+pub fn boot_order(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.starts_with("Booting from"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `theirs` and `ours` side by side, one pair a line, for a test's output
+/// and the closing report.
+pub fn side_by_side(theirs: &[String], ours: &[String]) -> String {
+    let rows = theirs.len().max(ours.len());
+    (0..rows)
+        .map(|i| {
+            let cell = |v: &[String]| v.get(i).cloned().unwrap_or_default();
+            format!("{:<72} | {}\n", cell(theirs), cell(ours))
+        })
+        .collect()
+}
