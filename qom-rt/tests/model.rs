@@ -77,14 +77,21 @@ enum Handle {
     Part(Owned<Part>),
 }
 
+/// `$e` with `$o` the handle's `Owned<_>`, whatever its type.
+macro_rules! with_owned {
+    ($handle:expr, $o:ident => $e:expr) => {
+        match $handle {
+            Handle::Board($o) => $e,
+            Handle::Unit($o) => $e,
+            Handle::Rack($o) => $e,
+            Handle::Part($o) => $e,
+        }
+    };
+}
+
 impl Handle {
     fn object(&self) -> &Object {
-        match self {
-            Handle::Board(o) => o.upcast(),
-            Handle::Unit(o) => o.upcast(),
-            Handle::Rack(o) => o.upcast(),
-            Handle::Part(o) => o.upcast(),
-        }
+        with_owned!(self, o => o.upcast())
     }
 
     /// Typed again, by the object's dynamic type.
@@ -103,22 +110,9 @@ impl Handle {
         }
     }
 
-    fn duplicate(&self) -> Handle {
-        match self {
-            Handle::Board(o) => Handle::Board(o.clone()),
-            Handle::Unit(o) => Handle::Unit(o.clone()),
-            Handle::Rack(o) => Handle::Rack(o.clone()),
-            Handle::Part(o) => Handle::Part(o.clone()),
-        }
-    }
-
+    /// A clone, as `Owned<Object>`.
     fn to_object(&self) -> Owned<Object> {
-        match self {
-            Handle::Board(o) => o.clone().into_object(),
-            Handle::Unit(o) => o.clone().into_object(),
-            Handle::Rack(o) => o.clone().into_object(),
-            Handle::Part(o) => o.clone().into_object(),
-        }
+        with_owned!(self, o => o.clone().into_object())
     }
 
     /// `Owned::from` on declared child `i`, in the order walks list them
@@ -144,12 +138,7 @@ impl Handle {
     /// Sets `holder`'s `peer` to this handle's object, typed with the
     /// handle's own type (only a unit is of the link's type).
     fn set_as_peer(&self, holder: &Object) -> qom_rt::Result<()> {
-        match self {
-            Handle::Board(o) => holder.set_property_typed("peer", Some(o.clone())),
-            Handle::Unit(o) => holder.set_property_typed("peer", Some(o.clone())),
-            Handle::Rack(o) => holder.set_property_typed("peer", Some(o.clone())),
-            Handle::Part(o) => holder.set_property_typed("peer", Some(o.clone())),
-        }
+        with_owned!(self, o => holder.set_property_typed("peer", Some(o.clone())))
     }
 
     /// The objects of a root's composition in the model's slot order
@@ -193,18 +182,6 @@ impl Handle {
     }
 }
 
-fn set_tag(object: &Object, tag: String) {
-    if let Some(o) = object.downcast::<Base>() {
-        o.tag.set(tag);
-    } else if let Some(o) = object.downcast::<Rack>() {
-        o.tag.set(tag);
-    } else if let Some(o) = object.downcast::<Unit>() {
-        o.tag.set(tag);
-    } else if let Some(o) = object.downcast::<Part>() {
-        o.tag.set(tag);
-    }
-}
-
 fn refusal(e: Error) -> Refusal {
     match e {
         Error::InvalidName { .. } => Refusal::InvalidName,
@@ -234,6 +211,23 @@ fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 fn spin(n: u16) {
     for _ in 0..n {
         std::hint::spin_loop();
+    }
+}
+
+/// What a racing thread saw of an object it took a strong reference on
+/// and held for `hold` spins: its tag, if it stayed live all along (a
+/// reference taken on a finalizing object would see it not live, and its
+/// fields may be gone, so they are not read then).
+fn seen_while_held(object: Option<&Object>, hold: u16) -> String {
+    let Some(object) = object else {
+        return "none".to_string();
+    };
+    let live = || object.header().state() == LifeState::Live;
+    let before = live();
+    spin(hold);
+    match before && live() {
+        true => tag_of(object),
+        false => "not live".to_string(),
     }
 }
 
@@ -291,13 +285,15 @@ impl Sut {
                 for (s, (object, allocation)) in handle.composition().into_iter().enumerate() {
                     let tag = after.tag(Id::Obj(r, s));
                     self.tags.insert(address(object.header()), tag.clone());
-                    set_tag(object, tag);
+                    tag_cell(object).expect("one of ours").set(tag);
                     allocations.extend(allocation.map(|entry| (s, entry)));
                 }
                 self.allocations.push(allocations);
                 self.handles.push(handle);
             }
-            Op::Clone { handle } => self.handles.push(self.handles[handle].duplicate()),
+            Op::Clone { handle } => self
+                .handles
+                .push(Handle::typed(self.handles[handle].to_object())),
             Op::Drop { handle } => drop(self.handles.remove(handle)),
             Op::Escape {
                 handle,
@@ -395,19 +391,35 @@ impl Sut {
         }
         let up = object.resolve("..");
         match model.dotdot(id) {
-            Some((parent, name)) => {
+            Some((parent, _)) => {
                 assert_eq!(
                     self.name_of(&up.unwrap()),
                     model.tag(parent),
                     "`..` of {what}"
                 );
-                let me = object.resolve(&format!("../{name}")).unwrap();
-                assert_eq!(tag_of(&me), what, "`../{name}` of {what}");
             }
             None => assert!(
                 matches!(up, Err(Error::PathUnreachable { .. })),
                 "`..` of {what}: {up:?}"
             ),
+        }
+        // Itself and its siblings, through `..`: only while what is above
+        // is live. Live siblings first: a walk that wrongly went on into
+        // a finalized container would reach them cleanly, and its owned
+        // children's freed memory only after.
+        if let Some((above, _)) = model.above(id) {
+            let mut names: Vec<String> =
+                model.listing(above).into_iter().map(|(n, ..)| n).collect();
+            names.sort_by_key(|n| !model.child(above, n).is_some_and(|c| model.live(c)));
+            for name in names {
+                let found = object.resolve(&format!("../{name}")).ok();
+                let expected = model.dotdot(id).and_then(|(up, _)| model.child(up, &name));
+                assert_eq!(
+                    found.map(|f| self.name_of(&f)),
+                    expected.map(|e| model.tag(e)),
+                    "`../{name}` from {what}"
+                );
+            }
         }
 
         let tag = |o: Option<Owned<Object>>| o.map(|o| tag_of(&o));
@@ -503,22 +515,15 @@ impl Sut {
                     WorkerAct::Drop(_) => drop(worker_drop),
                     WorkerAct::Container(h) => {
                         let up = held(h).object().container::<Object>();
-                        log(format!(
-                            "up={}",
-                            up.as_ref().map_or("none".into(), |u| tag_of(u))
-                        ));
-                        spin(hold);
+                        log(format!("up={}", seen_while_held(up.as_deref(), hold)));
                     }
                     WorkerAct::Link(h) => {
                         let Handle::Board(board) = held(h) else {
                             unreachable!("precondition: a board")
                         };
                         let target = board.upcast::<Base>().peer.get();
-                        log(format!(
-                            "link={}",
-                            target.as_ref().map_or("none".into(), |t| t.tag.get())
-                        ));
-                        spin(hold);
+                        let target = target.as_deref().map(|t| t.upcast());
+                        log(format!("link={}", seen_while_held(target, hold)));
                     }
                 }
             });
@@ -610,9 +615,6 @@ impl Sut {
                 "{action:?}:\nthe runtime showed {observed:#?}\nthe model expects one of {outcomes:#?}"
             );
         };
-        if std::env::var("MODEL_TRACE").is_ok() {
-            eprintln!("{action:?} => {observed:?}");
-        }
         if let Op::Race { .. } = action.op {
             RACES.fetch_add(1, Relaxed);
             if outcomes.iter().any(|o| *o != outcomes[0]) {

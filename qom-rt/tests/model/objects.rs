@@ -58,20 +58,18 @@ pub fn take_log() -> [Vec<String>; 2] {
     out
 }
 
-/// The tag the test gave an object (`b3.units[1].parts[0]`), or its type
-/// name for an object that has none (a container).
+/// Where the test keeps an object's tag (`b3.units[1].parts[0]`), if it
+/// is one of ours.
+pub fn tag_cell(object: &Object) -> Option<&Prop<String>> {
+    None.or_else(|| object.downcast::<Base>().map(|o| &o.tag))
+        .or_else(|| object.downcast::<Rack>().map(|o| &o.tag))
+        .or_else(|| object.downcast::<Unit>().map(|o| &o.tag))
+        .or_else(|| object.downcast::<Part>().map(|o| &o.tag))
+}
+
+/// An object's tag, or its type name if it has none (a container).
 pub fn tag_of(object: &Object) -> String {
-    if let Some(o) = object.downcast::<Base>() {
-        o.tag.get()
-    } else if let Some(o) = object.downcast::<Rack>() {
-        o.tag.get()
-    } else if let Some(o) = object.downcast::<Unit>() {
-        o.tag.get()
-    } else if let Some(o) = object.downcast::<Part>() {
-        o.tag.get()
-    } else {
-        object.type_name().to_string()
-    }
+    tag_cell(object).map_or_else(|| object.type_name().to_string(), Prop::get)
 }
 
 /// An object's address, for the init log (tags are given after `new`).
@@ -97,9 +95,12 @@ fn finalize_hook(
     tag: &Prop<String>,
     kids: &[&ObjectHeader],
 ) {
-    let up = object
-        .container::<Object>()
-        .map_or_else(|| "none".to_string(), |c| tag_of(&c));
+    // Only whether it answers: a container that did would be finalizing,
+    // its fields possibly dropped.
+    let up = match object.container::<Object>() {
+        Some(_) => "reachable",
+        None => "none",
+    };
     let live = kids.iter().filter(|k| k.state() == LifeState::Live).count();
     log(format!(
         "fin {level}:{} {} up={up} kids={live}/{}",

@@ -72,8 +72,6 @@ pub enum Held {
 /// One object of a root's composition.
 #[derive(Debug)]
 pub struct Slot {
-    /// Appended to the root's tag (`.units[1].parts[0]`).
-    pub path: &'static str,
     /// Its name under its container (`parts[0]`).
     pub name: &'static str,
     pub kind: Kind,
@@ -84,16 +82,8 @@ pub struct Slot {
     pub held: Held,
 }
 
-const fn slot(
-    path: &'static str,
-    name: &'static str,
-    kind: Kind,
-    container: usize,
-    level: usize,
-    held: Held,
-) -> Slot {
+const fn slot(name: &'static str, kind: Kind, container: usize, level: usize, held: Held) -> Slot {
     Slot {
-        path,
         name,
         kind,
         container: Some(container),
@@ -104,7 +94,6 @@ const fn slot(
 
 const fn root(kind: Kind) -> Slot {
     Slot {
-        path: "",
         name: "",
         kind,
         container: None,
@@ -117,83 +106,27 @@ const fn root(kind: Kind) -> Slot {
 /// children): what `Create` builds.
 const BOARD: [Slot; 16] = [
     root(Kind::Board),
-    slot(".core", "core", Kind::Part, 0, 1, Held::Embedded),
-    slot(".aux", "aux", Kind::Unit, 0, 1, Held::Owned),
-    slot(
-        ".aux.parts[0]",
-        "parts[0]",
-        Kind::Part,
-        2,
-        0,
-        Held::Embedded,
-    ),
-    slot(
-        ".aux.parts[1]",
-        "parts[1]",
-        Kind::Part,
-        2,
-        0,
-        Held::Embedded,
-    ),
-    slot(".units[0]", "units[0]", Kind::Unit, 0, 0, Held::Embedded),
-    slot(
-        ".units[0].parts[0]",
-        "parts[0]",
-        Kind::Part,
-        5,
-        0,
-        Held::Embedded,
-    ),
-    slot(
-        ".units[0].parts[1]",
-        "parts[1]",
-        Kind::Part,
-        5,
-        0,
-        Held::Embedded,
-    ),
-    slot(".units[1]", "units[1]", Kind::Unit, 0, 0, Held::Embedded),
-    slot(
-        ".units[1].parts[0]",
-        "parts[0]",
-        Kind::Part,
-        8,
-        0,
-        Held::Embedded,
-    ),
-    slot(
-        ".units[1].parts[1]",
-        "parts[1]",
-        Kind::Part,
-        8,
-        0,
-        Held::Embedded,
-    ),
-    slot(".extra", "extra", Kind::Rack, 0, 0, Held::Owned),
-    slot(".extra.unit", "unit", Kind::Unit, 11, 0, Held::Embedded),
-    slot(
-        ".extra.unit.parts[0]",
-        "parts[0]",
-        Kind::Part,
-        12,
-        0,
-        Held::Embedded,
-    ),
-    slot(
-        ".extra.unit.parts[1]",
-        "parts[1]",
-        Kind::Part,
-        12,
-        0,
-        Held::Embedded,
-    ),
-    slot(".extra.spare", "spare", Kind::Part, 11, 0, Held::Owned),
+    slot("core", Kind::Part, 0, 1, Held::Embedded),
+    slot("aux", Kind::Unit, 0, 1, Held::Owned),
+    slot("parts[0]", Kind::Part, 2, 0, Held::Embedded),
+    slot("parts[1]", Kind::Part, 2, 0, Held::Embedded),
+    slot("units[0]", Kind::Unit, 0, 0, Held::Embedded),
+    slot("parts[0]", Kind::Part, 5, 0, Held::Embedded),
+    slot("parts[1]", Kind::Part, 5, 0, Held::Embedded),
+    slot("units[1]", Kind::Unit, 0, 0, Held::Embedded),
+    slot("parts[0]", Kind::Part, 8, 0, Held::Embedded),
+    slot("parts[1]", Kind::Part, 8, 0, Held::Embedded),
+    slot("extra", Kind::Rack, 0, 0, Held::Owned),
+    slot("unit", Kind::Unit, 11, 0, Held::Embedded),
+    slot("parts[0]", Kind::Part, 12, 0, Held::Embedded),
+    slot("parts[1]", Kind::Part, 12, 0, Held::Embedded),
+    slot("spare", Kind::Part, 11, 0, Held::Owned),
 ];
 
 const UNIT: [Slot; 3] = [
     root(Kind::Unit),
-    slot(".parts[0]", "parts[0]", Kind::Part, 0, 0, Held::Embedded),
-    slot(".parts[1]", "parts[1]", Kind::Part, 0, 0, Held::Embedded),
+    slot("parts[0]", Kind::Part, 0, 0, Held::Embedded),
+    slot("parts[1]", Kind::Part, 0, 0, Held::Embedded),
 ];
 
 /// What `Create` makes.
@@ -435,17 +368,17 @@ impl Model {
         }
     }
 
-    /// The object's tag (`b3.units[1]`), as the test sets it.
+    /// The object's tag (`b3.units[1].parts[0]`), as the test sets it.
     pub fn tag(&self, id: Id) -> String {
         match id {
             Id::Top => "top".to_string(),
-            Id::Obj(r, s) => {
-                let prefix = match self.roots[r].shape {
-                    Shape::Board => 'b',
-                    Shape::Unit => 'u',
-                };
-                format!("{prefix}{r}{}", self.slot(r, s).path)
-            }
+            Id::Obj(r, s) => match self.slot(r, s).container {
+                Some(c) => format!("{}.{}", self.tag(Id::Obj(r, c)), self.slot(r, s).name),
+                None => match self.roots[r].shape {
+                    Shape::Board => format!("b{r}"),
+                    Shape::Unit => format!("u{r}"),
+                },
+            },
         }
     }
 
@@ -598,7 +531,7 @@ impl Model {
 
     /// The object above: its declaring container (whatever its state) or
     /// its dynamic parent. What `add_child`'s cycle check walks.
-    fn above(&self, id: Id) -> Option<(Id, &'static str)> {
+    pub fn above(&self, id: Id) -> Option<(Id, &'static str)> {
         let Id::Obj(r, s) = id else {
             return None;
         };
@@ -629,6 +562,15 @@ impl Model {
     /// name under it.
     pub fn dotdot(&self, id: Id) -> Option<(Id, &'static str)> {
         self.above(id).filter(|(up, _)| self.live(*up))
+    }
+
+    /// The child of `parent` named `name`, declared or dynamic.
+    pub fn child(&self, parent: Id, name: &str) -> Option<Id> {
+        let declared = self.declared(parent).into_iter().map(|c| (self.name(c), c));
+        declared
+            .chain(self.dynamic(parent))
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c)
     }
 
     /// `container::<Object>()`: the declaring container, if it is live.
@@ -860,11 +802,7 @@ impl Model {
             }
             at = self.above(a).map(|(up, _)| up);
         }
-        if self
-            .listing(parent)
-            .iter()
-            .any(|(taken, _, _)| taken == name)
-        {
+        if self.child(parent, name).is_some() {
             return Err(Refusal::DuplicateChild);
         }
         let Id::Obj(r, 0) = child else {
