@@ -64,12 +64,12 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c, &runs, &machine);
     c.final_summary();
-    println!(
-        "
-measured in this run (a ratio: the median of {} rounds timing its two routines in \
-         alternation, range, and criterion's medians; nothing for benchmarks that did not run):",
+    measure::heading(&format!(
+        "measured in this run (a ratio: the median of {} rounds timing its two routines in \
+         alternation, range, fastest rounds, and the medians of criterion's batches; nothing for \
+         benchmarks that did not run):",
         measure::ROUNDS
-    );
+    ));
     runs.print_ratio(
         "guest read: address-space dispatch / direct handler",
         "<= 3",
@@ -85,7 +85,7 @@ measured in this run (a ratio: the median of {} rounds timing its two routines i
         .filter(|_| measure::measuring())
     {
         println!(
-            "device_add + device_del of xhci-pci: {:.2} µs = {:.0} per second (criterion median, this run)",
+            "device_add + device_del of xhci-pci: {:.2} µs = {:.0} per second (median of criterion's batches, this run)",
             ns / 1e3,
             1e9 / ns
         );

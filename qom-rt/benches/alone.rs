@@ -69,7 +69,12 @@ fn main() {
 
 fn report(label: &str, target: &str, p: Paired) {
     println!(
-        "{label}, alone, measured now (median of {} alternating rounds, range): {:.3}  ({:.3}..{:.3})  target {target}",
-        measure::ROUNDS, p.median, p.min, p.max
+        "{label}, alone, measured now: {:.3}  (median of {} alternating rounds; range {:.3}..{:.3}; \
+         fastest rounds {:.3})  target {target}",
+        p.median,
+        measure::ROUNDS,
+        p.min,
+        p.max,
+        p.fastest
     );
 }

@@ -219,13 +219,12 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c, &runs, &fixtures);
     c.final_summary();
-    println!(
-        "
-ratios, each measured now: the median of {} rounds timing the two routines in \
-         alternation (range), with criterion's medians of this run; a ratio whose two \
-         benchmarks did not both run is not printed",
+    measure::heading(&format!(
+        "ratios, each measured now: the median of {} rounds timing the two routines in \
+         alternation (range, and the ratio of each side's fastest round), with the medians of \
+         criterion's batches in this run; a ratio whose two benchmarks did not both run is not printed",
         measure::ROUNDS
-    );
+    ));
     let ratio = |label, target, a, b| runs.print_ratio(label, target, a, b);
     ratio(
         "Owned clone+drop / Arc clone+drop",

@@ -151,7 +151,9 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c, &runs, &dev, &path, &mut objects);
     c.final_summary();
-    println!("\nper operation (criterion medians of this run; not printed for benchmarks that did not run):");
+    measure::heading(
+        "per operation (medians of criterion's batches in this run; nothing for benchmarks that did not run):",
+    );
     for (label, id) in [
         ("set_property from a string", "property/set_property_string"),
         ("set_property typed", "property/set_property_typed"),
@@ -175,7 +177,7 @@ fn main() {
             let ns = runs.ns(&format!("qom_tree/{name}")).filter(|_| measure::measuring())?;
             let each = ns / count as f64;
             println!(
-                "qom_tree of {count} objects ({name}): {:.3} ms, {each:.1} ns/object (criterion median, this run)",
+                "qom_tree of {count} objects ({name}): {:.3} ms, {each:.1} ns/object (median of criterion's batches, this run)",
                 ns / 1e6
             );
             Some(each)
@@ -183,7 +185,7 @@ fn main() {
         .collect();
     if let [Some(small), Some(large)] = per_object[..] {
         println!(
-            "qom_tree ns/object, 100k / 10k: {:.2} (1.0 = linear; criterion medians of this run)",
+            "qom_tree ns/object, 100k / 10k: {:.2} (1.0 = linear; medians of criterion's batches in this run)",
             large / small
         );
     }

@@ -101,6 +101,14 @@ impl<'a, 'c> Group<'_, 'a, 'c> {
     }
 }
 
+/// Prints the heading of a program's summary, unless this run does not
+/// measure.
+pub fn heading(text: &str) {
+    if measuring() {
+        println!("\n{text}");
+    }
+}
+
 /// Whether this run measures: not criterion's `--test` (each routine run
 /// once, to check it works) or `--list`.
 pub fn measuring() -> bool {
@@ -166,7 +174,7 @@ impl<'a> Runs<'a> {
     }
 
     /// One line for a ratio, if both sides ran: the paired ratio, its
-    /// range, and the criterion medians of this run.
+    /// range, and the medians of criterion's batches in this run.
     pub fn print_ratio(&self, label: &str, target: &str, a: &str, b: &str) {
         if let Some(p) = self.ratio(a, b) {
             let (x, y) = (self.ns(a).unwrap_or(0.0), self.ns(b).unwrap_or(0.0));
@@ -180,7 +188,7 @@ impl<'a> Runs<'a> {
     /// One line for a time, if it ran: the median of criterion's batches.
     pub fn print_time(&self, label: &str, id: &str) {
         if let Some(ns) = self.ns(id).filter(|_| measuring()) {
-            println!("{label:<52} {ns:>10.2} ns  (criterion median, this run)");
+            println!("{label:<52} {ns:>10.2} ns  (median of criterion's batches, this run)");
         }
     }
 }
