@@ -10,7 +10,7 @@
 //! * an interface query (a time).
 //!
 //! Run: `cargo bench -p qom-rt --bench runtime`; a filter
-//! (`cargo bench -p qom-rt --bench runtime -- class`) runs only the
+//! (`cargo bench -p qom-rt --bench runtime -- call`) runs only the
 //! benchmarks it names, and prints only the ratios whose two sides ran.
 
 mod measure;
@@ -138,7 +138,9 @@ fn seventeen_arcs() -> (Arc<[usize; 4]>, [Arc<[usize; 4]>; 16]) {
 /// runs routines again).
 struct Fixtures {
     owned: Owned<Leaf>,
+    /// A reference to a leaf embedded in `container`.
     embedded: Owned<Leaf>,
+    _container: Owned<Sixteen>,
     arc: Arc<[usize; 4]>,
     deep: Owned<Object>,
     square: Owned<Square>,
@@ -152,6 +154,7 @@ impl Fixtures {
         Fixtures {
             owned: Owned::<Leaf>::new(),
             embedded: Owned::from(&container.leaves[3]),
+            _container: container,
             arc: Arc::new([0usize; 4]),
             deep: Owned::<D8>::new().into_object(),
             square,

@@ -308,6 +308,7 @@ impl Sut {
                     }
                     false => self.handles[handle].escape(i),
                 };
+                assert_eq!(tag_of(escaped.object()), before.tag(children[i]));
                 self.handles.push(escaped);
             }
             Op::Attach {

@@ -176,8 +176,7 @@ impl<'a> Runs<'a> {
     /// One line for a ratio, if both sides ran: the paired ratio, its
     /// range, and the medians of criterion's batches in this run.
     pub fn print_ratio(&self, label: &str, target: &str, a: &str, b: &str) {
-        if let Some(p) = self.ratio(a, b) {
-            let (x, y) = (self.ns(a).unwrap_or(0.0), self.ns(b).unwrap_or(0.0));
+        if let (Some(p), Some(x), Some(y)) = (self.ratio(a, b), self.ns(a), self.ns(b)) {
             println!(
                 "{label:<52} {:>6.3}  ({:.3}..{:.3}; fastest rounds {:.3}; criterion {x:.2} ns / {y:.2} ns)  target {target}",
                 p.median, p.min, p.max, p.fastest
@@ -209,8 +208,7 @@ pub struct Paired {
 pub const ROUNDS: usize = 41;
 
 /// The ratio of A's time to B's over [`ROUNDS`] rounds of `n` iterations
-/// each (A then B on even rounds, B then A on odd ones): median, minimum
-/// and maximum. Two criterion benchmarks run seconds apart, and on a
+/// each (A then B on even rounds, B then A on odd ones): see [`Paired`]. Two criterion benchmarks run seconds apart, and on a
 /// shared or frequency-scaling machine routines of a few nanoseconds can
 /// then differ by 20%; timed in alternation, both see the same machine.
 /// Rounds are short (`n = None` picks it so that a round of A takes about
