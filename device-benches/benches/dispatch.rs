@@ -1,12 +1,21 @@
-//! Device-layer benchmarks (criterion), with the ratio the design targets:
+//! Device-layer benchmarks (criterion), and at the end the figures of
+//! this run (see `measure`):
 //! * a guest read dispatched through the address space (finding the
 //!   region, taking and releasing a reference on its owner, the interface
-//!   lookup) vs a direct call of the same handler (target <= 3x);
+//!   lookup) vs a direct call of the same handler (target <= 3x), measured
+//!   again in alternation;
 //! * `device_add` + `device_del` of `xhci-pci`, per second.
 //!
-//! Run: `cargo bench -p qom-device-benches --bench dispatch`.
+//! Run: `cargo bench -p qom-device-benches --bench dispatch`; a filter
+//! runs, and prints, only the benchmarks it names.
+
+// The measuring module of the runtime's benchmarks, shared rather than
+// copied.
+#[path = "../../qom-rt/benches/measure/mod.rs"]
+mod measure;
 
 use criterion::{black_box, Criterion};
+use measure::{plain, Runs};
 use qom_devices::machine::{Machine, VirtMachine};
 use qom_devices::memory::MmioOps;
 use qom_devices::pci::MMIO_BASE;
@@ -16,63 +25,69 @@ const UART0: u64 = 0x0900_0000;
 /// UARTFR: a read with no side effect.
 const FR: u64 = 0x18;
 
-fn benches(c: &mut Criterion, machine: &Machine) {
+fn benches<'a>(c: &mut Criterion, runs: &Runs<'a>, machine: &'a Machine) {
     let virt = machine.board::<VirtMachine>().expect("virt");
     let uart = &virt.soc.uarts[0];
-    let mut g = c.benchmark_group("mmio");
-    g.bench_function("direct_handler", |b| {
-        b.iter(|| black_box(uart.mmio_read(&uart.iomem, black_box(FR), 4)))
-    });
-    g.bench_function("address_space_dispatch", |b| {
-        b.iter(|| black_box(machine.system().read(black_box(UART0 + FR), 4)))
-    });
+    let mut g = runs.group(c, "mmio");
+    g.bench(
+        "direct_handler",
+        plain(|| uart.mmio_read(&uart.iomem, black_box(FR), 4)),
+    )
+    .bench(
+        "address_space_dispatch",
+        plain(|| machine.system().read(black_box(UART0 + FR), 4)),
+    );
+    // Only while the device is plugged: this routine is not run again
+    // after (no ratio uses it).
     machine.device_add("xhci-pci,id=bench").unwrap();
-    g.bench_function("pci_bar_dispatch", |b| {
-        b.iter(|| black_box(machine.system().read(black_box(MMIO_BASE), 4)))
-    });
+    g.bench(
+        "pci_bar_dispatch",
+        plain(|| machine.system().read(black_box(MMIO_BASE), 4)),
+    );
     machine.device_del("bench").unwrap();
-    g.finish();
+    drop(g);
 
-    let mut g = c.benchmark_group("hotplug");
-    g.measurement_time(Duration::from_secs(3));
-    g.bench_function("xhci_add_del", |b| {
-        b.iter(|| {
+    let mut g = runs.group(c, "hotplug");
+    g.settings().measurement_time(Duration::from_secs(3));
+    g.bench(
+        "xhci_add_del",
+        plain(|| {
             machine.device_add("xhci-pci,id=cycle").unwrap();
             machine.device_del("cycle").unwrap();
-        })
-    });
-    g.finish();
-}
-
-fn mean_ns(group: &str, id: &str) -> Option<f64> {
-    let dir = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_string());
-    let text =
-        std::fs::read_to_string(format!("{dir}/criterion/{group}/{id}/new/estimates.json")).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    json["mean"]["point_estimate"].as_f64()
+        }),
+    );
 }
 
 fn main() {
     let machine = Machine::create("virt").expect("machine");
+    let runs = Runs::new();
     let mut c = Criterion::default().configure_from_args();
-    benches(&mut c, &machine);
+    benches(&mut c, &runs, &machine);
     c.final_summary();
-    println!("\nratios:");
-    match (
-        mean_ns("mmio", "address_space_dispatch"),
-        mean_ns("mmio", "direct_handler"),
-    ) {
-        (Some(d), Some(x)) => println!(
-            "dispatch / direct handler: {d:.1} ns / {x:.1} ns = {:.2} (target <= 3)",
-            d / x
-        ),
-        _ => println!("dispatch / direct handler: not measured in this run"),
-    }
-    if let Some(t) = mean_ns("hotplug", "xhci_add_del") {
+    measure::heading(&format!(
+        "measured in this run (a ratio: the median of {} rounds timing its two routines in \
+         alternation, range, fastest rounds, and the medians of criterion's batches; nothing for \
+         benchmarks that did not run):",
+        measure::ROUNDS
+    ));
+    runs.print_ratio(
+        "guest read: address-space dispatch / direct handler",
+        "<= 3",
+        "mmio/address_space_dispatch",
+        "mmio/direct_handler",
+    );
+    runs.print_time(
+        "guest read of a PCI BAR (xhci-pci)",
+        "mmio/pci_bar_dispatch",
+    );
+    if let Some(ns) = runs
+        .ns("hotplug/xhci_add_del")
+        .filter(|_| measure::measuring())
+    {
         println!(
-            "device_add + device_del of xhci-pci: {t:.0} ns = {:.0} per second",
-            1e9 / t
+            "device_add + device_del of xhci-pci: {:.2} µs = {:.0} per second (median of criterion's batches, this run)",
+            ns / 1e3,
+            1e9 / ns
         );
     }
 }

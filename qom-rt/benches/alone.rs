@@ -7,36 +7,36 @@
 //! the heap and the caches with every other fixture, and the ratio of the
 //! first pair (identical instruction sequences: `lock inc` + sign test,
 //! `lock dec` + zero test) swings between processes. Here nothing else is
-//! allocated: 21 alternating rounds of each, median ratio and range.
+//! allocated: alternating rounds of each, median ratio and range.
 //!
-//! Run: `cargo bench -p qom-rt --bench alone`.
+//! Run: `cargo bench -p qom-rt --bench alone`; a filter runs the
+//! comparisons whose name contains it (`refcount`, `create_drop`).
 
-mod paired;
+mod measure;
 mod sixteen;
 
+use measure::{paired, plain, selected, Paired};
 use qom_rt::prelude::*;
 use sixteen::{plain_sixteen, Leaf, Sixteen};
-use std::hint::black_box;
 use std::sync::Arc;
 
 fn main() {
-    // `cargo bench` passes `--bench`; any other argument is a filter this
-    // program has nothing to match against.
-    if std::env::args().skip(1).any(|a| !a.starts_with("--")) {
+    if selected("alone/refcount") {
+        let owned = Owned::<Leaf>::new();
+        let arc = Arc::new([0usize; 4]);
+        report(
+            "Owned clone+drop / Arc clone+drop",
+            "<= 1.05",
+            paired(
+                &mut plain(|| owned.clone()),
+                &mut plain(|| arc.clone()),
+                Some(20_000_000),
+            ),
+        );
+    }
+    if !selected("alone/create_drop") {
         return;
     }
-    let owned = Owned::<Leaf>::new();
-    let arc = Arc::new([0usize; 4]);
-    report(
-        "Owned clone+drop / Arc clone+drop",
-        "<= 1.05",
-        paired::ratio(
-            || drop(black_box(owned.clone())),
-            || drop(black_box(arc.clone())),
-            Some(20_000_000),
-        ),
-    );
-    drop((owned, arc));
     // Both routines allocate the same size class, so the allocator hands
     // each the chunk the other just freed, and where that chunk lies
     // decides the plain struct's cost: its 16-byte stores straddle cache
@@ -56,9 +56,9 @@ fn main() {
                 address % 64
             ),
             "<= 1.3",
-            paired::ratio(
-                || drop(black_box(Owned::<Sixteen>::new())),
-                || drop(black_box(plain_sixteen())),
+            paired(
+                &mut plain(Owned::<Sixteen>::new),
+                &mut plain(plain_sixteen),
                 Some(2_000_000),
             ),
         );
@@ -67,6 +67,14 @@ fn main() {
     }
 }
 
-fn report(label: &str, target: &str, (median, min, max): (f64, f64, f64)) {
-    println!("{label}, alone: {median:.3}  ({min:.3}..{max:.3})  (target {target})");
+fn report(label: &str, target: &str, p: Paired) {
+    println!(
+        "{label}, alone, measured now: {:.3}  (median of {} alternating rounds; range {:.3}..{:.3}; \
+         fastest rounds {:.3})  target {target}",
+        p.median,
+        measure::ROUNDS,
+        p.min,
+        p.max,
+        p.fastest
+    );
 }

@@ -1,23 +1,23 @@
-//! Runtime benchmarks (criterion), with the ratios the design document (`book/src/design.md`) sets targets
-//! for printed at the end:
-//! * `Owned` clone+drop vs `Arc` clone+drop (target <= 1.05..1.1);
-//! * creating and dropping a container with 16 embedded children vs one
-//!   `Box` of a same-size plain struct (target <= 1.3) and vs the same
-//!   shape as 17 `Arc`s; creation alone is reported too;
-//! * downcast to depth 8 vs depth 1 (target <= 1.1);
+//! Runtime benchmarks (criterion), and at the end the ratios the design document
+//! (`book/src/design.md`) and the issues set targets for, each measured in this run (see `measure`):
+//! * `Owned` clone+drop vs `Arc` clone+drop;
+//! * creating (and dropping) a container with 16 embedded children vs one
+//!   `Box` of a same-size plain struct, and vs the same shape as 17 `Arc`s;
+//! * downcast to depth 8 vs depth 1;
+//! * a virtual call through `&Object` (class dispatch, then the call) vs
+//!   Rust's own `&dyn Trait` call and a direct call;
 //! * `new_by_name` vs `Owned::new`;
-//! * a virtual call through `&Object` vs a direct call (target <= 1.5),
-//!   and an interface query.
+//! * an interface query (a time).
 //!
-//! The ratios of routines of a few nanoseconds are measured a second way,
-//! paired (see `paired_ratios`), which shared machines need.
-//!
-//! Run: `cargo bench -p qom-rt --bench runtime`.
+//! Run: `cargo bench -p qom-rt --bench runtime`; a filter
+//! (`cargo bench -p qom-rt --bench runtime -- call`) runs only the
+//! benchmarks it names, and prints only the ratios whose two sides ran.
 
-mod paired;
+mod measure;
 mod sixteen;
 
-use criterion::{black_box, BatchSize, Criterion};
+use criterion::{black_box, Criterion};
+use measure::{keeping, plain, Runs};
 use qom_rt::prelude::*;
 use sixteen::{plain_sixteen, Leaf, Sixteen};
 use std::sync::Arc;
@@ -72,16 +72,58 @@ struct Square {
     side: std::sync::atomic::AtomicU64,
 }
 impl ObjectImpl for Square {}
-impl ShapeImpl for Square {
-    #[inline(never)]
-    fn area(&self) -> u64 {
+impl Square {
+    /// The body every call below ends in.
+    #[inline]
+    fn compute_area(&self) -> u64 {
         let side = self.side.load(std::sync::atomic::Ordering::Relaxed);
         side * side
+    }
+}
+impl ShapeImpl for Square {
+    fn area(&self) -> u64 {
+        self.compute_area()
     }
 }
 impl Scalable for Square {
     fn scale(&self) -> u64 {
         2
+    }
+}
+
+/// Rust's own virtual call, for comparison.
+trait Area {
+    fn area(&self) -> u64;
+}
+impl Area for Square {
+    fn area(&self) -> u64 {
+        self.compute_area()
+    }
+}
+
+// The three calls, each behind a function that is never inlined, of the
+// same shape (one reference in, the area out), so that the routines that
+// call them are alike and code placement does not decide.
+
+/// A direct call.
+#[inline(never)]
+fn direct_call(square: &Square) -> u64 {
+    square.compute_area()
+}
+
+/// Rust's virtual call: the vtable's entry.
+#[inline(never)]
+fn dyn_call(shape: &dyn Area) -> u64 {
+    shape.area()
+}
+
+/// A class's virtual method through `&Object`: the class lookup (one
+/// lineage check), then the class's entry.
+#[inline(never)]
+fn class_call(object: &Object) -> u64 {
+    match object.dispatch::<ShapeClass>() {
+        Some((class, shape)) => (class.area)(shape),
+        None => 0,
     }
 }
 
@@ -92,241 +134,166 @@ fn seventeen_arcs() -> (Arc<[usize; 4]>, [Arc<[usize; 4]>; 16]) {
     (parent, children)
 }
 
-/// `Square::area` called directly (not inlined: see its attribute).
-fn direct_call(square: &Square) -> u64 {
-    black_box(ShapeImpl::area(black_box(square)))
+/// The objects the routines use, alive for the whole run (the summary
+/// runs routines again).
+struct Fixtures {
+    owned: Owned<Leaf>,
+    /// A reference to a leaf embedded in `container`.
+    embedded: Owned<Leaf>,
+    _container: Owned<Sixteen>,
+    arc: Arc<[usize; 4]>,
+    deep: Owned<Object>,
+    square: Owned<Square>,
 }
 
-/// `area` through `&Object`: class lookup, then the class's entry.
-fn virtual_call(object: &Object) -> u64 {
-    let (class, shape) = black_box(object).dispatch::<ShapeClass>().unwrap();
-    black_box((class.area)(shape))
-}
-
-fn benches(c: &mut Criterion) {
-    let mut g = c.benchmark_group("refcount");
-    let owned = Owned::<Leaf>::new();
-    g.bench_function("owned_clone_drop", |b| {
-        b.iter(|| drop(black_box(owned.clone())))
-    });
-    let embedded_parent = Owned::<Sixteen>::new();
-    let embedded = Owned::from(&embedded_parent.leaves[3]);
-    g.bench_function("owned_embedded_clone_drop", |b| {
-        b.iter(|| drop(black_box(embedded.clone())))
-    });
-    let arc = Arc::new([0usize; 4]);
-    g.bench_function("arc_clone_drop", |b| {
-        b.iter(|| drop(black_box(arc.clone())))
-    });
-    g.finish();
-
-    // Creation alone (the value is dropped by criterion, outside the timed
-    // part), then the whole cycle, which the design document's target is about.
-    let mut g = c.benchmark_group("create");
-    // Batches of 32: the allocator recycles the memory of the previous
-    // batch, as it does for the create+drop loop, so creation is not
-    // measured as page faults on fresh memory.
-    let batch = BatchSize::NumIterations(32);
-    g.bench_function("sixteen_children", |b| {
-        b.iter_batched(|| (), |()| Owned::<Sixteen>::new(), batch)
-    });
-    g.bench_function("box_same_size", |b| {
-        b.iter_batched(|| (), |()| plain_sixteen(), batch)
-    });
-    g.bench_function("seventeen_arcs", |b| {
-        b.iter_batched(|| (), |()| seventeen_arcs(), batch)
-    });
-    g.finish();
-
-    let mut g = c.benchmark_group("create_drop");
-    g.bench_function("sixteen_children", |b| {
-        b.iter(|| drop(black_box(Owned::<Sixteen>::new())))
-    });
-    g.bench_function("box_same_size", |b| {
-        b.iter(|| drop(black_box(plain_sixteen())))
-    });
-    g.bench_function("seventeen_arcs", |b| {
-        b.iter(|| drop(black_box(seventeen_arcs())))
-    });
-    g.finish();
-
-    let mut g = c.benchmark_group("downcast");
-    let deep = Owned::<D8>::new().into_object();
-    g.bench_function("depth1", |b| {
-        b.iter(|| black_box(black_box(&*deep).downcast::<D1>().is_some()))
-    });
-    g.bench_function("depth8", |b| {
-        b.iter(|| black_box(black_box(&*deep).downcast::<D8>().is_some()))
-    });
-    g.finish();
-
-    let mut g = c.benchmark_group("class");
-    let square = Owned::<Square>::new();
-    square.side.store(7, std::sync::atomic::Ordering::Relaxed);
-    let object: &Object = square.upcast();
-    g.bench_function("direct_call", |b| b.iter(|| direct_call(&square)));
-    g.bench_function("virtual_call_through_object", |b| {
-        b.iter(|| virtual_call(object))
-    });
-    g.bench_function("interface_query", |b| {
-        b.iter(|| {
-            black_box(
-                black_box(object)
-                    .interface::<dyn Scalable>()
-                    .map(|s| s.scale()),
-            )
-        })
-    });
-    g.finish();
-
-    let mut g = c.benchmark_group("instantiate");
-    g.bench_function("owned_new", |b| {
-        b.iter(|| drop(black_box(Owned::<D8>::new())))
-    });
-    g.bench_function("new_by_name", |b| {
-        b.iter(|| {
-            drop(black_box(
-                qom_rt::new_by_name(black_box("bench-d8")).unwrap(),
-            ))
-        })
-    });
-    g.finish();
-}
-
-/// Mean time of one benchmark from criterion's saved estimates, in ns.
-fn mean_ns(group: &str, id: &str) -> Option<f64> {
-    let dir = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_string());
-    let path = format!("{dir}/criterion/{group}/{id}/new/estimates.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    json["mean"]["point_estimate"].as_f64()
-}
-
-fn ratio(label: &str, target: &str, (g1, a): (&str, &str), (g2, b): (&str, &str)) {
-    match (mean_ns(g1, a), mean_ns(g2, b)) {
-        (Some(x), Some(y)) => println!(
-            "{label:<48} {x:>9.2} ns / {y:>9.2} ns = {:.3}  (target {target})",
-            x / y
-        ),
-        _ => println!("{label:<48} (not measured in this run)"),
+impl Fixtures {
+    fn new() -> Self {
+        let container = Owned::<Sixteen>::new();
+        let square = Owned::<Square>::new();
+        square.side.store(7, std::sync::atomic::Ordering::Relaxed);
+        Fixtures {
+            owned: Owned::<Leaf>::new(),
+            embedded: Owned::from(&container.leaves[3]),
+            _container: container,
+            arc: Arc::new([0usize; 4]),
+            deep: Owned::<D8>::new().into_object(),
+            square,
+        }
     }
 }
 
+fn benches<'a>(c: &mut Criterion, runs: &Runs<'a>, fx: &'a Fixtures) {
+    runs.group(c, "refcount")
+        .bench("owned_clone_drop", plain(|| fx.owned.clone()))
+        .bench("owned_embedded_clone_drop", plain(|| fx.embedded.clone()))
+        .bench("arc_clone_drop", plain(|| fx.arc.clone()));
+
+    // Creation alone (each value dropped outside the timed part), then
+    // the whole cycle, which the design document's target is about.
+    runs.group(c, "create")
+        .bench("sixteen_children", keeping(Owned::<Sixteen>::new))
+        .bench("box_same_size", keeping(plain_sixteen))
+        .bench("seventeen_arcs", keeping(seventeen_arcs));
+    runs.group(c, "create_drop")
+        .bench("sixteen_children", plain(Owned::<Sixteen>::new))
+        .bench("box_same_size", plain(plain_sixteen))
+        .bench("seventeen_arcs", plain(seventeen_arcs));
+
+    let deep: &Object = &fx.deep;
+    runs.group(c, "downcast")
+        .bench(
+            "depth1",
+            plain(move || black_box(deep).downcast::<D1>().is_some()),
+        )
+        .bench(
+            "depth8",
+            plain(move || black_box(deep).downcast::<D8>().is_some()),
+        );
+
+    let square: &Square = &fx.square;
+    let object: &Object = square.upcast();
+    runs.group(c, "call")
+        .bench("direct", plain(move || direct_call(black_box(square))))
+        .bench("dyn_trait", plain(move || dyn_call(black_box(square))))
+        .bench(
+            "class_through_object",
+            plain(move || class_call(black_box(object))),
+        )
+        .bench(
+            "interface_query",
+            plain(move || {
+                black_box(object)
+                    .interface::<dyn Scalable>()
+                    .map(|s| s.scale())
+            }),
+        );
+
+    runs.group(c, "instantiate")
+        .bench("owned_new", plain(Owned::<D8>::new))
+        .bench(
+            "new_by_name",
+            plain(|| qom_rt::new_by_name(black_box("bench-d8")).unwrap()),
+        );
+}
+
 fn main() {
+    let fixtures = Fixtures::new();
+    let runs = Runs::new();
     let mut c = Criterion::default().configure_from_args();
-    benches(&mut c);
+    benches(&mut c, &runs, &fixtures);
     c.final_summary();
-    println!("\nratios (criterion means):");
+    measure::heading(&format!(
+        "ratios, each measured now: the median of {} rounds timing the two routines in \
+         alternation (range, and the ratio of each side's fastest round), with the medians of \
+         criterion's batches in this run; a ratio whose two benchmarks did not both run is not printed",
+        measure::ROUNDS
+    ));
+    let ratio = |label, target, a, b| runs.print_ratio(label, target, a, b);
     ratio(
         "Owned clone+drop / Arc clone+drop",
         "<= 1.05",
-        ("refcount", "owned_clone_drop"),
-        ("refcount", "arc_clone_drop"),
+        "refcount/owned_clone_drop",
+        "refcount/arc_clone_drop",
     );
     ratio(
         "embedded Owned clone+drop / Arc clone+drop",
         "<= 1.05",
-        ("refcount", "owned_embedded_clone_drop"),
-        ("refcount", "arc_clone_drop"),
+        "refcount/owned_embedded_clone_drop",
+        "refcount/arc_clone_drop",
     );
     ratio(
         "create 16 embedded children / one Box",
-        "report",
-        ("create", "sixteen_children"),
-        ("create", "box_same_size"),
+        "(report)",
+        "create/sixteen_children",
+        "create/box_same_size",
     );
     ratio(
         "create 16 embedded children / 17 Arcs",
         "< 1",
-        ("create", "sixteen_children"),
-        ("create", "seventeen_arcs"),
+        "create/sixteen_children",
+        "create/seventeen_arcs",
     );
     ratio(
         "create+drop 16 embedded children / one Box",
         "<= 1.3",
-        ("create_drop", "sixteen_children"),
-        ("create_drop", "box_same_size"),
+        "create_drop/sixteen_children",
+        "create_drop/box_same_size",
     );
     ratio(
         "create+drop 16 embedded children / 17 Arcs",
         "< 1",
-        ("create_drop", "sixteen_children"),
-        ("create_drop", "seventeen_arcs"),
+        "create_drop/sixteen_children",
+        "create_drop/seventeen_arcs",
     );
     ratio(
         "downcast depth 8 / depth 1",
         "<= 1.1",
-        ("downcast", "depth8"),
-        ("downcast", "depth1"),
+        "downcast/depth8",
+        "downcast/depth1",
     );
     ratio(
-        "virtual call through &Object / direct call",
-        "<= 1.5",
-        ("class", "virtual_call_through_object"),
-        ("class", "direct_call"),
+        "virtual call: &Object class dispatch / &dyn Trait",
+        "<= 1.2",
+        "call/class_through_object",
+        "call/dyn_trait",
     );
-    match mean_ns("class", "interface_query") {
-        Some(ns) => println!("{:<48} {ns:>9.2} ns", "interface query from &Object"),
-        None => println!(
-            "{:<48} (not measured in this run)",
-            "interface query from &Object"
-        ),
-    }
     ratio(
-        "new_by_name / Owned::new",
-        "report",
-        ("instantiate", "new_by_name"),
-        ("instantiate", "owned_new"),
+        "virtual call: &Object class dispatch / direct call",
+        "(report)",
+        "call/class_through_object",
+        "call/direct",
     );
-    paired_ratios();
-}
-
-/// The ratios below a few nanoseconds again, each from two routines timed
-/// in alternation (`paired::ratio`): the median of 21 per-round ratios,
-/// printed with their range.
-fn paired_ratios() {
-    println!("\npaired ratios (median of 21 alternating rounds, min..max):");
-    let owned = Owned::<Leaf>::new();
-    let arc = Arc::new([0usize; 4]);
-    print_paired(
-        "Owned clone+drop / Arc clone+drop",
-        "<= 1.05",
-        || drop(black_box(owned.clone())),
-        || drop(black_box(arc.clone())),
+    ratio(
+        "virtual call: &dyn Trait / direct call",
+        "(report)",
+        "call/dyn_trait",
+        "call/direct",
     );
-    let container = Owned::<Sixteen>::new();
-    let embedded = Owned::from(&container.leaves[3]);
-    print_paired(
-        "embedded Owned clone+drop / Arc clone+drop",
-        "<= 1.05",
-        || drop(black_box(embedded.clone())),
-        || drop(black_box(arc.clone())),
+    ratio(
+        "new_by_name / Owned::new (each + drop)",
+        "<= 2",
+        "instantiate/new_by_name",
+        "instantiate/owned_new",
     );
-    let square = Owned::<Square>::new();
-    let object: &Object = square.upcast();
-    print_paired(
-        "virtual call through &Object / direct call",
-        "<= 1.5",
-        || _ = virtual_call(object),
-        || _ = direct_call(&square),
-    );
-    let deep = Owned::<D8>::new().into_object();
-    print_paired(
-        "downcast depth 8 / depth 1",
-        "<= 1.1",
-        || _ = black_box(black_box(&*deep).downcast::<D8>().is_some()),
-        || _ = black_box(black_box(&*deep).downcast::<D1>().is_some()),
-    );
-    print_paired(
-        "create+drop 16 embedded children / one Box",
-        "<= 1.3",
-        || drop(black_box(Owned::<Sixteen>::new())),
-        || drop(black_box(plain_sixteen())),
-    );
-}
-
-fn print_paired(label: &str, target: &str, a: impl FnMut(), b: impl FnMut()) {
-    let (median, min, max) = paired::ratio(a, b, None);
-    println!("{label:<48} {median:.3}  ({min:.3}..{max:.3})  (target {target})");
+    runs.print_time("interface query from &Object", "call/interface_query");
 }

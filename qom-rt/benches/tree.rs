@@ -1,14 +1,18 @@
 //! Property and composition-tree benchmarks (criterion), with the per-op
-//! and per-object figures printed at the end:
+//! and per-object figures of this run printed at the end (see `measure`):
 //! * `set_property` from a string (and typed, and `get_property`, for
 //!   comparison);
 //! * `resolve_path` of a depth-6 absolute path, and a partial path;
 //! * `qom_tree` over 10,000 and 100,000 objects, as ns per object (linear
 //!   if the two agree).
 //!
-//! Run: `cargo bench -p qom-rt --bench tree`.
+//! Run: `cargo bench -p qom-rt --bench tree` (a filter runs, and prints,
+//! only the benchmarks it names).
 
-use criterion::{black_box, BenchmarkId, Criterion, Throughput};
+mod measure;
+
+use criterion::{black_box, Criterion, Throughput};
+use measure::{plain, Runs};
 use qom_rt::prelude::*;
 
 #[derive(QomObject)]
@@ -59,31 +63,71 @@ fn build(name: &str, objects: usize) -> (Owned<Object>, usize) {
     (top, count)
 }
 
-fn benches(c: &mut Criterion) {
-    let mut g = c.benchmark_group("property");
-    let dev = Owned::<Dev>::new();
-    g.bench_function("set_property_string", |b| {
-        b.iter(|| {
-            dev.set_property(black_box("num-ports"), black_box("8"))
-                .unwrap()
-        })
-    });
-    g.bench_function("set_property_typed", |b| {
-        b.iter(|| {
-            dev.set_property_typed(black_box("num-ports"), black_box(8u32))
-                .unwrap()
-        })
-    });
-    g.bench_function("get_property_string", |b| {
-        b.iter(|| black_box(dev.get_property(black_box("num-ports")).unwrap()))
-    });
+/// The `qom_tree` sizes: name, at least how many objects.
+const TREES: [(&str, usize); 2] = [("10k", 10_000), ("100k", 100_000)];
+
+fn benches<'a>(
+    c: &mut Criterion,
+    runs: &Runs<'a>,
+    dev: &'a Owned<Dev>,
+    path: &'a str,
+    objects: &mut [usize; 2],
+) {
     let leaf = Owned::<Leaf>::new();
     dev.dma.set(&*leaf);
-    g.bench_function("link_get", |b| b.iter(|| black_box(dev.dma.get())));
-    g.finish();
+    runs.group(c, "property")
+        .bench(
+            "set_property_string",
+            plain(|| {
+                dev.set_property(black_box("num-ports"), black_box("8"))
+                    .unwrap()
+            }),
+        )
+        .bench(
+            "set_property_typed",
+            plain(|| {
+                dev.set_property_typed(black_box("num-ports"), black_box(8u32))
+                    .unwrap()
+            }),
+        )
+        .bench(
+            "get_property_string",
+            plain(|| dev.get_property(black_box("num-ports")).unwrap()),
+        )
+        .bench("link_get", plain(|| dev.dma.get()));
+    drop(leaf);
 
-    let mut g = c.benchmark_group("resolve_path");
-    // Six components, with siblings at every level.
+    runs.group(c, "resolve_path")
+        .bench(
+            "depth6_absolute",
+            plain(|| qom_rt::resolve_path(black_box(path)).unwrap()),
+        )
+        .bench(
+            "depth7_partial",
+            plain(|| qom_rt::resolve_path(black_box("n5/unique-name")).unwrap()),
+        );
+
+    // Each tree is built, measured and released before the next; its
+    // routine is not run again after.
+    let mut g = runs.group(c, "qom_tree");
+    g.settings().sample_size(10);
+    for (i, (name, at_least)) in TREES.into_iter().enumerate() {
+        let (top, count) = build(name, at_least);
+        let at = format!("/bench-tree/{name}");
+        assert_eq!(qom_rt::qom_tree(&at).unwrap().lines().count(), count);
+        objects[i] = count;
+        g.settings().throughput(Throughput::Elements(count as u64));
+        g.bench(
+            name,
+            plain(move || qom_rt::qom_tree(black_box(&at)).unwrap()),
+        );
+        top.unparent();
+    }
+}
+
+/// A depth-6 absolute path with siblings at every level, and a unique
+/// name under its last component (for the partial path).
+fn resolve_fixture() -> String {
     let mut path = String::from("/bench-resolve");
     for depth in 1..6 {
         for sibling in 0..8 {
@@ -91,87 +135,57 @@ fn benches(c: &mut Criterion) {
         }
         path.push_str(&format!("/n{}", depth % 8));
     }
-    let leaf_parent = qom_rt::container(&path).unwrap();
     assert_eq!(path.matches('/').count(), 6);
-    g.bench_function("depth6_absolute", |b| {
-        b.iter(|| black_box(qom_rt::resolve_path(black_box(&path)).unwrap()))
-    });
-    leaf_parent
+    qom_rt::container(&path)
+        .unwrap()
         .add_child("unique-name", Owned::<Leaf>::new())
         .unwrap();
-    g.bench_function("depth7_partial", |b| {
-        b.iter(|| black_box(qom_rt::resolve_path(black_box("n5/unique-name")).unwrap()))
-    });
-    g.finish();
-
-    let mut g = c.benchmark_group("qom_tree");
-    g.sample_size(10);
-    for (name, objects) in [("10k", 10_000), ("100k", 100_000)] {
-        let (top, count) = build(name, objects);
-        let at = format!("/bench-tree/{name}");
-        assert_eq!(qom_rt::qom_tree(&at).unwrap().lines().count(), count);
-        g.throughput(Throughput::Elements(count as u64));
-        g.bench_function(BenchmarkId::from_parameter(name), |b| {
-            b.iter(|| black_box(qom_rt::qom_tree(black_box(&at)).unwrap()))
-        });
-        OBJECTS[usize::from(name == "100k")].store(count, std::sync::atomic::Ordering::Relaxed);
-        top.unparent();
-    }
-    g.finish();
-}
-
-static OBJECTS: [std::sync::atomic::AtomicUsize; 2] = [
-    std::sync::atomic::AtomicUsize::new(0),
-    std::sync::atomic::AtomicUsize::new(0),
-];
-
-/// Mean time of one benchmark from criterion's saved estimates, in ns.
-fn mean_ns(group: &str, id: &str) -> Option<f64> {
-    let dir = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").to_string());
-    let path = format!("{dir}/criterion/{group}/{id}/new/estimates.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    json["mean"]["point_estimate"].as_f64()
+    path
 }
 
 fn main() {
+    let dev = Owned::<Dev>::new();
+    let path = resolve_fixture();
+    let runs = Runs::new();
+    let mut objects = [0; 2];
     let mut c = Criterion::default().configure_from_args();
-    benches(&mut c);
+    benches(&mut c, &runs, &dev, &path, &mut objects);
     c.final_summary();
-    println!("\nper operation:");
-    for (group, id) in [
-        ("property", "set_property_string"),
-        ("property", "set_property_typed"),
-        ("property", "get_property_string"),
-        ("property", "link_get"),
-        ("resolve_path", "depth6_absolute"),
-        ("resolve_path", "depth7_partial"),
+    measure::heading(
+        "per operation (medians of criterion's batches in this run; nothing for benchmarks that did not run):",
+    );
+    for (label, id) in [
+        ("set_property from a string", "property/set_property_string"),
+        ("set_property typed", "property/set_property_typed"),
+        ("get_property as a string", "property/get_property_string"),
+        ("link get", "property/link_get"),
+        (
+            "resolve_path, depth 6, absolute",
+            "resolve_path/depth6_absolute",
+        ),
+        (
+            "resolve_path, depth 7, partial",
+            "resolve_path/depth7_partial",
+        ),
     ] {
-        match mean_ns(group, id) {
-            Some(ns) => println!("  {group}/{id:<24} {ns:>12.1} ns"),
-            None => println!("  {group}/{id:<24} (not measured in this run)"),
-        }
+        runs.print_time(label, id);
     }
-    println!("qom_tree per object:");
-    let mut per_object = Vec::new();
-    for (i, name) in ["10k", "100k"].iter().enumerate() {
-        let objects = OBJECTS[i].load(std::sync::atomic::Ordering::Relaxed);
-        match mean_ns("qom_tree", name) {
-            Some(ns) if objects > 0 => {
-                let each = ns / objects as f64;
-                per_object.push(each);
-                println!(
-                    "  {name:>4} ({objects} objects): {:>10.3} ms, {each:.1} ns/object",
-                    ns / 1e6
-                );
-            }
-            _ => println!("  {name:>4}: (not measured in this run)"),
-        }
-    }
-    if let [small, large] = per_object[..] {
+    let per_object: Vec<Option<f64>> = TREES
+        .iter()
+        .zip(objects)
+        .map(|((name, _), count)| {
+            let ns = runs.ns(&format!("qom_tree/{name}")).filter(|_| measure::measuring())?;
+            let each = ns / count as f64;
+            println!(
+                "qom_tree of {count} objects ({name}): {:.3} ms, {each:.1} ns/object (median of criterion's batches, this run)",
+                ns / 1e6
+            );
+            Some(each)
+        })
+        .collect();
+    if let [Some(small), Some(large)] = per_object[..] {
         println!(
-            "  100k / 10k ns-per-object ratio: {:.2} (1.0 = linear)",
+            "qom_tree ns/object, 100k / 10k: {:.2} (1.0 = linear; medians of criterion's batches in this run)",
             large / small
         );
     }
