@@ -304,7 +304,7 @@ pub unsafe fn finalize_parent_level<P: ObjectType>(parent: NonNull<P>) -> usize 
 ///
 /// # Safety
 /// As [`release_storage`]; called once, by the finalizer.
-#[inline]
+#[inline(always)]
 unsafe fn finish_finalize(header: NonNull<ObjectHeader>, n: usize) {
     // SAFETY: we hold `n` storage references, so the bytes are live.
     let storage = unsafe { &(*header.as_ptr()).storage };
@@ -317,6 +317,19 @@ unsafe fn finish_finalize(header: NonNull<ObjectHeader>, n: usize) {
         unsafe { free_storage(header) };
         return;
     }
+    // SAFETY: forwarded from the caller.
+    unsafe { finish_finalize_shared(header, n) }
+}
+
+/// [`finish_finalize`] when a child still holds the object's storage.
+/// Out of line: the common case above frees at once.
+///
+/// # Safety
+/// As [`finish_finalize`].
+#[inline(never)]
+unsafe fn finish_finalize_shared(header: NonNull<ObjectHeader>, n: usize) {
+    // SAFETY: we hold `n` storage references, so the bytes are live.
+    let storage = unsafe { &(*header.as_ptr()).storage };
     // Release: this finalize happens before whoever frees the memory.
     // Subtracting `n * STORAGE_ONE - FINALIZED` drops our references and
     // sets the (previously clear) `FINALIZED` bit in the same operation.
@@ -355,7 +368,7 @@ unsafe fn release_storage(header: NonNull<ObjectHeader>, n: usize) {
 /// # Safety
 /// No storage reference on the object remains; `header` carries the
 /// allocation's provenance.
-#[inline]
+#[inline(always)]
 unsafe fn free_storage(header: NonNull<ObjectHeader>) {
     // SAFETY: the header is still allocated.
     let container = unsafe { dealloc_own_allocation(header) };
@@ -372,7 +385,7 @@ unsafe fn free_storage(header: NonNull<ObjectHeader>) {
 ///
 /// # Safety
 /// As [`free_storage`].
-#[inline]
+#[inline(always)]
 unsafe fn dealloc_own_allocation(header: NonNull<ObjectHeader>) -> Option<NonNull<ObjectHeader>> {
     // SAFETY: the header is allocated, `link` (and an owned child's owner
     // word) written before the object was reachable; `type_info` is the

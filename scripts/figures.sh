@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Reruns every figure the book and RELIABILITY.md quote and writes them,
+# with the commit and the date they were measured at, to
+# figures/FIGURES.md (the docs quote that file, nothing else).
+#
+#   scripts/figures.sh              # everything below (about an hour)
+#   scripts/figures.sh bench model  # only some sections
+#
+# Sections: instructions bench model stress seed-race loom guests usb qmp
+# fuzz. Timings move with the machine's load (the benches print ranges and
+# alternate the two sides of every ratio in one process); instruction
+# counts (callgrind) do not. FUZZ_SECONDS (default 600) sets each fuzz
+# target's run; CI_LOG=path adds the step timings of a `.ci/run` log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source .ci/lib.sh
+out=figures/FIGURES.md
+sections=("$@")
+[ ${#sections[@]} -eq 0 ] && sections=(instructions bench model stress seed-race loom guests usb qmp fuzz)
+tmp=$(mktemp)
+commit=$(git rev-parse --short HEAD)
+dirty=$(git status --porcelain --untracked-files=no | grep -q . && echo " (with uncommitted changes)" || true)
+
+{
+    echo "# Figures"
+    echo
+    echo "Measured at commit \`$commit\`$dirty on $(date -u '+%Y-%m-%d %H:%M UTC'),"
+    echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start."
+    echo "Regenerate with \`scripts/figures.sh\`; this file is its output."
+} > "$tmp"
+
+section() {
+    printf '\n## %s\n\n`%s`\n\n```text\n' "$1" "$2" >> "$tmp"
+}
+end_section() {
+    printf '```\n' >> "$tmp"
+}
+want() {
+    local s
+    for s in "${sections[@]}"; do [ "$s" = "$1" ] && return 0; done
+    return 1
+}
+
+if want instructions; then
+    step "instructions (callgrind)"
+    cargo build --release -p qom-rt --example instructions
+    section "Instructions per routine (callgrind, 100,000 iterations)" \
+        "valgrind --tool=callgrind --toggle-collect='instructions::routine_*' target/release/examples/instructions ROUTINE 100000"
+    for routine in owned-clone-drop arc-clone-drop create-drop-16 box-16 create-drop-leaf; do
+        valgrind --tool=callgrind --toggle-collect='instructions::routine_*' \
+            --callgrind-out-file=/dev/null target/release/examples/instructions "$routine" 100000 2>&1 |
+            awk -v r="$routine" '/Collected/ { gsub(",", "", $4); printf "%-18s %7.1f instructions\n", r, $4 / 100000 }' >> "$tmp"
+    done
+    end_section
+fi
+
+if want bench; then
+    for bench in "qom-rt alone" "qom-rt runtime" "qom-rt tree" "qom-device-benches dispatch"; do
+        set -- $bench
+        step "cargo bench -p $1 --bench $2"
+        section "Benchmark \`$2\` of \`$1\`" "cargo bench -p $1 --bench $2"
+        cargo bench -p "$1" --bench "$2" 2>/dev/null | grep -vE '^(Benchmarking|Gnuplot|Found|  [0-9]+ \(|WARNING)' | grep -v '^\s*$' >> "$tmp"
+        end_section
+    done
+fi
+
+if want model; then
+    step "model long run"
+    section "Model-based test, long run" \
+        "PROPTEST_CASES=20000 cargo test --release -p qom-rt --test model -- --nocapture"
+    PROPTEST_CASES=20000 cargo test --release -p qom-rt --test model -- --nocapture 2>&1 |
+        grep -E '^model:|test result' >> "$tmp"
+    end_section
+fi
+
+if want stress; then
+    step "adversarial races, 1,000,000 rounds each"
+    section "Adversarial races, native stress (0 violations required)" \
+        "ADVERSARIAL_ROUNDS=1000000 cargo test --release -p qom-rt --test adversarial races -- --nocapture --test-threads=1"
+    ADVERSARIAL_ROUNDS=1000000 cargo test --release -p qom-rt --test adversarial races -- --nocapture --test-threads=1 2>&1 |
+        grep -E 'rounds|test result' >> "$tmp"
+    end_section
+fi
+
+if want seed-race; then
+    step "seed race"
+    section "Seed race (xHCI BAR 0 reads racing hot-unplug)" \
+        "SEED_RACE_ROUNDS=10000 cargo test --release -p qom-devices --test seed_race -- --nocapture"
+    SEED_RACE_ROUNDS=10000 cargo test --release -p qom-devices --test seed_race -- --nocapture 2>&1 |
+        grep -E 'seed race|rounds|test result' >> "$tmp"
+    end_section
+fi
+
+if want loom; then
+    step "loom"
+    section "loom models" 'RUSTFLAGS="--cfg loom" cargo test -p qom-rt --test loom --release'
+    RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p qom-rt --test loom --release 2>&1 |
+        grep -E '^test |test result' >> "$tmp"
+    end_section
+fi
+
+if want guests; then
+    step "guests"
+    section "Guests under KVM: qom against QEMU" "cargo bench -p qom-vmm --bench guest"
+    cargo bench -p qom-vmm --bench guest 2>&1 | grep -vE '^\s*(Compiling|Finished|Running)' >> "$tmp" || true
+    end_section
+fi
+
+if want usb && [ -f vmm/benches/usb.rs ]; then
+    step "usb"
+    section "USB disk read throughput: qom against QEMU" "cargo bench -p qom-vmm --bench usb"
+    cargo bench -p qom-vmm --bench usb 2>&1 | grep -vE '^\s*(Compiling|Finished|Running)' >> "$tmp" || true
+    end_section
+fi
+
+if want qmp && [ -x monitor/tests/qmp/bench_roundtrip.sh ]; then
+    step "qmp"
+    section "QMP qom-get round trips: qom against QEMU" "monitor/tests/qmp/bench_roundtrip.sh"
+    monitor/tests/qmp/bench_roundtrip.sh >> "$tmp" 2>&1 || true
+    end_section
+fi
+
+if want fuzz; then
+    seconds=${FUZZ_SECONDS:-600}
+    step "fuzz, $seconds s per target"
+    install_nightly
+    cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+    section "Fuzzing, $seconds s per target" "cd fuzz && cargo +$NIGHTLY fuzz run TARGET -- -max_total_time=$seconds"
+    for target in $(cd fuzz && cargo "+$NIGHTLY" fuzz list); do
+        (cd fuzz && cargo "+$NIGHTLY" fuzz run "$target" -- -max_total_time="$seconds" 2>&1) |
+            grep -E '^Done [0-9]+ runs|crash|panicked' | sed "s/^/$target: /" >> "$tmp" || true
+    done
+    end_section
+fi
+
+if [ -n "${CI_LOG:-}" ]; then
+    section "CI (\`bash .ci/run\` on a clean clone)" "bash .ci/run > \$CI_LOG"
+    sed -n '/^=== done/,$p' "$CI_LOG" | tail -n +2 >> "$tmp"
+    end_section
+fi
+
+mv "$tmp" "$out"
+echo "wrote $out"
