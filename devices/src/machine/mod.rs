@@ -6,6 +6,7 @@
 
 mod base;
 mod instance;
+mod snapshot;
 mod virt;
 
 pub use base::{

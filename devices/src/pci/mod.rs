@@ -6,7 +6,7 @@ mod device;
 mod dma;
 mod host;
 
-pub use config::{ConfigSpace, PciSlot};
+pub use config::{ConfigSpace, PciConfig, PciSlot};
 pub use device::{BarKind, PciBar, PciDevice, PciDeviceClass, PciDeviceImpl};
 pub use dma::DmaError;
 pub use host::{PciHost, ECAM_BASE, ECAM_SIZE, MMIO_BASE, MMIO_SIZE, PIO_BASE, PIO_SIZE};
