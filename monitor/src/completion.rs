@@ -53,6 +53,7 @@ pub fn complete(machine: &Machine, line: &str) -> (usize, Vec<String>) {
         Arg::DeviceOptions => return device_options(machine, start, word),
         Arg::TypeName => qom_rt::types().iter().map(|t| t.name().into()).collect(),
         Arg::CommandName => command_names(args).into_iter().map(String::from).collect(),
+        Arg::MigrationUri => commands::migration::complete_uri(word),
         Arg::Free => Vec::new(),
     };
     (start, matching(word, candidates))

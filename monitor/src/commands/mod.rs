@@ -6,6 +6,7 @@ mod graph;
 mod guest;
 pub(crate) mod hotplug;
 mod info;
+pub(crate) mod migration;
 mod qom;
 
 use crate::monitor::{CommandError, Monitor};
@@ -62,6 +63,8 @@ pub enum Arg {
     TypeName,
     /// A command name, or a subcommand of the command named before it.
     CommandName,
+    /// A migration URI (`file:PATH`).
+    MigrationUri,
     /// Anything else: nothing to offer.
     Free,
 }
@@ -244,6 +247,26 @@ pub static COMMANDS: &[Command] = &[
         action: Action::Run {
             handler: graph::graph,
             args: &[Arg::Path],
+        },
+    },
+    Command {
+        name: "migrate",
+        aliases: &[],
+        synopsis: "[-d] \"file:PATH\"",
+        help: "save the machine's device state to a file (a snapshot; load it with migrate_incoming or -incoming)",
+        action: Action::Run {
+            handler: migration::migrate,
+            args: &[Arg::MigrationUri],
+        },
+    },
+    Command {
+        name: "migrate_incoming",
+        aliases: &[],
+        synopsis: "file:PATH",
+        help: "load a snapshot into the machine, all or nothing (a stream that does not fit changes nothing)",
+        action: Action::Run {
+            handler: migration::migrate_incoming,
+            args: &[Arg::MigrationUri],
         },
     },
     Command {
