@@ -339,7 +339,7 @@ fn another_machine_shape_or_board_is_refused_and_nothing_changes() {
     let before = bare.save_state().unwrap();
     let err = bare.load_state(&stream).unwrap_err();
     assert!(
-        matches!(err, Error::Migration(MigrationError::Shape { .. })),
+        matches!(err, Error::Migration(MigrationError::MachineShape { .. })),
         "{err}"
     );
     assert_eq!(
@@ -509,4 +509,112 @@ fn sp804_and_pci_descriptions() {
         pci.to_string(),
         "pci-device: version 1, loads versions 1 to 1\n  config  [u8; 256]\n"
     );
+}
+
+/// The fuzz target `migration_load`'s corpus: valid streams of a `virt`
+/// machine at `/machine` with `xhci-pci,id=usb0`, and mutations of them.
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/migration_load");
+
+/// What the fuzz target checks, on each checked-in input (so the corpus
+/// is replayed by every test run, not only by the fuzz job): a valid
+/// stream loads, anything else is refused and changes nothing.
+#[test]
+fn the_fuzz_corpus_loads_or_is_refused_without_changes() {
+    let mut inputs: Vec<_> = std::fs::read_dir(CORPUS)
+        .expect("the corpus is checked in")
+        .map(|e| e.unwrap().path())
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 10, "{} inputs", inputs.len());
+    let machine = machine("mig-corpus");
+    machine.device_add("xhci-pci,id=usb0").unwrap();
+    for input in inputs {
+        let bytes = std::fs::read(&input).unwrap();
+        // The corpus was saved at `/machine`: load it here as it is.
+        let mut image = match StreamImage::parse(&bytes) {
+            Ok(image) => image,
+            Err(_) => {
+                let before = machine.save_state().unwrap();
+                assert!(machine.load_state(&bytes).is_err());
+                assert_eq!(machine.save_state().unwrap(), before, "{}", input.display());
+                continue;
+            }
+        };
+        image.root_path = "/mig-corpus".into();
+        for (path, _) in &mut image.shape {
+            *path = path.replacen("/machine", "/mig-corpus", 1);
+        }
+        for section in &mut image.sections {
+            section.path = section.path.replacen("/machine", "/mig-corpus", 1);
+        }
+        let before = machine.save_state().unwrap();
+        let name = input.file_name().unwrap().to_string_lossy();
+        let loaded = machine.load_state(&image.encode());
+        assert_eq!(
+            loaded.is_ok(),
+            name.starts_with("valid"),
+            "{name}: {loaded:?}"
+        );
+        if loaded.is_err() {
+            assert_eq!(machine.save_state().unwrap(), before, "{name}");
+        }
+    }
+}
+
+/// Writes the fuzz corpus: `cargo test -p qom-devices --test migration --
+/// --ignored write_fuzz_corpus`.
+#[test]
+#[ignore = "writes fuzz/corpus/migration_load"]
+fn write_fuzz_corpus() {
+    let m = Machine::create("virt").unwrap();
+    m.device_add("xhci-pci,id=usb0").unwrap();
+    let fresh = m.save_state().unwrap();
+    busy_uart(&m);
+    busy_timers(&m);
+    let ecam = |reg| ECAM_BASE + (1 << 15) + reg;
+    m.system().write(ecam(0x10), 4, 0x2000_0000);
+    let busy = m.save_state().unwrap();
+    let image = StreamImage::parse(&busy).unwrap();
+    let edit = |f: &dyn Fn(&mut StreamImage)| {
+        let mut image = image.clone();
+        f(&mut image);
+        image.encode()
+    };
+    let mut inputs = vec![
+        ("valid-fresh", fresh.clone()),
+        ("valid-busy", busy.clone()),
+        ("truncated-header", busy[..40].to_vec()),
+        ("truncated-section", busy[..busy.len() / 2].to_vec()),
+        ("not-a-stream", b"QFI\xfb not a qom stream".to_vec()),
+    ];
+    let mut flipped = busy.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x04;
+    inputs.push(("corrupted-section", flipped));
+    inputs.push(("reordered-sections", edit(&|i| i.sections.swap(0, 1))));
+    inputs.push(("other-board", edit(&|i| i.root_type = "pc-machine".into())));
+    inputs.push((
+        "missing-device",
+        edit(&|i| {
+            i.shape.retain(|(p, _)| !p.contains("usb0"));
+            i.sections.retain(|s| !s.path.contains("usb0"));
+        }),
+    ));
+    inputs.push((
+        "newer-version",
+        edit(&|i| i.sections[0].levels[0].version = 3),
+    ));
+    inputs.push((
+        "fifo-out-of-range",
+        edit(&|i| {
+            if let Value::Struct(regs) = &mut i.sections[0].levels[0].fields[0].1 {
+                regs[12].1 = Value::U64(99);
+            }
+        }),
+    ));
+    drop(m);
+    std::fs::create_dir_all(CORPUS).unwrap();
+    for (name, bytes) in inputs {
+        std::fs::write(format!("{CORPUS}/{name}"), bytes).unwrap();
+    }
 }

@@ -28,10 +28,8 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
     // the type, so a type that cannot migrate is reported at the field
     // with the trait's message.
     let mut descriptions = Vec::new();
-    let mut staged_types = Vec::new();
     let mut saves = Vec::new();
     let mut decodes = Vec::new();
-    let mut bindings = Vec::new();
     let mut restores = Vec::new();
     for (i, field) in fields.iter().enumerate() {
         let (name, ty) = (field.ident, field.ty);
@@ -39,40 +37,49 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         let since = field.migrate_since();
         let needed = field.migrate.as_ref().and_then(|m| m.needed.as_ref());
         let subsection = needed.is_some();
-        let field_trait = quote_spanned!(ty.span()=> <#ty as #api::MigrateField>);
+        // Literals spanned on the type too: an expression that mixes
+        // call-site tokens in is reported at the derive, not the field.
+        let mut index = proc_macro2::Literal::usize_unsuffixed(i);
+        index.set_span(ty.span());
+        let mut since_lit = proc_macro2::Literal::u32_unsuffixed(since);
+        since_lit.set_span(ty.span());
+        let mut text_lit = proc_macro2::Literal::string(&text);
+        text_lit.set_span(ty.span());
+        let subsection_lit = syn::LitBool::new(subsection, ty.span());
+        // Every token spanned on the type, the trait's path included.
+        let field_trait = quote_spanned!(ty.span()=> <#ty as ::qom_rt::migration::MigrateField>);
         descriptions.push(quote_spanned! {ty.span()=>
             #api::FieldDescription {
-                name: #text,
-                since: #since,
-                subsection: #subsection,
-                kind: <#field_trait::Value as #api::VmState>::KIND,
+                name: #text_lit,
+                since: #since_lit,
+                subsection: #subsection_lit,
+                kind: <#field_trait::Value as ::qom_rt::migration::VmState>::KIND,
             }
         });
-        staged_types.push(quote!(::core::option::Option<#field_trait::Value>));
-        let save = quote!(#field_trait::save(&self.#name));
+        let save = quote_spanned!(ty.span()=> #field_trait::save(&self.#name));
         saves.push(match needed {
             // Spanned on the path: a predicate of the wrong signature is
             // reported there.
             Some(needed) => quote_spanned! {needed.span()=>
                 if (#needed)(self) {
-                    __out.subsection(#text, #save);
+                    __out.subsection(#text_lit, #save);
                 }
             },
-            None => quote!(__out.field(#text, #save);),
+            None => quote_spanned!(ty.span()=> __out.field(#text_lit, #save);),
         });
         let read = if subsection {
             quote!(subsection)
         } else {
             quote!(field)
         };
-        decodes.push(quote!(__reader.#read(&self.#name, #text, #since)?));
-        let binding = quote::format_ident!("__qom_field_{}", i);
-        restores.push(quote! {
-            if let ::core::option::Option::Some(__value) = #binding {
+        decodes.push(quote_spanned! {ty.span()=>
+            __staged.push(__reader.#read::<#ty>(&self.#name, #text_lit, #since_lit)?);
+        });
+        restores.push(quote_spanned! {ty.span()=>
+            if let ::core::option::Option::Some(__value) = __staged.take::<#field_trait::Value>(#index) {
                 #field_trait::restore(&self.#name, __value);
             }
         });
-        bindings.push(binding);
     }
 
     // The impl requires `MigrationHooks`: spanned on the type's
@@ -85,10 +92,9 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
         #[automatically_derived]
         impl #rt::MigratedLevel for #ident
     };
+    let level_ops = quote_spanned!(hooks_span=> #rt::LevelOps::of::<#ident>());
     quote! {
         #level_impl {
-            type Staged = (#(#staged_types,)*);
-
             fn save_fields(&self, __out: &mut #rt::LevelWriter) {
                 #(#saves)*
             }
@@ -96,12 +102,15 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
             fn decode_fields(
                 &self,
                 __reader: &mut #rt::LevelReader<'_>,
-            ) -> ::core::result::Result<Self::Staged, #api::ValueError> {
-                ::core::result::Result::Ok((#(#decodes,)*))
+            ) -> ::core::result::Result<#rt::Staged, #api::ValueError> {
+                #[allow(unused_mut)]
+                let mut __staged = #rt::Staged::default();
+                #(#decodes)*
+                ::core::result::Result::Ok(__staged)
             }
 
-            fn apply_fields(&self, __staged: Self::Staged) {
-                let (#(#bindings,)*) = __staged;
+            #[allow(unused_mut, unused_variables)]
+            fn apply_fields(&self, mut __staged: #rt::Staged) {
                 #(#restores)*
             }
         }
@@ -111,7 +120,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
             #version,
             #min_version,
             &[#(#descriptions),*],
-            #rt::LevelOps::of::<#ident>(),
+            #level_ops,
         );
 
         ::qom_rt::__private::inventory::submit! { #rt::StateRegistration(&__QOM_STATE) }

@@ -21,7 +21,7 @@ pub use inventory;
 pub mod migration {
     pub use crate::migration::describe::StateRegistration;
     pub use crate::migration::support::{
-        struct_value, LevelOps, LevelReader, LevelWriter, MigratedLevel, StructReader,
+        struct_value, LevelOps, LevelReader, LevelWriter, MigratedLevel, Staged, StructReader,
     };
 }
 

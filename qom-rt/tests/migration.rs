@@ -263,7 +263,7 @@ fn refused_streams_change_nothing() {
     image.sections.swap(1, 2);
     assert!(matches!(
         refuse(&image.encode()),
-        MigrationError::Shape { .. }
+        MigrationError::MachineShape { .. }
     ));
     // Foreign bytes.
     assert_eq!(refuse(b"GIF89a....."), MigrationError::NotAStream);

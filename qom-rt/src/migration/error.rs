@@ -57,7 +57,7 @@ pub enum MigrationError {
     /// The destination's objects are not the ones the stream was saved
     /// from.
     #[error("the machine's shape differs from the stream's: {difference}; start the destination with the same devices as the source")]
-    Shape {
+    MachineShape {
         /// The first difference found, naming the path.
         difference: String,
     },

@@ -35,9 +35,9 @@ use std::sync::{Mutex, RwLock};
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a migrated field of a QOM object",
-    label = "cannot be saved and restored through `&self`",
-    note = "objects are shared, so a migrated field is restored through `&self`: hold the value in an atomic (`AtomicU32`, ...), a `Mutex<T>`, an `RwLock<T>` or a `Prop<T>`, where `T: VmState`",
-    note = "for a type of your own that wraps its state (a register file behind a lock), implement `qom_rt::migration::MigrateField` for it"
+    label = "not restorable through `&self`",
+    note = "objects are shared, so a migrated field is restored through `&self`: hold the value in an atomic (`AtomicU32`, ...), a `Mutex<T>`, an `RwLock<T>` or a `Prop<T>`, where `T: VmState`; for a type of yours that wraps its state, implement `MigrateField`",
+    note = "a pointer (`AtomicPtr`) or a closure (`Box<dyn Fn>`) is not state: migrate what the pointer stands for (a guest address, an index) and leave closures without `#[migrate]`; the destination connects its own"
 )]
 pub trait MigrateField {
     /// The value the stream carries for the field.

@@ -26,7 +26,6 @@
 pub(crate) mod describe;
 mod error;
 mod field;
-mod guards;
 mod hooks;
 mod snapshot;
 mod stream;
@@ -37,7 +36,6 @@ mod wire;
 pub use describe::{description, levels, StateDescription};
 pub use error::MigrationError;
 pub use field::MigrateField;
-pub use guards::{ClosuresAreNotState, OwnedIsNotState, PointersAreNotState};
 pub use hooks::MigrationHooks;
 pub use snapshot::{load, load_image, save, save_image, LoadSummary};
 pub use stream::{SectionImage, StreamImage, FORMAT_VERSION, MAGIC};

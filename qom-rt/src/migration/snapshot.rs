@@ -245,11 +245,11 @@ fn match_shape<'a>(
     root_path: &str,
     nodes: &[Node],
 ) -> Result<Vec<Option<&'a SectionImage>>, MigrationError> {
-    let shape_error = |difference: String| Err(MigrationError::Shape { difference });
+    let shape_error = |difference: String| Err(MigrationError::MachineShape { difference });
     let relative = |path: &'a str| -> Result<&'a str, MigrationError> {
         match path.strip_prefix(image.root_path.as_str()) {
             Some(rest) if rest.is_empty() || rest.starts_with('/') => Ok(rest),
-            _ => Err(MigrationError::Shape {
+            _ => Err(MigrationError::MachineShape {
                 difference: format!(
                     "the stream's `{path}` is not under its root `{}`",
                     image.root_path

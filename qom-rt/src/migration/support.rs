@@ -27,23 +27,37 @@ pub struct LevelImage {
     pub subsections: Vec<(String, Value)>,
 }
 
-/// A level's decoded values, waiting to be applied (the generated code's
-/// own struct, erased).
-pub type Staged = Box<dyn Any>;
+/// A level's decoded fields, waiting to be applied: one entry per
+/// `#[migrate]` field in declaration order, `None` where the stream had
+/// no value for it. Erased, so that the generated code names each field's
+/// type only where it is spanned on the field.
+#[derive(Default)]
+pub struct Staged(Vec<Option<Box<dyn Any>>>);
+
+impl Staged {
+    /// Adds the next field's decoded value.
+    pub fn push<T: 'static>(&mut self, value: Option<T>) {
+        self.0.push(value.map(|v| Box::new(v) as Box<dyn Any>));
+    }
+
+    /// Takes field `index`'s value back, as the type it was pushed with.
+    pub fn take<T: 'static>(&mut self, index: usize) -> Option<T> {
+        let value = self.0.get_mut(index)?.take()?;
+        value.downcast().ok().map(|v| *v)
+    }
+}
 
 /// A type's own migrated fields, as the derive generates them: written,
-/// decoded into `Staged` (a tuple of one `Option` per field) and restored.
-/// The hooks come from [`MigrationHooks`], which this requires, so a type
-/// with migrated state cannot forget to say what its hooks are.
+/// decoded into [`Staged`] and restored. The hooks come from
+/// [`MigrationHooks`], which this requires, so a type with migrated state
+/// cannot forget to say what its hooks are.
 pub trait MigratedLevel: MigrationHooks {
-    /// The decoded fields.
-    type Staged: 'static;
     /// Writes every field (and every needed subsection).
     fn save_fields(&self, out: &mut LevelWriter);
     /// Decodes and checks every field; changes nothing.
-    fn decode_fields(&self, reader: &mut LevelReader<'_>) -> Result<Self::Staged, ValueError>;
+    fn decode_fields(&self, reader: &mut LevelReader<'_>) -> Result<Staged, ValueError>;
     /// Restores the decoded fields.
-    fn apply_fields(&self, staged: Self::Staged);
+    fn apply_fields(&self, staged: Staged);
 }
 
 /// The operations of one level, generated with its description.
@@ -90,12 +104,12 @@ fn decode_level<T: MigratedLevel>(
     let this = object
         .downcast::<T>()
         .ok_or_else(|| ValueError::new(format!("the object is not a {}", T::TYPE_INFO.name())))?;
-    Ok(Box::new(this.decode_fields(reader)?))
+    this.decode_fields(reader)
 }
 
 fn apply_level<T: MigratedLevel>(object: &Object, staged: Staged) {
-    if let (Some(this), Ok(staged)) = (object.downcast::<T>(), staged.downcast::<T::Staged>()) {
-        this.apply_fields(*staged);
+    if let Some(this) = object.downcast::<T>() {
+        this.apply_fields(staged);
     }
 }
 

@@ -40,7 +40,7 @@ pub enum Value {
         items: Vec<Value>,
     },
     /// An `Option`.
-    Option(Option<Box<Value>>),
+    Optional(Option<Box<Value>>),
     /// A struct: its fields by name, in declaration order.
     Struct(Vec<(String, Value)>),
 }
@@ -74,8 +74,8 @@ pub enum Tag {
     /// [`Value::Array`]: count (u32), element tag, then each item's
     /// payload without its tag.
     Array = 0x10,
-    /// [`Value::Option`]: 0 (none) or 1 followed by a tagged value.
-    Option = 0x11,
+    /// [`Value::Optional`]: 0 (none) or 1 followed by a tagged value.
+    Optional = 0x11,
     /// [`Value::Struct`]: count (u32), then per field its name and a
     /// tagged value.
     Struct = 0x12,
@@ -96,7 +96,7 @@ impl Tag {
         Tag::I64,
         Tag::I128,
         Tag::Array,
-        Tag::Option,
+        Tag::Optional,
         Tag::Struct,
     ];
 
@@ -120,7 +120,7 @@ impl Tag {
             Tag::I64 => "i64",
             Tag::I128 => "i128",
             Tag::Array => "array",
-            Tag::Option => "option",
+            Tag::Optional => "option",
             Tag::Struct => "struct",
         }
     }
@@ -142,7 +142,7 @@ impl Value {
             Value::I64(_) => Tag::I64,
             Value::I128(_) => Tag::I128,
             Value::Array { .. } => Tag::Array,
-            Value::Option(_) => Tag::Option,
+            Value::Optional(_) => Tag::Optional,
             Value::Struct(_) => Tag::Struct,
         }
     }
@@ -185,7 +185,7 @@ pub enum ValueKind {
         len: usize,
     },
     /// `Option<T>`.
-    Option(&'static ValueKind),
+    Optional(&'static ValueKind),
     /// A struct with `#[derive(VmState)]` (or a hand-written description).
     Struct(&'static StructDescription),
 }
@@ -206,7 +206,7 @@ impl ValueKind {
             ValueKind::I64 => Tag::I64,
             ValueKind::I128 => Tag::I128,
             ValueKind::Array { .. } => Tag::Array,
-            ValueKind::Option(_) => Tag::Option,
+            ValueKind::Optional(_) => Tag::Optional,
             ValueKind::Struct(_) => Tag::Struct,
         }
     }
@@ -218,7 +218,7 @@ impl fmt::Display for ValueKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ValueKind::Array { element, len } => write!(f, "[{element}; {len}]"),
-            ValueKind::Option(inner) => write!(f, "Option<{inner}>"),
+            ValueKind::Optional(inner) => write!(f, "Option<{inner}>"),
             ValueKind::Struct(s) => f.write_str(s.name),
             ValueKind::Usize => f.write_str("usize"),
             scalar => f.write_str(scalar.tag().name()),
@@ -342,8 +342,8 @@ fn describe_value(value: &Value) -> String {
         Value::Array { element, items } => {
             format!("an array of {} {}", items.len(), element.name())
         }
-        Value::Option(None) => "`None`".into(),
-        Value::Option(Some(_)) => "`Some`".into(),
+        Value::Optional(None) => "`None`".into(),
+        Value::Optional(Some(_)) => "`Some`".into(),
         Value::Struct(fields) => format!("a struct of {} fields", fields.len()),
         Value::Bool(v) => format!("bool `{v}`"),
         Value::U8(v) => format!("u8 `{v}`"),
@@ -392,9 +392,11 @@ fn describe_value(value: &Value) -> String {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no migration format",
-    label = "no `VmState` implementation",
-    note = "migrated values are integers, `bool`, arrays and `Option`s of them, and structs with `#[derive(qom_rt::migration::VmState)]`",
-    note = "derive `VmState` for a struct of such fields, or implement `qom_rt::migration::VmState` for `{Self}` by hand"
+    label = "not a migratable value",
+    note = "migrated values are integers, `bool`, arrays and `Option`s of them, and structs with `#[derive(qom_rt::migration::VmState)]` (or a hand-written `impl VmState`)",
+    note = "a pointer is an address in this process: migrate what it stands for (a guest address, an index) and rebuild it in `MigrationHooks::post_load`",
+    note = "a closure or trait object (`Box<dyn Fn>`) is code, not state: leave it without `#[migrate]`; the destination connects its own",
+    note = "an `Owned<T>` is a reference to an object, not state: declare the object a child (`#[child(owned)]`), which migrates as a section of its own, or hold a `#[property] Link<T>`"
 )]
 pub trait VmState: Sized + 'static {
     /// What the values look like (printed by the type's description).
@@ -486,16 +488,16 @@ impl<T: VmState, const N: usize> VmState for [T; N] {
 }
 
 impl<T: VmState> VmState for Option<T> {
-    const KIND: &'static ValueKind = &ValueKind::Option(T::KIND);
+    const KIND: &'static ValueKind = &ValueKind::Optional(T::KIND);
 
     fn to_value(&self) -> Value {
-        Value::Option(self.as_ref().map(|v| Box::new(v.to_value())))
+        Value::Optional(self.as_ref().map(|v| Box::new(v.to_value())))
     }
 
     fn from_value(value: &Value, cx: &LoadContext) -> Result<Self, ValueError> {
         match value {
-            Value::Option(None) => Ok(None),
-            Value::Option(Some(inner)) => T::from_value(inner, cx).map(Some),
+            Value::Optional(None) => Ok(None),
+            Value::Optional(Some(inner)) => T::from_value(inner, cx).map(Some),
             other => Err(ValueError::mismatch(Self::KIND, other)),
         }
     }

@@ -95,8 +95,8 @@ impl Writer {
                     self.payload(item);
                 }
             }
-            Value::Option(None) => self.u8(0),
-            Value::Option(Some(inner)) => {
+            Value::Optional(None) => self.u8(0),
+            Value::Optional(Some(inner)) => {
                 self.u8(1);
                 self.value(inner);
             }
@@ -263,9 +263,9 @@ impl<'a> Reader<'a> {
                     .collect::<Result<_, _>>()?;
                 Value::Array { element, items }
             }
-            Tag::Option => match self.u8(W)? {
-                0 => Value::Option(None),
-                1 => Value::Option(Some(Box::new(self.tagged(depth + 1)?))),
+            Tag::Optional => match self.u8(W)? {
+                0 => Value::Optional(None),
+                1 => Value::Optional(Some(Box::new(self.tagged(depth + 1)?))),
                 b => {
                     self.at -= 1;
                     return self.malformed(format!("an option is 0 or 1, not {b}"));
@@ -311,7 +311,7 @@ mod tests {
                     items: vec![Value::U16(1), Value::U16(2)],
                 },
             ),
-            ("o".into(), Value::Option(Some(Box::new(Value::I128(-3))))),
+            ("o".into(), Value::Optional(Some(Box::new(Value::I128(-3))))),
             ("b".into(), Value::Bool(true)),
         ]);
         let mut w = Writer::default();
@@ -334,7 +334,7 @@ mod tests {
     fn deep_nesting_is_refused() {
         let mut bytes = Vec::new();
         for _ in 0..100 {
-            bytes.extend_from_slice(&[Tag::Option as u8, 1]);
+            bytes.extend_from_slice(&[Tag::Optional as u8, 1]);
         }
         bytes.extend_from_slice(&[Tag::Bool as u8, 0]);
         let err = Reader::new(&bytes).value().unwrap_err();
