@@ -154,10 +154,13 @@ fn a_newer_version_is_refused_naming_the_path_and_both_versions() {
 fn pl011_refuses_fifo_positions_outside_the_fifo() {
     let source = machine("mig-pl011-bad-source");
     let mut image = migration::save_image(source.object()).unwrap();
+    // UART 1, after UART 0's section: the sections before a refused one
+    // are not applied either (the destination's UART 0 is busy, the
+    // stream's is not).
     let uart = image
         .sections
         .iter_mut()
-        .find(|s| s.path.ends_with("/soc/uarts[0]"))
+        .find(|s| s.path.ends_with("/soc/uarts[1]"))
         .unwrap();
     let Value::Struct(regs) = &mut uart.levels.last_mut().unwrap().fields[0].1 else {
         panic!("the registers are a struct");
@@ -170,7 +173,7 @@ fn pl011_refuses_fifo_positions_outside_the_fifo() {
     let err = destination.load_state(&image.encode()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "`/mig-pl011-bad-destination/soc/uarts[0]` (pl011 version 2): field `regs`: \
+        "`/mig-pl011-bad-destination/soc/uarts[1]` (pl011 version 2): field `regs`: \
          read_pos 16 and read_count 0 do not fit the 16-entry FIFO"
     );
     assert_eq!(destination.save_state().unwrap(), before, "unchanged");
@@ -602,12 +605,14 @@ fn write_fuzz_corpus() {
     ));
     inputs.push((
         "newer-version",
-        edit(&|i| i.sections[0].levels[0].version = 3),
+        // Later sections than the first, so that a load applying sections
+        // one by one would have changed the machine before refusing.
+        edit(&|i| i.sections[3].levels[0].version = 3),
     ));
     inputs.push((
         "fifo-out-of-range",
         edit(&|i| {
-            if let Value::Struct(regs) = &mut i.sections[0].levels[0].fields[0].1 {
+            if let Value::Struct(regs) = &mut i.sections[1].levels[0].fields[0].1 {
                 regs[12].1 = Value::U64(99);
             }
         }),

@@ -258,6 +258,15 @@ fn refused_streams_change_nothing() {
         bad[at] ^= 0x10;
         refuse(&bad);
     }
+    // A flipped bit in a section's body (the last byte before its
+    // checksum, the end record being 9 bytes) is that section's.
+    let mut bad = stream.clone();
+    let at = bad.len() - 14;
+    bad[at] ^= 1;
+    assert!(
+        matches!(refuse(&bad), MigrationError::Checksum { what, .. } if what == "section 3"),
+        "reported as the last section's"
+    );
     // Reordered sections, checksums recomputed.
     let mut image = StreamImage::parse(&stream).unwrap();
     image.sections.swap(1, 2);

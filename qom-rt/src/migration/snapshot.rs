@@ -50,7 +50,8 @@ fn walk(root: &Object) -> Result<(String, Vec<Node>), MigrationError> {
     Ok((root_path, nodes))
 }
 
-/// Saves the state of `root` and of every object under it.
+/// Saves the state of `root` and of every object under it (any object:
+/// `&Owned<T>` and `&T` coerce to `&Object`).
 ///
 /// ```
 /// use qom_rt::prelude::*;
@@ -74,13 +75,13 @@ fn walk(root: &Object) -> Result<(String, Vec<Node>), MigrationError> {
 /// assert_eq!(image.sections[0].levels[0].fields[0].0, "count");
 /// # Ok::<(), qom_rt::migration::MigrationError>(())
 /// ```
-pub fn save<T: ObjectType>(root: &T) -> Result<Vec<u8>, MigrationError> {
+pub fn save(root: &Object) -> Result<Vec<u8>, MigrationError> {
     Ok(save_image(root)?.encode())
 }
 
 /// [`save`], as a [`StreamImage`] rather than bytes.
-pub fn save_image<T: ObjectType>(root: &T) -> Result<StreamImage, MigrationError> {
-    let (root_path, nodes) = walk(root.as_object())?;
+pub fn save_image(root: &Object) -> Result<StreamImage, MigrationError> {
+    let (root_path, nodes) = walk(root)?;
     let shape = nodes
         .iter()
         .map(|n| {
@@ -165,23 +166,20 @@ pub struct LoadSummary {
 /// // One flipped bit: refused, and nothing changed.
 /// *source.count.lock().unwrap() = 7;
 /// stream = qom_rt::migration::save(&source)?;
-/// let last = stream.len() - 9;
-/// stream[last] ^= 1;
+/// let middle = stream.len() / 2;
+/// stream[middle] ^= 1;
 /// let refused = qom_rt::migration::load(&destination, &stream);
 /// assert!(matches!(refused, Err(MigrationError::Checksum { .. })), "{refused:?}");
 /// assert_eq!(*destination.count.lock().unwrap(), 41);
 /// # Ok::<(), MigrationError>(())
 /// ```
-pub fn load<T: ObjectType>(root: &T, bytes: &[u8]) -> Result<LoadSummary, MigrationError> {
+pub fn load(root: &Object, bytes: &[u8]) -> Result<LoadSummary, MigrationError> {
     load_image(root, &StreamImage::parse(bytes)?)
 }
 
 /// [`load`], from a [`StreamImage`].
-pub fn load_image<T: ObjectType>(
-    root: &T,
-    image: &StreamImage,
-) -> Result<LoadSummary, MigrationError> {
-    let (root_path, nodes) = walk(root.as_object())?;
+pub fn load_image(root: &Object, image: &StreamImage) -> Result<LoadSummary, MigrationError> {
+    let (root_path, nodes) = walk(root)?;
     if image.root_type != root.type_name() {
         return Err(MigrationError::MachineType {
             stream: image.root_type.clone(),
