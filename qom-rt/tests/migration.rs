@@ -135,22 +135,22 @@ fn the_description_lists_fields_versions_and_subsections() {
 #[test]
 fn state_round_trips_through_a_stream() {
     let source = busy_board();
-    let stream = migration::save(&*source).unwrap();
+    let stream = migration::save(&source).unwrap();
     let destination = Owned::<Board>::new();
-    let summary = migration::load(&*destination, &stream).unwrap();
+    let summary = migration::load(&destination, &stream).unwrap();
     assert_eq!((summary.objects, summary.sections), (4, 4));
     for (from, to) in timers(&source).into_iter().zip(timers(&destination)) {
         assert_eq!(from.state(), to.state());
         assert_eq!(to.loaded.load(Ordering::Relaxed), 2, "post_load ran");
     }
     assert_eq!(destination.speed.get(), 8);
-    assert_eq!(migration::save(&*destination).unwrap(), stream);
+    assert_eq!(migration::save(&destination).unwrap(), stream);
 }
 
 #[test]
 fn a_subsection_is_sent_only_when_needed() {
     let source = busy_board();
-    let image = migration::save_image(&*source).unwrap();
+    let image = migration::save_image(&source).unwrap();
     let subsections: Vec<usize> = image.sections[1..]
         .iter()
         .map(|s| s.levels[0].subsections.len())
@@ -159,7 +159,7 @@ fn a_subsection_is_sent_only_when_needed() {
     // Absent: the destination's value stays.
     let destination = Owned::<Board>::new();
     *destination.timers[0].pending.lock().unwrap() = Some(5);
-    migration::load_image(&*destination, &image).unwrap();
+    migration::load_image(&destination, &image).unwrap();
     assert_eq!(*destination.timers[0].pending.lock().unwrap(), Some(5));
     assert_eq!(*destination.timers[1].pending.lock().unwrap(), Some(99));
 }
@@ -187,10 +187,10 @@ fn as_version_1(mut image: StreamImage) -> StreamImage {
 #[test]
 fn an_older_version_loads_with_defaults() {
     let source = busy_board();
-    let old = as_version_1(migration::save_image(&*source).unwrap());
+    let old = as_version_1(migration::save_image(&source).unwrap());
     let destination = Owned::<Board>::new();
     destination.timers[0].mode.store(42, Ordering::Relaxed);
-    migration::load(&*destination, &old.encode()).unwrap();
+    migration::load(&destination, &old.encode()).unwrap();
     let timer = &destination.timers[0];
     let (regs, ticks, mode, _) = timer.state();
     assert_eq!(regs.limit, 7, "the field's declared default");
@@ -216,9 +216,9 @@ fn a_newer_or_unknown_version_is_refused_naming_path_and_versions() {
         .add_child("board", destination.clone())
         .unwrap();
     for version in [3, 0] {
-        let mut image = migration::save_image(&*source).unwrap();
+        let mut image = migration::save_image(&source).unwrap();
         image.sections[2].levels[0].version = version;
-        let err = migration::load(&*destination, &image.encode()).unwrap_err();
+        let err = migration::load(&destination, &image.encode()).unwrap_err();
         let found = match version {
             0 => "the stream has no state for it".to_string(),
             v => format!("the stream has version {v} of its state"),
@@ -236,14 +236,14 @@ fn a_newer_or_unknown_version_is_refused_naming_path_and_versions() {
 #[test]
 fn refused_streams_change_nothing() {
     let source = busy_board();
-    let stream = migration::save(&*source).unwrap();
+    let stream = migration::save(&source).unwrap();
     let destination = Owned::<Board>::new();
     destination.timers[0].set(5, 5, 5);
-    let before = migration::save(&*destination).unwrap();
+    let before = migration::save(&destination).unwrap();
     let refuse = |bytes: &[u8]| {
-        let result = migration::load(&*destination, bytes);
+        let result = migration::load(&destination, bytes);
         assert!(result.is_err(), "loaded a bad stream");
-        assert_eq!(migration::save(&*destination).unwrap(), before, "changed");
+        assert_eq!(migration::save(&destination).unwrap(), before, "changed");
         result.unwrap_err()
     };
 
@@ -279,7 +279,7 @@ fn refused_streams_change_nothing() {
     // A value the type refuses (its check), anywhere in the stream: the
     // sections before it are not applied either.
     source.spare.regs.lock().unwrap().pos = 9;
-    let err = refuse(&migration::save(&*source).unwrap());
+    let err = refuse(&migration::save(&source).unwrap());
     assert_eq!(
         err.to_string(),
         "`/spare` (mig-timer version 2): field `regs`: pos 9 is past the 4-entry FIFO"
@@ -289,21 +289,21 @@ fn refused_streams_change_nothing() {
 #[test]
 fn another_machine_shape_is_refused_before_anything_changes() {
     let source = busy_board();
-    let stream = migration::save(&*source).unwrap();
+    let stream = migration::save(&source).unwrap();
     let destination = Owned::<Board>::new();
     destination
         .add_child("extra", Owned::<Timer>::new())
         .unwrap();
-    let before = migration::save(&*destination).unwrap();
-    let err = migration::load(&*destination, &stream).unwrap_err();
+    let before = migration::save(&destination).unwrap();
+    let err = migration::load(&destination, &stream).unwrap_err();
     assert_eq!(
         err.to_string(),
         "the machine's shape differs from the stream's: this machine has `/extra` (mig-timer), \
          the stream does not; start the destination with the same devices as the source"
     );
-    assert_eq!(migration::save(&*destination).unwrap(), before);
+    assert_eq!(migration::save(&destination).unwrap(), before);
     let timer = Owned::<Timer>::new();
-    let err = migration::load(&*timer, &stream).unwrap_err();
+    let err = migration::load(&timer, &stream).unwrap_err();
     assert_eq!(
         err.to_string(),
         "the stream is for a `mig-board`, this is a `mig-timer`"
@@ -336,7 +336,7 @@ fn each_level_migrates_and_a_min_version_0_level_may_be_absent() {
     let source = Owned::<Derived>::new();
     source.id.store(1, Ordering::Relaxed);
     source.extra.store(2, Ordering::Relaxed);
-    let mut image = migration::save_image(&*source).unwrap();
+    let mut image = migration::save_image(&source).unwrap();
     let names: Vec<&str> = image.sections[0]
         .levels
         .iter()
@@ -348,7 +348,7 @@ fn each_level_migrates_and_a_min_version_0_level_may_be_absent() {
     image.sections[0].levels.remove(0);
     let destination = Owned::<Derived>::new();
     destination.id.store(7, Ordering::Relaxed);
-    migration::load_image(&*destination, &image).unwrap();
+    migration::load_image(&destination, &image).unwrap();
     assert_eq!(destination.id.load(Ordering::Relaxed), 7);
     assert_eq!(destination.extra.load(Ordering::Relaxed), 2);
 }
@@ -370,9 +370,9 @@ proptest! {
             *timer.pending.lock().unwrap() = pending;
         }
         source.speed.set(speed);
-        let stream = migration::save(&*source).unwrap();
+        let stream = migration::save(&source).unwrap();
         let destination = Owned::<Board>::new();
-        migration::load(&*destination, &stream).unwrap();
+        migration::load(&destination, &stream).unwrap();
         for (from, to) in timers(&source).into_iter().zip(timers(&destination)) {
             prop_assert_eq!(from.state(), to.state());
         }

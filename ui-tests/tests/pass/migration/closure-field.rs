@@ -18,6 +18,6 @@ impl MigrationHooks for Pl011 {}
 fn main() {
     let uart = Owned::<Pl011>::new();
     *uart.backend.lock().unwrap() = Some(Box::new(|_| {}));
-    let stream = qom_rt::migration::save(&*uart).unwrap();
-    qom_rt::migration::load(&*Owned::<Pl011>::new(), &stream).unwrap();
+    let stream = qom_rt::migration::save(&uart).unwrap();
+    qom_rt::migration::load(&Owned::<Pl011>::new(), &stream).unwrap();
 }

@@ -22,7 +22,7 @@ pub struct Board {
 impl ObjectImpl for Board {}
 
 fn main() {
-    let image = qom_rt::migration::save_image(&*Owned::<Board>::new()).unwrap();
+    let image = qom_rt::migration::save_image(&Owned::<Board>::new()).unwrap();
     assert_eq!(image.sections.len(), 1);
     assert_eq!(image.sections[0].path, "/uart");
 }

@@ -20,8 +20,8 @@ impl MigrationHooks for Timer {}
 fn main() {
     let source = Owned::<Timer>::new();
     source.regs.lock().unwrap().control = 0xe2;
-    let stream = qom_rt::migration::save(&*source).unwrap();
+    let stream = qom_rt::migration::save(&source).unwrap();
     let destination = Owned::<Timer>::new();
-    qom_rt::migration::load(&*destination, &stream).unwrap();
+    qom_rt::migration::load(&destination, &stream).unwrap();
     assert_eq!(destination.regs.lock().unwrap().control, 0xe2);
 }

@@ -24,9 +24,9 @@ impl ObjectImpl for Board {}
 fn main() {
     let source = Owned::<Board>::new();
     source.console.control.store(0x301, Ordering::Relaxed);
-    let image = qom_rt::migration::save_image(&*source).unwrap();
+    let image = qom_rt::migration::save_image(&source).unwrap();
     assert_eq!(image.sections[0].path, "/console");
     let destination = Owned::<Board>::new();
-    qom_rt::migration::load_image(&*destination, &image).unwrap();
+    qom_rt::migration::load_image(&destination, &image).unwrap();
     assert_eq!(destination.console.control.load(Ordering::Relaxed), 0x301);
 }

@@ -17,6 +17,6 @@ fn main() {
     let source = Owned::<Timer>::new();
     source.count.store(9, Ordering::Relaxed);
     let destination = Owned::<Timer>::new();
-    qom_rt::migration::load(&*destination, &qom_rt::migration::save(&*source).unwrap()).unwrap();
+    qom_rt::migration::load(&destination, &qom_rt::migration::save(&source).unwrap()).unwrap();
     assert_eq!(destination.count.load(Ordering::Relaxed), 9);
 }

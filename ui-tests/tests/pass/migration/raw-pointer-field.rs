@@ -16,8 +16,8 @@ impl MigrationHooks for Xhci {}
 fn main() {
     let source = Owned::<Xhci>::new();
     source.ring_address.store(0x1000, Ordering::Relaxed);
-    let stream = qom_rt::migration::save(&*source).unwrap();
+    let stream = qom_rt::migration::save(&source).unwrap();
     let destination = Owned::<Xhci>::new();
-    qom_rt::migration::load(&*destination, &stream).unwrap();
+    qom_rt::migration::load(&destination, &stream).unwrap();
     assert_eq!(destination.ring_address.load(Ordering::Relaxed), 0x1000);
 }
