@@ -52,7 +52,7 @@ pub trait MigrationHooks: ObjectType {
     /// order (an object's levels ancestors first), with the version this
     /// level was loaded from: 0 if the stream had none (see
     /// `min_version = 0`). Recompute derived state here (interrupt
-    /// levels, mappings) and fields a older version did not carry. It
+    /// levels, mappings) and fields an older version did not carry. It
     /// cannot fail: anything a load must refuse is refused before this
     /// runs, by the values' own checks.
     #[inline]
