@@ -39,6 +39,9 @@ pub mod memory {}
 #[doc = include_str!("src/hot-unplug.md")]
 pub mod hot_unplug {}
 
+#[doc = include_str!("src/migration.md")]
+pub mod migration {}
+
 #[doc = include_str!("src/compile-errors.md")]
 pub mod compile_errors {}
 

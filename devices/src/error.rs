@@ -7,6 +7,10 @@ pub enum Error {
     /// An error from the object model (unknown type, bad property, path).
     #[error(transparent)]
     Qom(#[from] qom_rt::Error),
+    /// A migration stream was refused (the machine is unchanged), or
+    /// could not be made.
+    #[error(transparent)]
+    Migration(#[from] qom_rt::migration::MigrationError),
     /// The type exists but is not a device.
     #[error("type `{type_name}` is not a device")]
     NotADevice {

@@ -3,7 +3,8 @@
 //! ```text
 //! qom [-M NAME | -M help] [-accel kvm [-S]] [-bios FILE] [-m SIZE] [-usb]
 //!     [-serial stdio|file:PATH|null] [-debugcon stdio|file:PATH|null]
-//!     [-device TYPE,id=ID,prop=value,...]... [-c "cmd; cmd"] [--echo]
+//!     [-device TYPE,id=ID,prop=value,...]... [-incoming file:PATH]
+//!     [-c "cmd; cmd"] [--echo]
 //! ```
 //!
 //! Commands come from `-c`, from standard input when it is not a
@@ -35,6 +36,11 @@ struct Args {
     /// repeated. QEMU spells it `-device`, which is accepted too.
     #[arg(long = "device", value_name = "OPTIONS")]
     devices: Vec<String>,
+    /// A snapshot to load once the machine and its `-device`s are built
+    /// (`file:PATH`, as `migrate` writes it), before the first command.
+    /// QEMU spells it `-incoming`, which is accepted too.
+    #[arg(long = "incoming", value_name = "URI")]
+    incoming: Option<String>,
     /// Commands to run, separated by `;` (`\;` is a literal `;`), then exit.
     #[arg(short = 'c', value_name = "COMMANDS")]
     commands: Option<String>,
@@ -77,7 +83,8 @@ const FIRMWARE_DIRS: [&str; 2] = ["/usr/share/qemu", "/usr/share/seabios"];
 fn qemu_style(args: impl IntoIterator<Item = String>) -> Vec<String> {
     args.into_iter()
         .map(|a| match a.as_str() {
-            "-device" | "-machine" | "-accel" | "-bios" | "-usb" | "-serial" | "-debugcon" => {
+            "-device" | "-machine" | "-accel" | "-bios" | "-usb" | "-serial" | "-debugcon"
+            | "-incoming" => {
                 format!("-{a}")
             }
             _ => a,
@@ -155,6 +162,11 @@ fn start(args: &Args) -> Result<Option<Monitor>, String> {
         machine
             .device_add_options(&options)
             .map_err(|e| format!("-device {spec}: {e}"))?;
+    }
+    if let Some(uri) = &args.incoming {
+        commands::migration::MigrationUri::parse(uri)
+            .and_then(|incoming| incoming.load(&machine))
+            .map_err(|e| format!("-incoming {uri}: {e}"))?;
     }
     let mut monitor = Monitor::new(machine);
     for (console, capture) in consoles {

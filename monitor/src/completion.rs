@@ -54,6 +54,7 @@ pub fn complete(machine: &Machine, line: &str) -> (usize, Vec<String>) {
         Arg::TypeName => qom_rt::types().iter().map(|t| t.name().into()).collect(),
         Arg::CommandName => command_names(args).into_iter().map(String::from).collect(),
         Arg::Console => vec!["serial".into(), "debugcon".into()],
+        Arg::MigrationUri => commands::migration::complete_uri(word),
         Arg::Free => Vec::new(),
     };
     (start, matching(word, candidates))

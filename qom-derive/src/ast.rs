@@ -1,7 +1,9 @@
 //! A typed view of the derive input that keeps the original `syn` nodes,
 //! so every later error can be spanned on what the user wrote.
 
-use crate::attr::{ChildAttr, PropertyAttr, QomAttr};
+use crate::attr::{
+    parse_migrate, ChildAttr, MigrateFieldAttr, MigrateTypeAttr, PropertyAttr, QomAttr,
+};
 use darling::FromMeta;
 use syn::spanned::Spanned;
 
@@ -12,6 +14,10 @@ pub struct Input<'a> {
     pub fields: Vec<Field<'a>>,
     /// The named fields, or what kind of item it was instead.
     pub shape: Shape,
+    /// Every `#[migrate]` attribute on the struct (one is allowed).
+    pub migrate_attrs: Vec<&'a syn::Attribute>,
+    /// The first `#[migrate(...)]` on the struct that parsed.
+    pub migrate: Option<MigrateTypeAttr>,
 }
 
 /// Whether the item is a struct with named fields.
@@ -31,6 +37,10 @@ pub struct Field<'a> {
     pub role_attrs: Vec<&'a syn::Attribute>,
     /// The last `#[child(...)]` that parsed, with its attribute.
     pub child: Option<(ChildAttr, &'a syn::Attribute)>,
+    /// Every `#[migrate]` attribute on the field (one is allowed).
+    pub migrate_attrs: Vec<&'a syn::Attribute>,
+    /// The first `#[migrate(...)]` on the field that parsed.
+    pub migrate: Option<MigrateFieldAttr>,
 }
 
 /// What a field is to the object.
@@ -87,6 +97,15 @@ impl<'a> Input<'a> {
             syn::Data::Union(u) => (Shape::Other("a union", u.union_token.span), vec![]),
         };
 
+        let migrate_attrs: Vec<&syn::Attribute> = input
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("migrate"))
+            .collect();
+        let migrate = migrate_attrs
+            .first()
+            .and_then(|attr| errors.handle(parse_migrate::<MigrateTypeAttr>(attr)));
+
         let mut fields = Vec::new();
         for field in raw_fields {
             if let Some(f) = Field::parse(field, errors) {
@@ -98,6 +117,8 @@ impl<'a> Input<'a> {
             attrs,
             fields,
             shape,
+            migrate_attrs,
+            migrate,
         }
     }
 }
@@ -126,6 +147,14 @@ impl<'a> Field<'a> {
                 }
             }
         }
+        let migrate_attrs: Vec<&syn::Attribute> = field
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("migrate"))
+            .collect();
+        let migrate = migrate_attrs
+            .first()
+            .and_then(|attr| errors.handle(parse_migrate::<MigrateFieldAttr>(attr)));
         let role = if let Some(parent) = parent_field_argument(&field.ty) {
             Role::Parent(parent)
         } else if let Some(p) = property {
@@ -149,6 +178,8 @@ impl<'a> Field<'a> {
             role,
             role_attrs,
             child,
+            migrate_attrs,
+            migrate,
         })
     }
 }
@@ -198,6 +229,21 @@ impl Input<'_> {
         }
     }
 
+    /// Whether the type has migrated state: a `#[migrate]` on the type or
+    /// on a field.
+    pub fn migrates(&self) -> bool {
+        !self.migrate_attrs.is_empty() || self.fields.iter().any(|f| !f.migrate_attrs.is_empty())
+    }
+
+    /// The version of the type's migrated state and the oldest it loads
+    /// (1 and 1 unless given).
+    pub fn migration_versions(&self) -> (u32, u32) {
+        let attr = self.migrate.as_ref();
+        let version = attr.and_then(|a| a.version.as_ref()).map_or(1, |v| **v);
+        let min = attr.and_then(|a| a.min_version.as_ref()).map_or(1, |v| **v);
+        (version, min)
+    }
+
     /// The parent type, from the `ParentField<P>` field.
     pub fn parent(&self) -> Option<(&Field<'_>, &syn::Type)> {
         self.fields.iter().find_map(|f| match &f.role {
@@ -208,6 +254,14 @@ impl Input<'_> {
 }
 
 impl Field<'_> {
+    /// The version that added a `#[migrate]` field (1 unless given).
+    pub fn migrate_since(&self) -> u32 {
+        self.migrate
+            .as_ref()
+            .and_then(|m| m.since.as_ref())
+            .map_or(1, |v| **v)
+    }
+
     /// The property name (`num_ports` -> `num-ports` unless renamed).
     pub fn property_name(&self) -> Option<String> {
         match &self.role {

@@ -47,3 +47,52 @@ pub struct PropertyAttr {
     /// Help text shown by `-device TYPE,help` and `qom-list`.
     pub doc: Option<String>,
 }
+
+/// `#[migrate(version = N, min_version = M)]` on an object type (or a
+/// bare `#[migrate]`): the version of its own migrated state.
+#[derive(Debug, Default, FromMeta)]
+pub struct MigrateTypeAttr {
+    /// The version a save writes; 1 unless given.
+    pub version: Option<SpannedValue<u32>>,
+    /// The oldest version a load accepts (0: a stream without this
+    /// level); 1 unless given.
+    pub min_version: Option<SpannedValue<u32>>,
+}
+
+/// `#[migrate]` or `#[migrate(since = N, needed = path)]` on an object's
+/// field.
+#[derive(Debug, Default, FromMeta)]
+pub struct MigrateFieldAttr {
+    /// The version of the type's state that added the field; 1 unless
+    /// given.
+    pub since: Option<SpannedValue<u32>>,
+    /// A subsection: `fn(&Self) -> bool` saying whether to send it.
+    pub needed: Option<syn::Path>,
+}
+
+/// `#[migrate(check = path)]` on a struct with `#[derive(VmState)]`.
+#[derive(Debug, Default, FromMeta)]
+pub struct VmStateAttr {
+    /// `fn(&mut Self, version: u32) -> Result<(), String>`, run on every
+    /// decoded value before anything is applied.
+    pub check: Option<syn::Path>,
+}
+
+/// `#[migrate(since = N, default = expr)]` on a field of a struct with
+/// `#[derive(VmState)]`.
+#[derive(Debug, Default, FromMeta)]
+pub struct VmStateFieldAttr {
+    /// The version of the enclosing object's state that added the field.
+    pub since: Option<SpannedValue<u32>>,
+    /// Its value when an older stream lacks it (else `Default`).
+    pub default: Option<syn::Expr>,
+}
+
+/// Parses `#[migrate]` alone as every default, `#[migrate(...)]` with
+/// darling.
+pub fn parse_migrate<T: FromMeta + Default>(attr: &syn::Attribute) -> darling::Result<T> {
+    match &attr.meta {
+        syn::Meta::Path(_) => Ok(T::default()),
+        meta => T::from_meta(meta),
+    }
+}

@@ -27,6 +27,8 @@ pub fn validate(input: &Input<'_>) -> darling::Result<()> {
     property_types(input, &mut errors);
     link_defaults(input, &mut errors);
     unique_names(input, &mut errors);
+    migrate_versions(input, &mut errors);
+    migrate_fields(input, &mut errors);
     errors.finish()
 }
 
@@ -471,6 +473,86 @@ fn link_defaults(input: &Input<'_>, errors: &mut Errors) {
                     field.ident
                 ),
             ));
+        }
+    }
+}
+
+/// A type's migrated state is versioned from 1, and loads no version newer
+/// than its own; one `#[migrate]` on the type says so.
+fn migrate_versions(input: &Input<'_>, errors: &mut Errors) {
+    for attr in input.migrate_attrs.iter().skip(1) {
+        errors.push(error(
+            attr,
+            "duplicate `#[migrate]` attribute on the type; merge the keys into one",
+        ));
+    }
+    let Some(attr) = &input.migrate else {
+        return;
+    };
+    let (version, min) = input.migration_versions();
+    if let Some(v) = attr.version.as_ref().filter(|v| ***v == 0) {
+        errors.push(
+            darling::Error::custom(
+                "the version of a type's migrated state starts at 1 (0 stands for a stream without it)",
+            )
+            .with_span(&v.span()),
+        );
+    }
+    if let Some(m) = attr.min_version.as_ref().filter(|_| min > version) {
+        errors.push(
+            darling::Error::custom(format!(
+                "`min_version = {min}` is above `version = {version}`: a type cannot load a version newer than its own"
+            ))
+            .with_span(&m.span()),
+        );
+    }
+}
+
+/// `#[migrate]` marks the object's own state: a plain field or a property.
+/// Children migrate as sections of their own and the parent as its own
+/// level, so neither takes it; a field is added at a version the type
+/// has reached.
+fn migrate_fields(input: &Input<'_>, errors: &mut Errors) {
+    let (version, _) = input.migration_versions();
+    for field in &input.fields {
+        let Some(attr) = field.migrate_attrs.first() else {
+            continue;
+        };
+        for duplicate in field.migrate_attrs.iter().skip(1) {
+            errors.push(error(duplicate, "duplicate `#[migrate]` attribute"));
+        }
+        let name = field.ident;
+        match field.role {
+            Role::Parent(_) => errors.push(error(
+                attr,
+                "the parent field takes no `#[migrate]`: the parent type's own `#[migrate]` fields migrate as its level of the object",
+            )),
+            Role::Embedded | Role::Owned => errors.push(error(
+                attr,
+                format!(
+                    "`{name}` is a child: it migrates as a section of its own, keyed by its path (`.../{name}`); remove `#[migrate]` here and mark the child's own fields"
+                ),
+            )),
+            Role::Plain | Role::Property(_) => {}
+        }
+        let Some(since) = field.migrate.as_ref().and_then(|m| m.since.as_ref()) else {
+            continue;
+        };
+        if **since == 0 {
+            errors.push(
+                darling::Error::custom(
+                    "versions start at 1: a field of the first version needs no `since`",
+                )
+                .with_span(&since.span()),
+            );
+        } else if **since > version {
+            errors.push(
+                darling::Error::custom(format!(
+                    "`{name}` is added in version {}, but the type's state is at version {version}; write `#[migrate(version = {})]` on the type",
+                    **since, **since
+                ))
+                .with_span(&since.span()),
+            );
         }
     }
 }

@@ -207,6 +207,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
     });
 
     let checks = field_checks(input);
+    let migration = crate::migration::expand(input);
     let instantiable = if is_abstract {
         quote!()
     } else {
@@ -370,6 +371,8 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
             #classes
 
             #checks
+
+            #migration
         };
     }
 }

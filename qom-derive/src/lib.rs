@@ -15,15 +15,26 @@ mod check;
 mod expand;
 mod fallback;
 mod interface;
+mod migration;
+mod vm_state;
 
 use proc_macro::TokenStream;
 
 /// Derives `qom_rt::ObjectType` and registers the type. See the `qom_rt`
-/// crate documentation for the attributes.
-#[proc_macro_derive(QomObject, attributes(qom, child, property))]
+/// crate documentation for the attributes (and `qom_rt::migration` for
+/// `#[migrate]`).
+#[proc_macro_derive(QomObject, attributes(qom, child, property, migrate))]
 pub fn derive_qom_object(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     derive(&input).into()
+}
+
+/// Derives `qom_rt::migration::VmState` for a struct with named fields;
+/// see `qom_rt::migration::VmState`.
+#[proc_macro_derive(VmState, attributes(migrate))]
+pub fn derive_vm_state(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    vm_state::derive(&input).into()
 }
 
 /// Marks a trait as a QOM interface; see `qom_rt::interface`.

@@ -447,3 +447,155 @@ fn spelling_checks_leave_other_types_to_the_trait_bounds() {
     });
     assert!(!out.contains("compile_error"), "{out}");
 }
+
+#[test]
+fn malformed_migration_attributes_give_errors_not_panics() {
+    let objects = [
+        quote!(
+            #[migrate(version = 0)]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            #[migrate(version = "two")]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            #[migrate]
+            #[migrate]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            #[migrate(min_version = 4)]
+            struct K {
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            struct K {
+                #[migrate]
+                parent: ParentField<Object>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[migrate]
+                #[child(owned)]
+                c: Owned<C>,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[migrate(since = 0)]
+                a: A,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[migrate(needed = 5)]
+                a: A,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[migrate]
+                #[migrate]
+                a: A,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[migrate(nope)]
+                a: A,
+            }
+        ),
+        quote!(
+            struct K {
+                parent: ParentField<Object>,
+                #[migrate = 3]
+                a: A,
+            }
+        ),
+    ];
+    for case in objects {
+        let out = expand(case);
+        assert!(out.contains("compile_error"), "{out}");
+    }
+    let values = [
+        quote!(
+            enum E {
+                A,
+            }
+        ),
+        quote!(
+            struct T(u32);
+        ),
+        quote!(
+            struct G<T> {
+                t: T,
+            }
+        ),
+        quote!(
+            struct S {
+                #[migrate(default = 1)]
+                a: u32,
+            }
+        ),
+        quote!(
+            struct S {
+                #[migrate(since = 0)]
+                a: u32,
+            }
+        ),
+        quote!(
+            #[migrate(check = 5)]
+            struct S {
+                a: u32,
+            }
+        ),
+        quote!(
+            struct S {
+                #[migrate(bogus)]
+                a: u32,
+            }
+        ),
+        quote!(
+            #[migrate]
+            #[migrate]
+            struct S {
+                a: u32,
+            }
+        ),
+    ];
+    for case in values {
+        let input: syn::DeriveInput = syn::parse2(case).expect("parses as an item");
+        let out = crate::vm_state::derive(&input).to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("VmState for"), "a stub impl: {out}");
+    }
+}
+
+#[test]
+fn migration_expands_only_for_types_with_migrated_state() {
+    let plain = expand(quote! {
+        struct Plain { parent: ParentField<Object>, x: u32 }
+    });
+    assert!(!plain.contains("MigratedLevel"), "{plain}");
+    let migrated = expand(quote! {
+        #[migrate(version = 2)]
+        struct Uart { parent: ParentField<Object>, #[migrate] a: A, #[migrate(since = 2, needed = Uart::f)] b: B }
+    });
+    assert!(!migrated.contains("compile_error"), "{migrated}");
+    assert!(migrated.contains("MigratedLevel for Uart"), "{migrated}");
+    assert!(migrated.contains(":: qom_rt :: migration :: StateDescription :: __new"));
+}

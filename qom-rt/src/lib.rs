@@ -53,6 +53,7 @@ mod error;
 mod graph;
 mod link;
 mod listing;
+pub mod migration;
 mod property;
 mod property_enum;
 mod property_field;

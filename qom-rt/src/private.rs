@@ -16,6 +16,15 @@ pub use crate::registry::Registration;
 pub use core::ptr::NonNull;
 pub use inventory;
 
+/// Support for the code that `#[migrate]` and `#[derive(VmState)]`
+/// generate.
+pub mod migration {
+    pub use crate::migration::describe::StateRegistration;
+    pub use crate::migration::support::{
+        struct_value, LevelOps, LevelReader, LevelWriter, MigratedLevel, Staged, StructReader,
+    };
+}
+
 use crate::embed::Embeddable as EmbeddableObjects;
 use crate::kernel::header::ObjectHeader;
 use crate::kernel::object::{Instantiable, Object, ObjectType};

@@ -6,16 +6,23 @@ use crate::irq::IrqLine;
 use crate::memory::{MemoryRegion, MmioOps, Sizes};
 use crate::models::pl011::Pl011Regs;
 use crate::sysbus::SysBusDevice;
+use qom_rt::migration::MigrationHooks;
 use qom_rt::prelude::*;
 
 /// ARM PrimeCell UART (PL011).
+///
+/// Its state migrates as QEMU's `vmstate_pl011` does, at version 2
+/// (`overrun` added; see [`Pl011State`](crate::models::pl011::Pl011State)),
+/// and loads version 1.
 #[derive(QomObject)]
 #[qom(name = "pl011", interfaces(MmioOps))]
+#[migrate(version = 2, min_version = 1)]
 pub struct Pl011 {
     parent: ParentField<SysBusDevice>,
     /// The 4 KiB register window.
     #[child(embedded)]
     pub iomem: MemoryRegion,
+    #[migrate]
     regs: Pl011Regs,
     /// The combined interrupt output (UARTINTR).
     pub irq: IrqLine,
@@ -33,6 +40,14 @@ impl DeviceImpl for Pl011 {
 
     fn reset(&self) {
         self.regs.reset();
+        self.update_irq();
+    }
+}
+
+/// The interrupt line follows the loaded registers (QEMU migrates the
+/// registers, and the line's level is derived from them).
+impl MigrationHooks for Pl011 {
+    fn post_load(&self, _version: u32) {
         self.update_irq();
     }
 }

@@ -7,16 +7,21 @@ use crate::irq::IrqLine;
 use crate::memory::{MemoryRegion, MmioOps, Sizes};
 use crate::models::sp804::Sp804Regs;
 use crate::sysbus::SysBusDevice;
+use qom_rt::migration::MigrationHooks;
 use qom_rt::prelude::*;
 
-/// ARM SP804 dual-input timer.
+/// ARM SP804 dual-input timer. Both counters migrate, at version 2 (the
+/// sub-tick remainder added; see
+/// [`Sp804Timer`](crate::models::sp804::Sp804Timer)), and version 1 loads.
 #[derive(QomObject)]
 #[qom(name = "sp804", interfaces(MmioOps, Clocked))]
+#[migrate(version = 2, min_version = 1)]
 pub struct Sp804 {
     parent: ParentField<SysBusDevice>,
     /// The 4 KiB register window.
     #[child(embedded)]
     pub iomem: MemoryRegion,
+    #[migrate]
     regs: Sp804Regs,
     /// The combined interrupt output (TIMINTC).
     pub irq: IrqLine,
@@ -34,6 +39,13 @@ impl DeviceImpl for Sp804 {
 
     fn reset(&self) {
         self.regs.reset();
+        self.update_irq();
+    }
+}
+
+/// The interrupt line follows the loaded counters.
+impl MigrationHooks for Sp804 {
+    fn post_load(&self, _version: u32) {
         self.update_irq();
     }
 }

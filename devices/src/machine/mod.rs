@@ -8,6 +8,7 @@
 mod base;
 mod instance;
 mod options;
+mod snapshot;
 mod virt;
 
 pub use base::{

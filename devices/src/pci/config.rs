@@ -1,6 +1,8 @@
 //! The 256-byte type-0 configuration header and the `addr` property type.
 
+use qom_rt::migration::{MigrateField, Value, VmState};
 use qom_rt::PropertyType;
+use std::sync::{Mutex, MutexGuard};
 
 /// Offsets in the configuration header.
 pub mod reg {
@@ -90,6 +92,59 @@ impl ConfigSpace {
     /// The command register.
     pub fn command(&self) -> u16 {
         self.read(reg::COMMAND, 2) as u16
+    }
+}
+
+/// A function's configuration space behind its lock: what migrates of
+/// every PCI device (QEMU's `vmstate_pci_device` `config`). The stream
+/// carries the 256 bytes, BARs and command register included; the write
+/// masks are the device model's, set at realize on both sides.
+#[derive(Default)]
+pub struct PciConfig(Mutex<ConfigSpace>);
+
+impl PciConfig {
+    /// The configuration space, recovering it if a panic poisoned the lock.
+    pub fn lock(&self) -> MutexGuard<'_, ConfigSpace> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The registers that say which function this is: vendor and device IDs,
+/// revision and class code, header type, subsystem IDs, interrupt pin.
+const IDENTITY: [std::ops::Range<usize>; 5] =
+    [0x00..0x04, 0x08..0x0c, 0x0e..0x0f, 0x2c..0x30, 0x3d..0x3e];
+
+impl MigrateField for PciConfig {
+    type Value = [u8; 256];
+
+    fn save(&self) -> Value {
+        self.lock().bytes.to_value()
+    }
+
+    /// The stream must be for the same kind of function, as QEMU's
+    /// `get_pci_config_device` refuses read-only bits that differ.
+    fn check(&self, incoming: &[u8; 256]) -> Result<(), String> {
+        let here = self.lock().bytes;
+        if IDENTITY
+            .iter()
+            .all(|r| here[r.clone()] == incoming[r.clone()])
+        {
+            return Ok(());
+        }
+        let id = |b: &[u8; 256]| {
+            let word = |at: usize| u16::from_le_bytes([b[at], b[at + 1]]);
+            let class = u32::from_le_bytes([b[9], b[10], b[11], 0]);
+            format!("{:04x}:{:04x} (class {class:06x})", word(0), word(2))
+        };
+        Err(format!(
+            "the stream's configuration space is for PCI function {}, this one is {}",
+            id(incoming),
+            id(&here)
+        ))
+    }
+
+    fn restore(&self, value: [u8; 256]) {
+        self.lock().bytes = value;
     }
 }
 

@@ -2,15 +2,15 @@
 //! BARs backed by memory regions, and the `addr` property.
 
 use super::config::{
-    reg, ConfigSpace, PciSlot, COMMAND_INTX_DISABLE, COMMAND_IO, COMMAND_MASTER, COMMAND_MEMORY,
-    STATUS_INTERRUPT,
+    reg, ConfigSpace, PciConfig, PciSlot, COMMAND_INTX_DISABLE, COMMAND_IO, COMMAND_MASTER,
+    COMMAND_MEMORY, STATUS_INTERRUPT,
 };
 use crate::device::{Device, DeviceImpl};
 use crate::irq::IrqLine;
 use crate::memory::MemoryRegion;
+use qom_rt::migration::MigrationHooks;
 use qom_rt::prelude::*;
 use qom_rt::ClassFor;
-use std::sync::Mutex;
 
 /// Which address space a BAR decodes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +104,10 @@ impl<T: PciDeviceImpl> ClassFor<T> for PciDeviceClass {
     };
 }
 
-/// The abstract base of PCI functions (`"pci-device"`).
+/// The abstract base of PCI functions (`"pci-device"`). Its configuration
+/// space migrates as the `pci-device` level of every PCI device, BAR
+/// programming included, whether or not the device's own type migrates
+/// anything yet.
 #[derive(QomObject)]
 #[qom(name = "pci-device", abstract, class = PciDeviceClass)]
 pub struct PciDevice {
@@ -112,7 +115,8 @@ pub struct PciDevice {
     /// The slot on the bus, or automatic.
     #[property(name = "addr", doc = "slot on the PCI bus in hex (e.g. 03.0), or auto")]
     pub addr: Prop<PciSlot>,
-    config: Mutex<ConfigSpace>,
+    #[migrate]
+    config: PciConfig,
     /// INTA#, the function's interrupt pin, driven by [`PciDevice::set_irq`]
     /// (the machine wires it to its interrupt controller, a test to an
     /// [`IrqRecorder`](crate::irq::IrqRecorder)).
@@ -121,11 +125,20 @@ pub struct PciDevice {
 
 impl ObjectImpl for PciDevice {}
 
+/// INTA# follows the loaded status and command registers (the host bridge
+/// maps the loaded BARs: [`PciHost`](super::PciHost)'s `post_load`).
+impl MigrationHooks for PciDevice {
+    fn post_load(&self, _version: u32) {
+        let config = self.config.lock();
+        self.intx.set(intx_level(&config));
+    }
+}
+
 /// PCI's common realize: the configuration header from the class.
 impl DeviceImpl for PciDevice {
     fn realize(&self) -> std::result::Result<(), String> {
         let class = self.pci_class();
-        let mut config = self.config.lock().unwrap_or_else(|e| e.into_inner());
+        let mut config = self.config.lock();
         *config = ConfigSpace::default();
         // No interrupt is pending in a fresh configuration space.
         self.intx.set(false);
@@ -185,16 +198,13 @@ impl PciDevice {
 
     /// A configuration space read (1, 2 or 4 bytes).
     pub fn config_read(&self, offset: usize, size: usize) -> u32 {
-        self.config
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .read(offset, size)
+        self.config.lock().read(offset, size)
     }
 
     /// A configuration space write; returns whether BAR decoding may have
     /// changed (command register or a BAR was written).
     pub fn config_write(&self, offset: usize, size: usize, value: u32) -> bool {
-        let mut config = self.config.lock().unwrap_or_else(|e| e.into_inner());
+        let mut config = self.config.lock();
         config.write(offset, size, value);
         let touches = |start: usize, len: usize| offset < start + len && start < offset + size;
         if touches(reg::COMMAND, 2) {
@@ -211,7 +221,7 @@ impl PciDevice {
     /// level never disagrees with the status bit; its sink must not access
     /// this function's configuration space.
     pub fn set_irq(&self, level: bool) {
-        let mut config = self.config.lock().unwrap_or_else(|e| e.into_inner());
+        let mut config = self.config.lock();
         let status = config.read(reg::STATUS, 2) as u16;
         let status = if level {
             status | STATUS_INTERRUPT
@@ -226,17 +236,16 @@ impl PciDevice {
     /// realize (header type, extra writable registers): what a QEMU
     /// device's `realize` does to `pci_dev->config` and `wmask`.
     pub fn config_init(&self, init: impl FnOnce(&mut ConfigSpace)) {
-        init(&mut self.config.lock().unwrap_or_else(|e| e.into_inner()));
+        init(&mut self.config.lock());
     }
 
-    /// The address a BAR is programmed to, if its decoding is enabled.
-    pub fn bar_address(&self, index: usize) -> Option<u64> {
+    /// Where a BAR is programmed, whether or not its decoding is enabled:
+    /// its kind, address and size; `None` while it is unprogrammed (zero)
+    /// or being sized (all ones written, reaching the top of the 32-bit
+    /// space), as QEMU's `pci_bar_address`.
+    pub fn bar_range(&self, index: usize) -> Option<(BarKind, u64, u64)> {
         let bar = self.bar(index)?;
-        let config = self.config.lock().unwrap_or_else(|e| e.into_inner());
-        let enabled = match bar.kind {
-            BarKind::Memory | BarKind::Memory64 => config.command() & COMMAND_MEMORY != 0,
-            BarKind::Io => config.command() & COMMAND_IO != 0,
-        };
+        let config = self.config.lock();
         let offset = reg::BAR0 + 4 * index;
         let mut raw = u64::from(config.read(offset, 4));
         if bar.kind == BarKind::Memory64 {
@@ -252,7 +261,18 @@ impl PciDevice {
             BarKind::Memory | BarKind::Io => 1 << 32,
         };
         let fits = address.checked_add(size).is_some_and(|end| end < limit);
-        (enabled && address != 0 && fits).then_some(address)
+        (address != 0 && fits).then_some((bar.kind, address, size))
+    }
+
+    /// The address a BAR is programmed to, if its decoding is enabled.
+    pub fn bar_address(&self, index: usize) -> Option<u64> {
+        let (kind, address, _) = self.bar_range(index)?;
+        let command = self.config.lock().command();
+        let enabled = match kind {
+            BarKind::Memory | BarKind::Memory64 => command & COMMAND_MEMORY != 0,
+            BarKind::Io => command & COMMAND_IO != 0,
+        };
+        enabled.then_some(address)
     }
 }
 

@@ -7,6 +7,7 @@ use crate::device::{Device, DeviceImpl};
 use crate::error::{Error, Result};
 use crate::hotplug::HotplugHandler;
 use crate::memory::{AddressSpace, MemoryRegion, MmioOps, Sizes};
+use qom_rt::migration::MigrationHooks;
 use qom_rt::prelude::*;
 use std::sync::{Mutex, OnceLock};
 
@@ -57,9 +58,13 @@ impl Bus {
     }
 }
 
-/// The PCI host bridge and its bus (`"gpex-pcihost"`).
+/// The PCI host bridge and its bus (`"gpex-pcihost"`). It migrates no
+/// field of its own: its slots are the devices plugged on both sides, and
+/// its BAR mappings follow the devices' loaded configuration spaces (its
+/// `post_load`).
 #[derive(QomObject)]
 #[qom(name = "gpex-pcihost", interfaces(MmioOps, HotplugHandler))]
+#[migrate(version = 1)]
 pub struct PciHost {
     parent: ParentField<Device>,
     /// Configuration space window (ECAM).
@@ -76,6 +81,25 @@ impl ObjectImpl for PciHost {
             .init_io("pcie-ecam", ECAM_SIZE, Sizes::ANY, Sizes { min: 1, max: 4 });
         let _ = self.memory.set(AddressSpace::new("pci-memory", 1 << 32));
         let _ = self.io.set(AddressSpace::new("pci-io", PIO_SIZE));
+    }
+}
+
+/// After a load every device's configuration space is the source's: the
+/// address ranges the bus counts as taken become the ones the BARs are
+/// programmed to, and each slot is mapped where its BARs now decode (what
+/// QEMU's `pci_update_mappings` does as each device loads).
+impl MigrationHooks for PciHost {
+    fn post_load(&self, _version: u32) {
+        let devices = self.devices();
+        let assigned = devices
+            .iter()
+            .flat_map(|(_, device)| (0..6).filter_map(|index| device.bar_range(index)))
+            .map(|(kind, start, size)| (kind, start, start + size))
+            .collect();
+        self.bus().assigned = assigned;
+        for (slot, _) in devices {
+            self.update_mappings(slot);
+        }
     }
 }
 

@@ -7,7 +7,7 @@ mod dma;
 mod host;
 mod info;
 
-pub use config::{reg, ConfigSpace, PciSlot};
+pub use config::{reg, ConfigSpace, PciConfig, PciSlot};
 pub use device::{BarKind, PciBar, PciDevice, PciDeviceClass, PciDeviceImpl};
 pub use dma::DmaError;
 pub use host::{PciHost, ECAM_BASE, ECAM_SIZE, MMIO_BASE, MMIO_SIZE, PIO_BASE, PIO_SIZE};

@@ -6,6 +6,7 @@ mod graph;
 mod guest;
 pub(crate) mod hotplug;
 mod info;
+pub(crate) mod migration;
 mod qom;
 mod run;
 
@@ -65,6 +66,8 @@ pub enum Arg {
     CommandName,
     /// A console `wait` can search: `serial` or `debugcon`.
     Console,
+    /// A migration URI (`file:PATH`).
+    MigrationUri,
     /// Anything else: nothing to offer.
     Free,
 }
@@ -287,6 +290,26 @@ pub static COMMANDS: &[Command] = &[
         action: Action::Run {
             handler: graph::graph,
             args: &[Arg::Path],
+        },
+    },
+    Command {
+        name: "migrate",
+        aliases: &[],
+        synopsis: "[-d] \"file:PATH\"",
+        help: "save the machine's device state to a file (a snapshot; load it with migrate_incoming or -incoming)",
+        action: Action::Run {
+            handler: migration::migrate,
+            args: &[Arg::MigrationUri],
+        },
+    },
+    Command {
+        name: "migrate_incoming",
+        aliases: &[],
+        synopsis: "file:PATH",
+        help: "load a snapshot into the machine, all or nothing (a stream that does not fit changes nothing)",
+        action: Action::Run {
+            handler: migration::migrate_incoming,
+            args: &[Arg::MigrationUri],
         },
     },
     Command {

@@ -31,13 +31,14 @@
 //! * Only the ARM identification bytes are provided, not the Luminary ones.
 
 use super::{lock, read_sized, write_sized};
+use qom_rt::migration::{MigrateField, Value, VmState};
 use std::sync::{Arc, Mutex};
 
 mod state;
 #[cfg(test)]
 mod tests;
 
-use state::State;
+pub use state::Pl011State;
 
 /// Receive FIFO depth while FIFOs are enabled (`LCR_H.FEN`).
 pub const FIFO_DEPTH: usize = 16;
@@ -141,7 +142,7 @@ type SharedBackend = Arc<dyn Fn(u8) + Send + Sync>;
 
 /// The PL011 register file. Cheap to share: all methods take `&self`.
 pub struct Pl011Regs {
-    state: Mutex<State>,
+    state: Mutex<Pl011State>,
     backend: Mutex<Option<SharedBackend>>,
 }
 
@@ -155,7 +156,7 @@ impl Pl011Regs {
     /// A UART with its reset values and no backend (output is dropped).
     pub fn new() -> Self {
         Pl011Regs {
-            state: Mutex::new(State::new()),
+            state: Mutex::new(Pl011State::new()),
             backend: Mutex::new(None),
         }
     }
@@ -163,7 +164,7 @@ impl Pl011Regs {
     /// Cold reset: every register to its reset value, the FIFO emptied. The
     /// backend stays connected.
     pub fn reset(&self) {
-        *lock(&self.state) = State::new();
+        *lock(&self.state) = Pl011State::new();
         tracing::trace!(target: "pl011", "reset");
     }
 
@@ -240,5 +241,19 @@ impl Pl011Regs {
         if let Some(backend) = backend {
             backend(byte);
         }
+    }
+}
+
+/// The registers migrate; the backend does not (the destination's machine
+/// connects its own).
+impl MigrateField for Pl011Regs {
+    type Value = Pl011State;
+
+    fn save(&self) -> Value {
+        lock(&self.state).to_value()
+    }
+
+    fn restore(&self, value: Pl011State) {
+        *lock(&self.state) = value;
     }
 }

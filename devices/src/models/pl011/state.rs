@@ -2,9 +2,16 @@
 //! `pl011_write`, `pl011_put_fifo`).
 
 use super::*;
+use qom_rt::migration::VmState;
 
-/// The registers, as QEMU's `PL011State` holds them.
-pub(super) struct State {
+/// The registers, as QEMU's `PL011State` holds them and as they migrate:
+/// QEMU's `vmstate_pl011` fields in its order (without `readbuff`, which
+/// QEMU never used), then `overrun`, added in version 2 of the `pl011`
+/// state. A version-1 stream leaves `overrun` clear: the next byte after
+/// an overrun from before the switch does not carry `DR.OE`.
+#[derive(Clone, VmState)]
+#[migrate(check = Pl011State::check_loaded)]
+pub struct Pl011State {
     flags: u32,
     lcr: u32,
     rsr: u32,
@@ -21,12 +28,13 @@ pub(super) struct State {
     pub(super) read_count: usize,
     read_trigger: usize,
     /// An overrun happened; the next byte stored carries `DR.OE`.
+    #[migrate(since = 2)]
     overrun: bool,
 }
 
-impl State {
+impl Pl011State {
     pub(super) fn new() -> Self {
-        let mut state = State {
+        let mut state = Pl011State {
             flags: 0,
             lcr: 0,
             rsr: 0,
@@ -47,6 +55,32 @@ impl State {
         state.reset_rx_fifo();
         state.reset_tx_fifo();
         state
+    }
+
+    /// QEMU's `pl011_post_load`, run on a decoded state before anything
+    /// is applied: the FIFO positions must index the FIFO (a stream that
+    /// says otherwise is refused), and with FIFOs disabled the one
+    /// character is moved to element 0 (older QEMUs left it anywhere).
+    fn check_loaded(&mut self, _version: u32) -> Result<(), String> {
+        if self.read_pos >= FIFO_DEPTH || self.read_count > FIFO_DEPTH {
+            return Err(format!(
+                "read_pos {} and read_count {} do not fit the {FIFO_DEPTH}-entry FIFO",
+                self.read_pos, self.read_count
+            ));
+        }
+        if self.lcr & LCR_FEN == 0 {
+            if self.read_count > 1 {
+                return Err(format!(
+                    "with FIFOs disabled the UART holds one character, the stream has {}",
+                    self.read_count
+                ));
+            }
+            if self.read_count > 0 {
+                self.read_fifo[0] = self.read_fifo[self.read_pos];
+            }
+            self.read_pos = 0;
+        }
+        Ok(())
     }
 
     pub(super) fn masked(&self) -> u32 {

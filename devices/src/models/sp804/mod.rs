@@ -36,6 +36,7 @@
 //! (APB has no byte strobes).
 
 use super::{lock, read_sized, write_sized};
+use qom_rt::migration::{MigrateField, Value, VmState};
 use std::sync::Mutex;
 
 #[cfg(test)]
@@ -89,11 +90,17 @@ const NS_PER_SEC: u128 = 1_000_000_000;
 
 /// The dual timer's register file. Cheap to share: all methods take `&self`.
 pub struct Sp804Regs {
-    timers: Mutex<[Timer; 2]>,
+    timers: Mutex<[Sp804Timer; 2]>,
 }
 
-/// One of the two counters (QEMU's `ArmTimerState` and its `ptimer`).
-struct Timer {
+/// One of the two counters (QEMU's `ArmTimerState` and its `ptimer`), as
+/// it migrates. QEMU's `arm_timer` state is `control`, `limit`,
+/// `int_level` and the ptimer; here the ptimer is `count`, `running` and,
+/// since version 2, the sub-tick remainder `pending`; the input clock
+/// travels too (in QEMU it is a property both sides set alike).
+#[derive(Clone, VmState)]
+#[migrate(check = Sp804Timer::check_loaded)]
+pub struct Sp804Timer {
     freq: u32,
     control: u32,
     /// The `Load`/`BGLoad` register.
@@ -101,7 +108,10 @@ struct Timer {
     int_level: bool,
     count: u32,
     running: bool,
-    /// Elapsed time not yet turned into ticks, in ns × Hz.
+    /// Elapsed time not yet turned into ticks, in ns × Hz. Added in
+    /// version 2 of the `sp804` state: a version-1 stream starts the next
+    /// tick afresh (less than a tick of drift).
+    #[migrate(since = 2)]
     pending: u128,
 }
 
@@ -120,7 +130,7 @@ impl Sp804Regs {
     /// Both timers clocked at `hz`, in their reset state.
     pub fn with_freq(hz: u32) -> Self {
         Sp804Regs {
-            timers: Mutex::new([Timer::new(hz), Timer::new(hz)]),
+            timers: Mutex::new([Sp804Timer::new(hz), Sp804Timer::new(hz)]),
         }
     }
 
@@ -141,7 +151,7 @@ impl Sp804Regs {
     /// Cold reset of both timers (their frequencies are kept).
     pub fn reset(&self) {
         for t in lock(&self.timers).iter_mut() {
-            *t = Timer::new(t.freq);
+            *t = Sp804Timer::new(t.freq);
         }
         tracing::trace!(target: "sp804", "reset");
     }
@@ -192,19 +202,34 @@ impl Sp804Regs {
     /// The combined interrupt output `TIMINTC`: either timer's masked
     /// interrupt (QEMU's `sp804_set_irq`).
     pub fn irq_level(&self) -> bool {
-        lock(&self.timers).iter().any(Timer::irq_level)
+        lock(&self.timers).iter().any(Sp804Timer::irq_level)
     }
 
     /// The interrupt output of timer `timer` alone (`TIMINT1` for 0,
     /// `TIMINT2` for 1); false for any other index.
     pub fn timer_irq_level(&self, timer: usize) -> bool {
-        lock(&self.timers).get(timer).is_some_and(Timer::irq_level)
+        lock(&self.timers)
+            .get(timer)
+            .is_some_and(Sp804Timer::irq_level)
     }
 }
 
-impl Timer {
+/// Both counters migrate.
+impl MigrateField for Sp804Regs {
+    type Value = [Sp804Timer; 2];
+
+    fn save(&self) -> Value {
+        lock(&self.timers).to_value()
+    }
+
+    fn restore(&self, value: [Sp804Timer; 2]) {
+        *lock(&self.timers) = value;
+    }
+}
+
+impl Sp804Timer {
     fn new(freq: u32) -> Self {
-        Timer {
+        Sp804Timer {
             freq,
             control: CTRL_IE,
             limit: 0,
@@ -217,6 +242,19 @@ impl Timer {
 
     fn irq_level(&self) -> bool {
         self.int_level && self.control & CTRL_IE != 0
+    }
+
+    /// Before anything is applied: the sub-tick remainder is less than a
+    /// tick, as `advance` keeps it (a larger one would overflow there).
+    fn check_loaded(&mut self, _version: u32) -> Result<(), String> {
+        let per_tick = NS_PER_SEC * self.divisor();
+        if self.pending >= per_tick {
+            return Err(format!(
+                "a sub-tick remainder of {} is a tick or more ({per_tick})",
+                self.pending
+            ));
+        }
+        Ok(())
     }
 
     fn counter_mask(&self) -> u32 {

@@ -1,0 +1,16 @@
+use qom_rt::migration::MigrationHooks;
+use qom_rt::prelude::*;
+use std::sync::atomic::AtomicU32;
+
+#[derive(QomObject)]
+pub struct Timer {
+    parent: ParentField<Object>,
+    #[migrate]
+    control: AtomicU32,
+    #[migrate(since = 2)]
+    limit: AtomicU32,
+}
+impl ObjectImpl for Timer {}
+impl MigrationHooks for Timer {}
+
+fn main() {}
