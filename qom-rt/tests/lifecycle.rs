@@ -255,3 +255,35 @@ fn references_on_an_embedded_child_count_like_any_other() {
     drop(b);
     take_log();
 }
+
+/// Finalizations of `Counted`.
+static COUNTED_FINALIZED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A standalone object with no owned child: unshared, so its first
+/// reference's drop may finalize without a read-modify-write -- but only
+/// when it is the last one.
+#[derive(QomObject)]
+#[qom(name = "test-counted")]
+struct Counted {
+    parent: ParentField<Object>,
+}
+impl ObjectImpl for Counted {
+    fn finalize(&self) {
+        COUNTED_FINALIZED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn the_first_reference_dropped_before_a_clone_does_not_finalize() {
+    let _g = serial();
+    use std::sync::atomic::Ordering::SeqCst;
+    let before = COUNTED_FINALIZED.load(SeqCst);
+    let first = Owned::<Counted>::new();
+    let clone = first.clone();
+    drop(first);
+    assert_eq!(COUNTED_FINALIZED.load(SeqCst), before, "a clone still holds it");
+    assert_eq!(clone.header().state(), LifeState::Live);
+    assert_eq!(clone.header().ref_count(), 1);
+    drop(clone);
+    assert_eq!(COUNTED_FINALIZED.load(SeqCst), before + 1);
+}
