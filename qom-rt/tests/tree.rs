@@ -326,3 +326,42 @@ fn array_element_names_match_exactly() {
     board.unparent();
     take_log();
 }
+
+#[test]
+fn dot_is_the_object_and_dotdot_stops_at_the_root_only() {
+    let board = place("t-dots", "b");
+    let same = board.resolve(".").unwrap();
+    assert!(std::ptr::eq(same.header(), board.header()));
+    let uart = board.resolve("./uart/.").unwrap();
+    assert!(std::ptr::eq(uart.header(), board.uart.header()));
+    // `..` of the root is the root, as in a file system.
+    let root = qom_rt::resolve_path("/..").unwrap();
+    assert!(Owned::ptr_eq(&root, &qom_rt::root()));
+    assert_eq!(
+        qom_rt::resolve_path("/../t-dots/b/uart").unwrap().type_name(),
+        "test-leaf"
+    );
+    // A detached object has no parent: `..` is an error, not itself.
+    let detached = Owned::<Leaf>::new();
+    match detached.resolve("..") {
+        Err(Error::PathUnreachable { reason, .. }) => {
+            assert!(reason.contains("has no parent"), "{reason}")
+        }
+        other => panic!("`..` of a detached object: {:?}", other.map(|o| o.type_name())),
+    }
+    board.unparent();
+    take_log();
+}
+
+#[test]
+fn a_name_nobody_has_is_not_found_and_a_dynamic_child_is() {
+    let board = place("t-child", "b");
+    board.add_child("extra", Owned::<Leaf>::new()).unwrap();
+    assert_eq!(board.resolve("extra").unwrap().type_name(), "test-leaf");
+    assert!(matches!(
+        board.resolve("nobody"),
+        Err(Error::PathNotFound { .. })
+    ));
+    board.unparent();
+    take_log();
+}
