@@ -281,7 +281,11 @@ fn the_first_reference_dropped_before_a_clone_does_not_finalize() {
     let first = Owned::<Counted>::new();
     let clone = first.clone();
     drop(first);
-    assert_eq!(COUNTED_FINALIZED.load(SeqCst), before, "a clone still holds it");
+    assert_eq!(
+        COUNTED_FINALIZED.load(SeqCst),
+        before,
+        "a clone still holds it"
+    );
     assert_eq!(clone.header().state(), LifeState::Live);
     assert_eq!(clone.header().ref_count(), 1);
     drop(clone);

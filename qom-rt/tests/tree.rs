@@ -338,7 +338,9 @@ fn dot_is_the_object_and_dotdot_stops_at_the_root_only() {
     let root = qom_rt::resolve_path("/..").unwrap();
     assert!(Owned::ptr_eq(&root, &qom_rt::root()));
     assert_eq!(
-        qom_rt::resolve_path("/../t-dots/b/uart").unwrap().type_name(),
+        qom_rt::resolve_path("/../t-dots/b/uart")
+            .unwrap()
+            .type_name(),
         "test-leaf"
     );
     // A detached object has no parent: `..` is an error, not itself.
@@ -347,7 +349,10 @@ fn dot_is_the_object_and_dotdot_stops_at_the_root_only() {
         Err(Error::PathUnreachable { reason, .. }) => {
             assert!(reason.contains("has no parent"), "{reason}")
         }
-        other => panic!("`..` of a detached object: {:?}", other.map(|o| o.type_name())),
+        other => panic!(
+            "`..` of a detached object: {:?}",
+            other.map(|o| o.type_name())
+        ),
     }
     board.unparent();
     take_log();
