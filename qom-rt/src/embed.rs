@@ -136,14 +136,47 @@ unsafe impl<T: ObjectType, const N: usize> Embeddable for [T; N] {
 
     #[inline(always)]
     unsafe fn release_embedded(this: NonNull<Self>, teardown: Teardown) -> usize {
-        let first = this.cast::<T>();
-        let mut done = 0;
-        for i in (0..N).rev() {
-            // SAFETY: `i < N`; each element released once.
-            done += unsafe { release_embedded(first.add(i), teardown) };
+        if teardown.is_unshared() {
+            // SAFETY: forwarded from the caller.
+            unsafe { release_elements(this, teardown) }
+        } else {
+            // Out of line, so that the calls it makes do not cost the
+            // common, unshared teardown (plain stores) its registers.
+            // SAFETY: forwarded from the caller.
+            unsafe { release_elements_shared(this, teardown) }
         }
-        done
     }
+}
+
+/// Releases the elements of an embedded array, last first.
+///
+/// # Safety
+/// As [`Embeddable::release_embedded`].
+#[inline(always)]
+unsafe fn release_elements<T: ObjectType, const N: usize>(
+    this: NonNull<[T; N]>,
+    teardown: Teardown,
+) -> usize {
+    let first = this.cast::<T>();
+    let mut done = 0;
+    for i in (0..N).rev() {
+        // SAFETY: `i < N`; each element released once.
+        done += unsafe { release_embedded(first.add(i), teardown) };
+    }
+    done
+}
+
+/// [`release_elements`] in a shared container.
+///
+/// # Safety
+/// As [`Embeddable::release_embedded`].
+#[inline(never)]
+unsafe fn release_elements_shared<T: ObjectType, const N: usize>(
+    this: NonNull<[T; N]>,
+    teardown: Teardown,
+) -> usize {
+    // SAFETY: forwarded from the caller.
+    unsafe { release_elements(this, teardown) }
 }
 
 /// The first `count` elements of an array being built; dropping it

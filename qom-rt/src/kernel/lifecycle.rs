@@ -170,9 +170,28 @@ pub(crate) unsafe fn init_embedded<T: ObjectType>(
 #[inline(never)]
 pub(crate) unsafe fn drop_last_ref(header: NonNull<ObjectHeader>) {
     // SAFETY: forwarded from the caller.
-    if unsafe { finalize_and_free(header) } != 0 {
-        resume_pending_panic();
+    let released = unsafe { park_and_finalize(header) };
+    if released & !COUNT_MASK != 0 {
+        // SAFETY: as below.
+        return unsafe { finish_then_resume_panic(header, released) };
     }
+    // The common case ends with the release of the memory, with nothing
+    // to do after it (the compiler makes it a tail call).
+    // SAFETY: finalize returned our storage references to drop.
+    unsafe { finish_finalize(header, released) }
+}
+
+/// [`drop_last_ref`]'s end when a hook panicked: release the memory, then
+/// resume the panic.
+///
+/// # Safety
+/// As [`finish_finalize`], with `released` what finalize returned.
+#[cold]
+#[inline(never)]
+unsafe fn finish_then_resume_panic(header: NonNull<ObjectHeader>, released: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe { finish_finalize(header, released & COUNT_MASK) };
+    resume_pending_panic();
 }
 
 /// Drops a strong reference during another object's finalize: like
@@ -201,6 +220,21 @@ pub(crate) unsafe fn release_nested(header: NonNull<ObjectHeader>) -> usize {
 /// The caller released the last strong reference (see [`drop_last_ref`]).
 #[inline(always)]
 unsafe fn finalize_and_free(header: NonNull<ObjectHeader>) -> usize {
+    // SAFETY: forwarded from the caller.
+    let released = unsafe { park_and_finalize(header) };
+    // SAFETY: finalize returned our storage references to drop.
+    unsafe { finish_finalize(header, released & COUNT_MASK) };
+    released & !COUNT_MASK
+}
+
+/// Parks the count of an object whose count the caller took to zero and
+/// runs its finalize. Returns what finalize returned: the storage
+/// references to release, plus the panics caught in [`PANIC_UNIT`]s.
+///
+/// # Safety
+/// As [`finalize_and_free`].
+#[inline(always)]
+unsafe fn park_and_finalize(header: NonNull<ObjectHeader>) -> usize {
     // SAFETY: the object is live until we finalize it.
     let h = unsafe { header.as_ref() };
     // Acquire pairs with the Release decrements of every other reference:
@@ -212,10 +246,7 @@ unsafe fn finalize_and_free(header: NonNull<ObjectHeader>) -> usize {
     h.refs.store(NOT_LIVE, Relaxed);
     // SAFETY: the count is zero and we observed it first: we are the
     // unique finalizer.
-    let released = unsafe { (h.type_info().finalize)(header) };
-    // SAFETY: finalize returned our storage references to drop.
-    unsafe { finish_finalize(header, released & COUNT_MASK) };
-    released & !COUNT_MASK
+    unsafe { (h.type_info().finalize)(header) }
 }
 
 /// Type-erased entry into [`finalize`], stored in `TypeInfo`.
@@ -370,7 +401,30 @@ unsafe fn release_storage(header: NonNull<ObjectHeader>, n: usize) {
 /// allocation's provenance.
 #[inline(always)]
 unsafe fn free_storage(header: NonNull<ObjectHeader>) {
-    // SAFETY: the header is still allocated.
+    // SAFETY: the header is allocated, `link` written before the object
+    // was reachable; `type_info` is the most-derived type again (see
+    // `finalize_levels`).
+    let (link, layout) = unsafe {
+        let h = header.as_ref();
+        (h.link(), h.type_info().layout)
+    };
+    match link {
+        // SAFETY: `start` is what `new_object` got from the global
+        // allocator with this layout, and every field was dropped during
+        // finalize. The common case, inline: a tail call.
+        Link::Standalone(start) => unsafe { std::alloc::dealloc(start.as_ptr(), layout) },
+        // SAFETY: forwarded from the caller.
+        Link::Embedded(_) | Link::OwnedChild(_) => unsafe { free_child_storage(header) },
+    }
+}
+
+/// [`free_storage`] for a declared child, out of line.
+///
+/// # Safety
+/// As [`free_storage`].
+#[inline(never)]
+unsafe fn free_child_storage(header: NonNull<ObjectHeader>) {
+    // SAFETY: forwarded from the caller.
     let container = unsafe { dealloc_own_allocation(header) };
     if let Some(container) = container {
         // SAFETY: this object held one storage reference on it.
@@ -445,6 +499,13 @@ impl Teardown {
         Teardown {
             unshared: !container.is_shared(),
         }
+    }
+
+    /// Whether the container is unshared: its children are torn down
+    /// with plain stores.
+    #[inline(always)]
+    pub(crate) fn is_unshared(self) -> bool {
+        self.unshared
     }
 
     /// Ends a level's release of its declared children: if they were torn
