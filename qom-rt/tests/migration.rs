@@ -354,7 +354,13 @@ fn each_level_migrates_and_a_min_version_0_level_may_be_absent() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 64 }))]
+    // No failure file: Miri's isolation forbids the file system, and a
+    // failing case is printed in full anyway.
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 2 } else { 64 },
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     /// Random device states round-trip through a stream exactly.
     #[test]
