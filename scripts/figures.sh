@@ -21,16 +21,13 @@ tmp=$(mktemp)
 commit=$(git rev-parse --short HEAD)
 dirty=$(git status --porcelain --untracked-files=no | grep -q . && echo " (with uncommitted changes)" || true)
 
-{
-    echo "# Figures"
-    echo
-    echo "Measured at commit \`$commit\`$dirty on $(date -u '+%Y-%m-%d %H:%M UTC'),"
-    echo "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start."
-    echo "Regenerate with \`scripts/figures.sh\`; this file is its output."
-} > "$tmp"
-
+# Each section carries the commit, the date and the load it was measured
+# at; a run of some sections replaces those in figures/FIGURES.md and
+# keeps the others as they were.
 section() {
-    printf '\n## %s\n\n`%s`\n\n```text\n' "$1" "$2" >> "$tmp"
+    printf '\n## %s\n\nMeasured at commit `%s`%s on %s, %s cores, load average %s.\n\n`%s`\n\n```text\n' \
+        "$1" "$commit" "$dirty" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)" "$2" >> "$tmp"
 }
 end_section() {
     printf '```\n' >> "$tmp"
@@ -106,10 +103,10 @@ if want guests; then
     end_section
 fi
 
-if want usb && [ -f vmm/benches/usb.rs ]; then
+if want usb && [ -f vmm/benches/usb_storage.rs ]; then
     step "usb"
-    section "USB disk read throughput: qom against QEMU" "cargo bench -p qom-vmm --bench usb"
-    cargo bench -p qom-vmm --bench usb 2>&1 | grep -vE '^\s*(Compiling|Finished|Running)' >> "$tmp" || true
+    section "USB disk read throughput: qom against QEMU" "cargo bench -p qom-vmm --bench usb_storage"
+    cargo bench -p qom-vmm --bench usb_storage 2>&1 | grep -vE '^\s*(Compiling|Finished|Running)' >> "$tmp" || true
     end_section
 fi
 
@@ -134,10 +131,32 @@ if want fuzz; then
 fi
 
 if [ -n "${CI_LOG:-}" ]; then
+    # The run's own commit, which `.ci/run` prints first.
+    commit=$(sed -n 's/^CI at commit \([0-9a-f]*\).*/\1/p' "$CI_LOG" | head -1)
+    dirty=""
     section "CI (\`bash .ci/run\` on a clean clone)" "bash .ci/run > \$CI_LOG"
+    grep -m1 '^CI at commit' "$CI_LOG" >> "$tmp" || true
     sed -n '/^=== done/,$p' "$CI_LOG" | tail -n +2 >> "$tmp"
     end_section
 fi
 
-mv "$tmp" "$out"
+python3 - "$out" "$tmp" <<'MERGE'
+import re, sys
+out, new = sys.argv[1], sys.argv[2]
+def sections(text):
+    parts = re.split(r"(?m)^(?=## )", text)
+    return parts[0], {p.split("\n", 1)[0]: p for p in parts[1:]}, [p.split("\n", 1)[0] for p in parts[1:]]
+try:
+    _, old, order = sections(open(out).read())
+except FileNotFoundError:
+    old, order = {}, []
+_, fresh, fresh_order = sections(open(new).read())
+old.update(fresh)
+order += [t for t in fresh_order if t not in order]
+head = ("# Figures\n\nWritten by `scripts/figures.sh` (`scripts/figures.sh SECTION...` reruns\n"
+        "some); each section says the commit, the date and the load it was\n"
+        "measured at. The docs quote this file and nothing else.\n\n")
+open(out, "w").write(head + "".join(old[t].rstrip("\n") + "\n\n" for t in order).rstrip("\n") + "\n")
+MERGE
+rm -f "$tmp"
 echo "wrote $out"
