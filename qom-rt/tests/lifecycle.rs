@@ -291,3 +291,20 @@ fn the_first_reference_dropped_before_a_clone_does_not_finalize() {
     drop(clone);
     assert_eq!(COUNTED_FINALIZED.load(SeqCst), before + 1);
 }
+
+/// `ptr_eq`, `==` and `Debug` tell two objects of one type apart, and
+/// tell two references to one object alike.
+#[test]
+fn equality_and_debug_tell_objects_apart() {
+    let a = Owned::<Counted>::new();
+    let b = Owned::<Counted>::new();
+    let a2 = a.clone();
+    assert!(Owned::ptr_eq(&a, &a2));
+    assert!(!Owned::ptr_eq(&a, &b));
+    assert_eq!(a, a2);
+    assert_ne!(a, b);
+    let shown = format!("{a:?}");
+    assert!(shown.starts_with("Owned<test-counted>(0x"), "{shown}");
+    assert_eq!(shown, format!("{a2:?}"));
+    assert_ne!(shown, format!("{b:?}"));
+}

@@ -704,13 +704,19 @@ fn keep_panic(payload: Box<dyn Any + Send>) {
 
 /// Drops a panic payload that will not be resumed (a second panic, or one
 /// raised while the thread is already unwinding), even if its own `Drop`
-/// panics.
+/// panics: then that panic's payload is dropped the same way.
 fn drop_payload(payload: Box<dyn Any + Send>) {
-    if let Err(again) = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| drop(payload))) {
-        // A payload whose drop panics with a payload whose drop panics:
-        // give up on that one rather than unwind out of a teardown.
-        core::mem::forget(again);
+    let mut next = Some(payload);
+    // A payload whose drop panics with a payload whose drop panics, and so
+    // on: after a few rounds, leak the last one rather than unwind out of a
+    // teardown.
+    for _ in 0..8 {
+        let Some(payload) = next.take() else {
+            return;
+        };
+        next = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| drop(payload))).err();
     }
+    core::mem::forget(next);
 }
 
 /// Resumes the panic kept by [`guard`], once the teardown that caught it

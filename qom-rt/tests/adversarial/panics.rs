@@ -5,7 +5,7 @@
 use crate::common::{live_allocations, serial};
 use qom_rt::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
 /// Which `Fragile` init/finalize call panics (1-based; 0: none).
 static PANIC_IN_INIT: AtomicUsize = AtomicUsize::new(0);
@@ -14,6 +14,8 @@ static INITS: AtomicUsize = AtomicUsize::new(0);
 static FINALIZES: AtomicUsize = AtomicUsize::new(0);
 /// `PANIC_IN_FINALIZE` value for "every call".
 const EVERY: usize = usize::MAX;
+/// Whether the finalize panics after the first carry a [`Bomb`].
+static BOMBS: AtomicBool = AtomicBool::new(false);
 /// Which `Brittle::default()` call panics (1-based; 0: none).
 static PANIC_IN_DEFAULT: AtomicUsize = AtomicUsize::new(0);
 static DEFAULTS: AtomicUsize = AtomicUsize::new(0);
@@ -64,8 +66,20 @@ impl ObjectImpl for Fragile {
         let n = FINALIZES.fetch_add(1, SeqCst) + 1;
         let trigger = PANIC_IN_FINALIZE.load(SeqCst);
         if n == trigger || trigger == EVERY {
+            if n > 1 && BOMBS.load(SeqCst) {
+                std::panic::panic_any(Bomb);
+            }
             panic!("Fragile::finalize #{n}");
         }
+    }
+}
+
+/// A panic payload whose own `Drop` panics.
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("a panic payload's drop");
     }
 }
 
@@ -211,4 +225,28 @@ fn a_finalize_panic_during_unwinding_does_not_abort() {
         panic!("the first panic");
     });
     assert_eq!(after, COMPLETE);
+}
+
+/// Attack: after a first finalize panic, the later hooks panic with a
+/// payload whose own `Drop` panics. Those payloads are dropped with their
+/// panic contained, the teardown finishes, nothing leaks, and the first
+/// panic is the one the dropper sees.
+#[test]
+fn a_panic_payload_whose_drop_panics_is_contained() {
+    let mut first_resumed = false;
+    let after = attempt(|| {
+        let rack = Owned::<FragileRack>::new();
+        PANIC_IN_FINALIZE.store(EVERY, SeqCst);
+        BOMBS.store(true, SeqCst);
+        let payload = catch_unwind(AssertUnwindSafe(|| drop(rack))).unwrap_err();
+        BOMBS.store(false, SeqCst);
+        // A flag, not a copy of the message: a copy would count as leaked.
+        first_resumed = payload
+            .downcast_ref::<String>()
+            .is_some_and(|message| message == "Fragile::finalize #1");
+        std::panic::resume_unwind(payload);
+    });
+    BOMBS.store(false, SeqCst);
+    assert_eq!(after, COMPLETE);
+    assert!(first_resumed, "the first panic is the one resumed");
 }
