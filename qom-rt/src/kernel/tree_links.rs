@@ -163,3 +163,53 @@ pub(crate) fn set_root(root: HeaderPtr) {
 pub(crate) fn is_root(at: HeaderPtr) -> bool {
     ROOT.get() == Some(&at)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::prelude::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[derive(QomObject)]
+    #[qom(name = "kernel-test-leaf")]
+    struct Leaf {
+        parent: ParentField<Object>,
+    }
+    impl ObjectImpl for Leaf {}
+
+    #[derive(QomObject)]
+    #[qom(name = "kernel-test-owner")]
+    struct Owner {
+        parent: ParentField<Object>,
+        #[child(embedded)]
+        embedded: Leaf,
+        #[child(owned)]
+        owned: Owned<Leaf>,
+    }
+    impl ObjectImpl for Owner {}
+
+    /// Creating and dropping objects with embedded and owned children
+    /// never takes the tree lock, so threads creating objects do not
+    /// serialise on it: here it is held for the whole time another thread
+    /// creates and drops them.
+    #[test]
+    fn creating_objects_never_takes_the_tree_lock() {
+        let rounds = if cfg!(miri) { 3 } else { 10_000 };
+        let held = super::links();
+        let (done, finished) = mpsc::channel();
+        let creator = std::thread::spawn(move || {
+            for _ in 0..rounds {
+                let owner = Owned::<Owner>::new();
+                let child = owner.owned.clone();
+                assert!(child.container::<Owner>().is_some());
+                drop(owner);
+                assert!(child.container::<Owner>().is_none());
+            }
+            done.send(()).unwrap();
+        });
+        let outcome = finished.recv_timeout(Duration::from_secs(if cfg!(miri) { 600 } else { 60 }));
+        drop(held);
+        creator.join().unwrap();
+        outcome.expect("creating objects waited for the tree lock");
+    }
+}
