@@ -22,11 +22,12 @@ mod commands;
 mod completion;
 mod monitor;
 mod prompt;
+pub mod qmp;
 mod script;
 
 pub use cli::{main, run};
 pub use commands::{find, names, Arg, Command, COMMANDS};
 pub use completion::complete;
-pub use monitor::{CommandError, Flow, Monitor};
+pub use monitor::{CommandError, Flow, Monitor, RunLine, SharedMonitor};
 pub use prompt::run_interactive;
 pub use script::{run_commands, run_script, split_commands};
