@@ -7,6 +7,7 @@ use qom_devices::chardev::Capture;
 use qom_devices::memory::HeldAccess;
 use qom_devices::Machine;
 use qom_vmm::Vm;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A failed command: the one line printed on stderr (after `Error: `).
@@ -59,6 +60,15 @@ pub struct Monitor {
     /// Where events for QMP clients go (`DEVICE_DELETED`, `STOP`, ...),
     /// whichever monitor ran the command that raised them.
     events: Events,
+    /// Cleared when the monitor goes, to end the guest watcher.
+    watching: Arc<AtomicBool>,
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        // Release: the watcher's Acquire load sees it and ends.
+        self.watching.store(false, Ordering::Release);
+    }
 }
 
 /// A device's output that `wait` can search: `serial` or `debugcon`.
@@ -80,6 +90,7 @@ impl Monitor {
             held: Vec::new(),
             quit: false,
             events: Events::new(),
+            watching: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -95,8 +106,15 @@ impl Monitor {
     }
 
     /// Runs `vm`, a guest on this monitor's machine: `stop`, `cont`,
-    /// `system_reset`, `info status` and `info registers` act on it.
+    /// `system_reset`, `info status` and `info registers` act on it. A
+    /// watcher thread tells QMP clients when the guest itself stops the
+    /// machine (`SHUTDOWN`, then `STOP`).
     pub fn attach_guest(&mut self, vm: Vm) {
+        crate::qmp::events::watch_guest(
+            vm.watch(),
+            self.events.clone(),
+            Arc::clone(&self.watching),
+        );
         self.guest = Some(vm);
     }
 

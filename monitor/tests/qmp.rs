@@ -559,3 +559,62 @@ fn bad_qmp_options_stop_qom_with_one_error_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_running_guest_sends_resume_stop_reset_and_its_own_shutdown() {
+    if let Err(e) = qom_vmm::kvm_available() {
+        eprintln!("skipped: {e}");
+        return;
+    }
+    // `bench` reads the xHCI BAR and debugcon a million times each, then
+    // exits through isa-debug-exit: a guest that shuts down by itself.
+    let bench = match qom_test_support::guests::path("bench") {
+        Ok(path) => path,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let bios = bench.display().to_string();
+    let qom = Qom::start(&[
+        "-M",
+        "pc",
+        "-accel",
+        "kvm",
+        "-S",
+        "-bios",
+        &bios,
+        "-serial",
+        "null",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=4",
+        "-device",
+        "xhci-pci,id=usb0",
+    ]);
+    let mut c = qom.negotiated();
+    let status = |c: &mut Client| c.ok("query-status", json!({}))["status"].clone();
+    assert_eq!(status(&mut c), "prelaunch");
+    c.ok("stop", json!({}));
+    assert!(
+        c.events.is_empty(),
+        "stop while not running sends nothing: {:?}",
+        c.events
+    );
+    c.ok("system_reset", json!({}));
+    assert_eq!(
+        c.event("RESET")["data"],
+        json!({"guest": false, "reason": "host-qmp-system-reset"})
+    );
+    c.ok("cont", json!({}));
+    c.event("RESUME");
+    let shutdown = c.event("SHUTDOWN");
+    assert_eq!(
+        shutdown["data"],
+        json!({"guest": true, "reason": "guest-shutdown"})
+    );
+    c.event("STOP");
+    assert_eq!(status(&mut c), "shutdown");
+    let (class, desc) = c.error("cont", json!({}));
+    assert_eq!(class, "GenericError");
+    assert!(desc.contains("system_reset"), "{desc}");
+}

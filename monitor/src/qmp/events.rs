@@ -4,9 +4,11 @@
 use super::schema::{qapi_struct, QapiType, SchemaType};
 use super::server::Outbox;
 use super::wire;
+use qom_vmm::{RunState, RunStateWatch};
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 qapi_struct! {
     /// `DEVICE_DELETED`: the device has been unplugged, unrealized and
@@ -127,6 +129,43 @@ impl Events {
     pub(crate) fn pending(&self) -> usize {
         self.lock().iter().map(|(_, queue)| queue.pending()).sum()
     }
+}
+
+/// Starts a thread that sends `SHUTDOWN` (`guest: true`,
+/// `guest-shutdown`) and `STOP` when the guest itself stops the machine
+/// (an exit device, a triple fault, a failed entry), until `watching`
+/// is cleared. Operations the monitor starts (`stop`, `cont`,
+/// `system_reset`, `quit`) send their own events where they run.
+pub fn watch_guest(watch: RunStateWatch, events: Events, watching: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("qmp-guest-watch".into())
+        .spawn(move || {
+            let stopped = |s: &RunState| {
+                !matches!(
+                    s,
+                    RunState::Prelaunch | RunState::Running | RunState::Paused
+                )
+            };
+            let mut last = watch.status();
+            // Acquire: pairs with the monitor's Release store on drop.
+            while watching.load(Ordering::Acquire) {
+                let now = watch.wait_for(Duration::from_millis(100), |s| *s != last);
+                if stopped(&now) && !stopped(&last) {
+                    if !matches!(now, RunState::InternalError(_)) {
+                        let shutdown = Shutdown {
+                            guest: true,
+                            reason: "guest-shutdown".into(),
+                        };
+                        events.emit("SHUTDOWN", Some(&shutdown));
+                    }
+                    events.emit("STOP", None::<&NoData>);
+                }
+                last = now;
+            }
+        });
+    // Without the thread the guest runs as before; only these events are
+    // missing, and the machine must not fail to start for them.
+    drop(spawned);
 }
 
 #[cfg(test)]
