@@ -285,7 +285,7 @@ fn greeting_negotiation_and_the_object_model_commands() {
         client
             .error("device-list-properties", json!({"typename": "pl011x"}))
             .0,
-        "GenericError"
+        "DeviceNotFound"
     );
     let hmp = client.ok(
         "human-monitor-command",

@@ -199,7 +199,10 @@ pub(super) fn device_list_properties(
     _: &mut Monitor,
     args: TypenameArgs,
 ) -> Result<Vec<ObjectPropertyInfo>, QmpError> {
-    let info = type_named(&args.typename)?;
+    // QEMU's class for an unknown device type here (not for
+    // `qom-list-properties`, which says GenericError).
+    let info = type_named(&args.typename)
+        .map_err(|e| QmpError::new(super::wire::ErrorClass::DeviceNotFound, e.desc))?;
     if !info.is_a(Device::TYPE_INFO) {
         return Err(QmpError::generic(format!(
             "Parameter 'typename' expects device: `{}` is not a device type",
