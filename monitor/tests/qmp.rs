@@ -618,3 +618,53 @@ fn a_running_guest_sends_resume_stop_reset_and_its_own_shutdown() {
     assert_eq!(class, "GenericError");
     assert!(desc.contains("system_reset"), "{desc}");
 }
+
+/// The live count of `type_name` in `info lifetime`'s output.
+fn live(lifetime: &str, type_name: &str) -> u64 {
+    let line = lifetime
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(type_name))
+        .unwrap_or_else(|| panic!("no {type_name} in {lifetime}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words[2].parse().unwrap()
+}
+
+#[test]
+fn device_deleted_is_sent_once_out_of_the_tree_even_while_an_access_holds_its_state() {
+    let qom = Qom::start(&[]);
+    let mut c = qom.negotiated();
+    let hmp = |c: &mut Client, line: &str| {
+        c.ok("human-monitor-command", json!({"command-line": line}))
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    c.ok("device_add", json!({"driver": "xhci-pci", "id": "usb0"}));
+    let pci = c.ok("query-pci", json!({}));
+    let bar = pci[0]["devices"][0]["regions"][0]["address"]
+        .as_i64()
+        .unwrap();
+    // A guest read of BAR 0 stays in flight, holding the controller
+    // state (the BAR's owner).
+    let held = hmp(&mut c, &format!("mmio hold {bar:#x} 4"));
+    assert!(held.contains("in flight"), "{held}");
+    c.ok("device_del", json!({"id": "usb0"}));
+    let event = c.event("DEVICE_DELETED");
+    assert_eq!(event["data"]["path"], "/machine/peripheral/usb0");
+    // When the event has been sent: the device is out of the tree and has
+    // finalized; its controller state lives on for the access.
+    let lifetime = hmp(&mut c, "info lifetime");
+    assert_eq!(live(&lifetime, "xhci-pci"), 0, "{lifetime}");
+    assert_eq!(live(&lifetime, "base-xhci"), 1, "{lifetime}");
+    assert!(
+        lifetime.contains("holding base-xhci at <detached>"),
+        "{lifetime}"
+    );
+    // The access completes: the state finalizes then, with no second
+    // event.
+    assert!(hmp(&mut c, "mmio release").starts_with("access completed"));
+    let lifetime = hmp(&mut c, "info lifetime");
+    assert_eq!(live(&lifetime, "base-xhci"), 0, "{lifetime}");
+    c.ok("query-version", json!({}));
+    assert!(c.events.is_empty(), "{:?}", c.events);
+}
