@@ -160,7 +160,19 @@ fn serve_qmp(monitor: Monitor, endpoints: Vec<qmp::Endpoint>, args: &Args) -> Ex
     // QMP's `quit` ends the process from a client thread: the main thread
     // may be blocked reading the terminal. The server has drained every
     // client's queue (their `SHUTDOWN`) before calling this.
-    let on_quit: Arc<dyn Fn() + Send + Sync> = Arc::new(|| {
+    // Exiting skips the servers' destructors: remove the Unix socket
+    // files here, as they would.
+    let sockets: Vec<std::path::PathBuf> = endpoints
+        .iter()
+        .filter_map(|e| match e {
+            qmp::Endpoint::Unix(path) => Some(path.clone()),
+            qmp::Endpoint::Tcp(_) => None,
+        })
+        .collect();
+    let on_quit: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+        for path in &sockets {
+            let _ = std::fs::remove_file(path);
+        }
         let _ = std::io::stdout().flush();
         std::process::exit(0)
     });

@@ -512,6 +512,7 @@ fn quit_answers_then_sends_shutdown_to_everyone_and_the_process_ends() {
         json!({"guest": false, "reason": "host-qmp-quit"})
     );
     assert!(qom.wait().success());
+    assert!(!qom.socket.exists(), "the socket file is removed at quit");
 }
 
 #[test]
