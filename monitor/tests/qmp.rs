@@ -669,3 +669,46 @@ fn device_deleted_is_sent_once_out_of_the_tree_even_while_an_access_holds_its_st
     c.ok("query-version", json!({}));
     assert!(c.events.is_empty(), "{:?}", c.events);
 }
+
+#[test]
+fn a_client_past_the_limit_is_told_so_and_the_others_stay_served() {
+    let qom = Qom::start(&[]);
+    let mut clients: Vec<Client> = (0..64).map(|_| qom.connect()).collect();
+    let extra = UnixStream::connect(&qom.socket).unwrap();
+    let mut reader = BufReader::new(extra);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let refused: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        error_of(&refused),
+        (
+            "GenericError".into(),
+            "too many QMP clients: at most 64 at once".into()
+        )
+    );
+    line.clear();
+    assert_eq!(reader.read_line(&mut line).unwrap(), 0, "then disconnected");
+    let last = clients.last_mut().unwrap();
+    last.ok("qmp_capabilities", json!({}));
+    assert_eq!(
+        last.ok("qom-get", json!({"path": "/machine", "property": "type"})),
+        "virt-machine"
+    );
+    // One leaves: a newcomer gets a greeting again.
+    drop(clients.remove(0));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stream = UnixStream::connect(&qom.socket).unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.contains("\"QMP\"") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no room after a client left: {line}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
