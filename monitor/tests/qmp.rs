@@ -712,3 +712,27 @@ fn a_client_past_the_limit_is_told_so_and_the_others_stay_served() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn device_del_takes_a_path_which_reaches_devices_plugged_without_an_id() {
+    let qom = Qom::start(&[]);
+    let mut c = qom.negotiated();
+    c.ok("device_add", json!({"driver": "xhci-pci"}));
+    let anon = "/machine/peripheral-anon/device[0]";
+    assert_eq!(
+        c.ok("qom-get", json!({"path": anon, "property": "type"})),
+        "xhci-pci"
+    );
+    // A board's own device is not for device_del, by path either.
+    let (class, _) = c.error("device_del", json!({"id": "/machine/soc/uarts[0]"}));
+    assert_eq!(class, "DeviceNotFound");
+    c.ok("device_del", json!({"id": anon}));
+    // No id: the event has the path alone, as QEMU's.
+    assert_eq!(c.event("DEVICE_DELETED")["data"], json!({"path": anon}));
+    c.ok("device_add", json!({"driver": "xhci-pci", "id": "named"}));
+    c.ok("device_del", json!({"id": "/machine/peripheral/named"}));
+    assert_eq!(
+        c.event("DEVICE_DELETED")["data"],
+        json!({"device": "named", "path": "/machine/peripheral/named"})
+    );
+}

@@ -19,19 +19,31 @@ pub(crate) fn add(
     Ok(device.canonical_path().unwrap_or_default())
 }
 
-/// Unplugs device `id` (HMP's and QMP's `device_del`): unplug, unrealize,
-/// unparent; then `DEVICE_DELETED` goes to every QMP client. The event is
+/// Unplugs device `id`, or the device at the absolute path `id` (HMP's
+/// and QMP's `device_del`): unplug, unrealize, unparent; then
+/// `DEVICE_DELETED` goes to every QMP client, with the device's id
+/// (none for a device plugged without one) and its path. The event is
 /// sent once the device has left the tree: it may still finalize later,
 /// when an access in flight drops the last reference.
 pub(crate) fn del(monitor: &Monitor, id: &str) -> Result<(), qom_devices::Error> {
     let machine = monitor.machine();
-    let path = format!("{}/peripheral/{id}", machine.path());
+    let peripheral = format!("{}/peripheral/", machine.path());
+    let path = if id.starts_with('/') {
+        // Its canonical path, for the event; the reference is dropped at
+        // once, so that it does not delay finalize.
+        qom_rt::resolve_path(id)
+            .ok()
+            .and_then(|object| object.canonical_path())
+            .unwrap_or_else(|| id.to_string())
+    } else {
+        format!("{peripheral}{id}")
+    };
     machine.device_del(id)?;
     // `device_del` returned: the device is unrealized and out of the
     // tree. Say so only if that is what the tree shows.
     if qom_rt::resolve_path(&path).is_err() {
         let event = DeviceDeleted {
-            device: Some(id.to_string()),
+            device: path.strip_prefix(&peripheral).map(str::to_string),
             path,
         };
         monitor.events().emit("DEVICE_DELETED", Some(&event));
