@@ -224,6 +224,21 @@ async def device_add_and_del(t, qmp):
         cls, _ = await error_of(qmp, "qom-get", {"path": path, "property": "type"})
         check(cls == "DeviceNotFound", f"{kind} still in the tree after DEVICE_DELETED")
         report.append(f"{kind}: DEVICE_DELETED {event['data']}")
+    # Without an id: device_del by QOM path, and the event has no `device`.
+    kind = "piix3-usb-uhci" if t.kind == "qemu" else t.xhci
+    await qmp.execute("device_add", {"driver": kind})
+    anon = await qmp.execute("qom-list", {"path": "/machine/peripheral-anon"})
+    names = [e["name"] for e in anon if e["type"] == f"child<{kind}>"]
+    check(len(names) == 1, anon)
+    path = f"/machine/peripheral-anon/{names[0]}"
+    await qmp.execute("device_del", {"id": path})
+    try:
+        event = await next_event(qmp, "DEVICE_DELETED")
+    except asyncio.TimeoutError:
+        await qmp.execute("system_reset")  # QEMU: see above
+        event = await next_event(qmp, "DEVICE_DELETED")
+    check(event["data"] == {"path": path}, event)
+    report.append(f"{kind} without an id, deleted by path: DEVICE_DELETED {event['data']}")
     cls, desc = await error_of(qmp, "device_del", {"id": "no-such-device"})
     check(cls == "DeviceNotFound", (cls, desc))
     cls, desc = await error_of(qmp, "device_add", {"driver": "no-such-type"})
