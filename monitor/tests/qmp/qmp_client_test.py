@@ -154,12 +154,13 @@ async def types_and_properties(t, qmp):
 
 
 async def hotpluggable_types(t, qmp):
-    """The types device_del can remove: qom asks the machine (every PCI
-    type, those it refuses to unplug left out); for QEMU, the two USB
+    """The types device_del can remove: qom asks the machine (every
+    concrete device type is plugged; those the machine refuses, and those
+    it refuses to unplug, are left out); for QEMU, the two USB
     controllers the issue compares."""
     if t.kind == "qemu":
         return ["qemu-xhci", "piix3-usb-uhci"]
-    kinds = await qmp.execute("qom-list-types", {"implements": "pci-device"})
+    kinds = await qmp.execute("qom-list-types", {"implements": "device"})
     found = []
     for kind in sorted(k["name"] for k in kinds):
         probe = f"probe-{kind}"
