@@ -64,7 +64,12 @@ impl Qom {
     /// A client that has read the greeting (not negotiated).
     fn connect(&self) -> Client {
         let stream = UnixStream::connect(&self.socket).unwrap();
-        Client::new(Box::new(stream.try_clone().unwrap()), Box::new(stream))
+        let mut client = Client::new(
+            Box::new(stream.try_clone().unwrap()),
+            Box::new(stream.try_clone().unwrap()),
+        );
+        client.unix = Some(stream);
+        client
     }
 
     /// A client that has negotiated.
@@ -103,6 +108,8 @@ impl Drop for Qom {
 struct Client {
     reader: BufReader<Box<dyn Read + Send>>,
     writer: Box<dyn Write + Send>,
+    /// The Unix stream, when it is one, for a second writer.
+    unix: Option<UnixStream>,
     greeting: Value,
     /// Events read while waiting for an answer.
     events: Vec<Value>,
@@ -113,11 +120,21 @@ impl Client {
         let mut client = Client {
             reader: BufReader::new(read),
             writer,
+            unix: None,
             greeting: Value::Null,
             events: Vec::new(),
         };
         client.greeting = client.read().expect("a greeting");
         client
+    }
+
+    /// Another handle writing to the same connection.
+    fn writer_clone(&self) -> UnixStream {
+        self.unix
+            .as_ref()
+            .expect("a Unix client")
+            .try_clone()
+            .unwrap()
     }
 
     fn read(&mut self) -> Option<Value> {
@@ -735,4 +752,31 @@ fn device_del_takes_a_path_which_reaches_devices_plugged_without_an_id() {
         c.event("DEVICE_DELETED")["data"],
         json!({"device": "named", "path": "/machine/peripheral/named"})
     );
+}
+
+#[test]
+fn a_client_that_does_not_read_its_answers_is_held_back_and_loses_none() {
+    let qom = Qom::start(&[]);
+    let mut flooder = qom.negotiated();
+    const REQUESTS: usize = 5000;
+    // Written from another thread, while nobody reads the answers.
+    let request = br#"{"execute": "query-version"}"#.repeat(REQUESTS);
+    let mut sender = flooder.writer_clone();
+    let flood = std::thread::spawn(move || sender.write_all(&request).is_ok());
+    // Meanwhile another client is served.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut other = qom.negotiated();
+    assert_eq!(
+        other.ok("qom-get", json!({"path": "/machine", "property": "type"})),
+        "virt-machine"
+    );
+    // Every answer arrives once the flooder reads.
+    for i in 0..REQUESTS {
+        let answer = flooder.answer();
+        assert!(
+            answer["return"]["package"].is_string(),
+            "answer {i}: {answer}"
+        );
+    }
+    assert!(flood.join().unwrap(), "every request was read");
 }

@@ -128,6 +128,7 @@ pub struct QmpServer {
 trait Stream: Read + Write + Send + 'static {
     fn try_clone_stream(&self) -> io::Result<Box<dyn Stream>>;
     fn shutdown_both(&self);
+    fn set_write_timeout(&self, timeout: Duration) -> io::Result<()>;
 }
 
 impl Stream for UnixStream {
@@ -137,6 +138,9 @@ impl Stream for UnixStream {
     fn shutdown_both(&self) {
         let _ = self.shutdown(std::net::Shutdown::Both);
     }
+    fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        UnixStream::set_write_timeout(self, Some(timeout))
+    }
 }
 
 impl Stream for TcpStream {
@@ -145,6 +149,9 @@ impl Stream for TcpStream {
     }
     fn shutdown_both(&self) {
         let _ = self.shutdown(std::net::Shutdown::Both);
+    }
+    fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, Some(timeout))
     }
 }
 
@@ -179,8 +186,11 @@ impl QmpServer {
                 thread::Builder::new()
                     .name("qmp-accept".into())
                     .spawn(move || {
-                        for stream in listener.incoming().flatten() {
-                            serve(Box::new(stream), &context);
+                        for stream in listener.incoming() {
+                            match stream {
+                                Ok(stream) => serve(Box::new(stream), &context),
+                                Err(_) => accept_failed(),
+                            }
                         }
                     })
                     .map_err(|e| format!("cannot start the QMP thread: {e}"))?;
@@ -195,9 +205,14 @@ impl QmpServer {
                 thread::Builder::new()
                     .name("qmp-accept".into())
                     .spawn(move || {
-                        for stream in listener.incoming().flatten() {
-                            let _ = stream.set_nodelay(true);
-                            serve(Box::new(stream), &context);
+                        for stream in listener.incoming() {
+                            match stream {
+                                Ok(stream) => {
+                                    let _ = stream.set_nodelay(true);
+                                    serve(Box::new(stream), &context);
+                                }
+                                Err(_) => accept_failed(),
+                            }
                         }
                     })
                     .map_err(|e| format!("cannot start the QMP thread: {e}"))?;
@@ -238,6 +253,20 @@ fn drain(events: &Events, timeout: Duration) {
         thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// After a failed `accept` (out of file descriptors, most likely): wait
+/// a little rather than spin, so that clients leaving can free some.
+fn accept_failed() {
+    thread::sleep(Duration::from_millis(10));
+}
+
+/// How long a write to a client may block before the client counts as
+/// gone: one that stops reading cannot keep its threads forever.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many answers and events may wait for a client; past this the
+/// server reads no more of its requests until it reads its answers.
+pub const MAX_PENDING: usize = 1024;
 
 /// What every client thread shares.
 struct Context {
@@ -280,6 +309,9 @@ fn client(stream: Box<dyn Stream>, context: &Context) {
     let Ok(mut output) = stream.try_clone_stream() else {
         return;
     };
+    if output.set_write_timeout(WRITE_TIMEOUT).is_err() {
+        return;
+    }
     let (queue, lines) = mpsc::channel::<String>();
     let outbox = Outbox::new(queue);
     let pending = Arc::clone(&outbox.pending);
@@ -310,9 +342,24 @@ fn client(stream: Box<dyn Stream>, context: &Context) {
     let mut quit = false;
     // End of input (a partial request at the end is dropped, never run)
     // or a broken connection ends the loop.
-    'connection: while let Ok(read @ 1..) = input.read(&mut chunk) {
+    'connection: loop {
+        let read = match input.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
         framer.push(&chunk[..read], &mut frames);
         for frame in frames.drain(..) {
+            // Backpressure: a client that sends without reading its
+            // answers is not read further until it does (or until its
+            // writer gives up on it, after WRITE_TIMEOUT).
+            while outbox.pending() >= MAX_PENDING {
+                if writer.is_finished() {
+                    break 'connection;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
             let request = match frame {
                 Frame::Request(request) => request,
                 Frame::TooLong => {
