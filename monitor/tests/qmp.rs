@@ -780,3 +780,20 @@ fn a_client_that_does_not_read_its_answers_is_held_back_and_loses_none() {
     }
     assert!(flood.join().unwrap(), "every request was read");
 }
+
+#[test]
+fn hmp_quit_through_qmp_is_quit() {
+    let mut qom = Qom::start(&[]);
+    let mut watcher = qom.negotiated();
+    let mut c = qom.negotiated();
+    assert_eq!(
+        c.execute("human-monitor-command", json!({"command-line": "quit"})),
+        json!({"return": ""})
+    );
+    let shutdown = watcher.event("SHUTDOWN");
+    assert_eq!(
+        shutdown["data"],
+        json!({"guest": false, "reason": "host-qmp-quit"})
+    );
+    assert!(qom.wait().success());
+}
