@@ -94,8 +94,9 @@ const FIRMWARE_DIRS: [&str; 2] = ["/usr/share/qemu", "/usr/share/seabios"];
 fn qemu_style(args: impl IntoIterator<Item = String>) -> Vec<String> {
     args.into_iter()
         .map(|a| match a.as_str() {
+            "-qmp" => "--qmp".to_string(),
             "-device" | "-machine" | "-accel" | "-bios" | "-usb" | "-serial" | "-debugcon"
-            | "-incoming" | "-qmp" => {
+            | "-incoming" => {
                 format!("-{a}")
             }
             _ => a,
