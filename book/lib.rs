@@ -54,6 +54,9 @@ pub mod porting {}
 #[doc = include_str!("src/monitor.md")]
 pub mod monitor {}
 
+#[doc = include_str!("src/qmp.md")]
+pub mod qmp {}
+
 #[doc = include_str!("src/guests.md")]
 pub mod guests {}
 

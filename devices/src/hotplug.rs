@@ -80,12 +80,34 @@ pub fn device_add(
 }
 
 /// Unplugs, unrealizes and unparents the device with `id` under
-/// `machine`. It finalizes at its last reference.
+/// `machine`, or at the absolute path `id` (QEMU's `device_del` takes
+/// either: a device plugged without an id has only its path, under
+/// `peripheral-anon`). It finalizes at its last reference.
 pub fn device_del(machine: &str, id: &str, handler: &dyn HotplugHandler) -> Result<()> {
-    let peripheral = qom_rt::container(&format!("{machine}/peripheral"))?;
-    let object = peripheral
-        .resolve(id)
-        .map_err(|_| Error::NoSuchDevice { id: id.to_string() })?;
+    let no_such = || Error::NoSuchDevice { id: id.to_string() };
+    let object = if id.starts_with('/') {
+        let object = qom_rt::resolve_path(id).map_err(|_| no_such())?;
+        // Only what `device_add` plugged: a child of `peripheral` or
+        // `peripheral-anon`, not a board's own device.
+        let path = object.canonical_path().unwrap_or_default();
+        let plugged = [
+            format!("{machine}/peripheral/"),
+            format!("{machine}/peripheral-anon/"),
+        ]
+        .iter()
+        .any(|prefix| {
+            path.strip_prefix(prefix.as_str())
+                .is_some_and(|name| !name.contains('/'))
+        });
+        if !plugged {
+            return Err(no_such());
+        }
+        object
+    } else {
+        qom_rt::container(&format!("{machine}/peripheral"))?
+            .resolve(id)
+            .map_err(|_| no_such())?
+    };
     let device = object
         .downcast::<Device>()
         .ok_or_else(|| Error::NoSuchDevice { id: id.to_string() })?;

@@ -4,15 +4,20 @@
 //! qom [-M NAME | -M help] [-accel kvm [-S]] [-bios FILE] [-m SIZE] [-usb]
 //!     [-serial stdio|file:PATH|null] [-debugcon stdio|file:PATH|null]
 //!     [-device TYPE,id=ID,prop=value,...]... [-incoming file:PATH]
+//!     [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]...
 //!     [-c "cmd; cmd"] [--echo]
 //! ```
 //!
 //! Commands come from `-c`, from standard input when it is not a
 //! terminal, or from an interactive prompt. In `-c` and script mode the
-//! exit status is non-zero if any command failed.
+//! exit status is non-zero if any command failed. With `-qmp`, QMP
+//! clients drive the same machine, and the process runs until `quit`
+//! (from either side) or the end of the interactive prompt: the end of a
+//! script or of `-c` does not end it.
 
 use crate::commands;
-use crate::monitor::Monitor;
+use crate::monitor::{Monitor, RunLine, SharedMonitor};
+use crate::qmp;
 use crate::{prompt, script};
 use clap::Parser;
 use qom_devices::chardev::{Capture, CharBackend};
@@ -22,6 +27,8 @@ use qom_vmm::{Vm, VmOptions};
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Command-line options.
 #[derive(Parser)]
@@ -69,6 +76,10 @@ struct Args {
     /// or `null`; `wait serial` searches it.
     #[arg(long, value_name = "BACKEND")]
     serial: Option<String>,
+    /// Serve QMP at `unix:PATH,server=on,wait=off` or
+    /// `tcp:HOST:PORT,server=on,wait=off`; may be repeated.
+    #[arg(long = "qmp", value_name = "ENDPOINT")]
+    qmp: Vec<String>,
     /// Add a debug console (port 0x402 on `pc`) sending to `stdio`,
     /// `file:PATH` or `null`; `wait debugcon` searches it.
     #[arg(long, value_name = "BACKEND")]
@@ -83,6 +94,7 @@ const FIRMWARE_DIRS: [&str; 2] = ["/usr/share/qemu", "/usr/share/seabios"];
 fn qemu_style(args: impl IntoIterator<Item = String>) -> Vec<String> {
     args.into_iter()
         .map(|a| match a.as_str() {
+            "-qmp" => "--qmp".to_string(),
             "-device" | "-machine" | "-accel" | "-bios" | "-usb" | "-serial" | "-debugcon"
             | "-incoming" => {
                 format!("-{a}")
@@ -116,8 +128,21 @@ pub fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
+    let endpoints = match args
+        .qmp
+        .iter()
+        .map(|spec| qmp::Endpoint::parse(spec))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(endpoints) => endpoints,
+        Err(message) => {
+            let _ = writeln!(std::io::stderr(), "Error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     match start(&args) {
         Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(monitor)) if !endpoints.is_empty() => serve_qmp(monitor, endpoints, &args),
         Ok(Some(mut monitor)) => match run_session(&mut monitor, &args) {
             0 => ExitCode::SUCCESS,
             _ => ExitCode::FAILURE,
@@ -126,6 +151,57 @@ pub fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
             let _ = writeln!(std::io::stderr(), "Error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs the HMP session and the QMP servers on one shared monitor until
+/// `quit` from either side (or the end of the interactive prompt).
+fn serve_qmp(monitor: Monitor, endpoints: Vec<qmp::Endpoint>, args: &Args) -> ExitCode {
+    let mut shared = SharedMonitor::new(monitor);
+    // QMP's `quit` ends the process from a client thread: the main thread
+    // may be blocked reading the terminal. The server has drained every
+    // client's queue (their `SHUTDOWN`) before calling this.
+    // Exiting skips the servers' destructors: remove the Unix socket
+    // files here, as they would.
+    let sockets: Vec<std::path::PathBuf> = endpoints
+        .iter()
+        .filter_map(|e| match e {
+            qmp::Endpoint::Unix(path) => Some(path.clone()),
+            qmp::Endpoint::Tcp(_) => None,
+        })
+        .collect();
+    let on_quit: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+        for path in &sockets {
+            let _ = std::fs::remove_file(path);
+        }
+        let _ = std::io::stdout().flush();
+        std::process::exit(0)
+    });
+    let mut servers = Vec::new();
+    for endpoint in endpoints {
+        match qmp::QmpServer::start(endpoint, Arc::clone(shared.monitor()), Arc::clone(&on_quit)) {
+            Ok(server) => servers.push(server),
+            Err(message) => {
+                let _ = writeln!(std::io::stderr(), "Error: {message}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let interactive = args.commands.is_none() && std::io::stdin().is_terminal();
+    let failures = run_session(&mut shared, args);
+    if !shared.quit_seen() && !interactive {
+        // The script or `-c` ended: the machine goes on serving QMP until
+        // a client's `quit` ends the process.
+        loop {
+            std::thread::park();
+        }
+    }
+    for server in &servers {
+        server.drain(Duration::from_secs(2));
+    }
+    match failures {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
     }
 }
 
@@ -272,7 +348,7 @@ fn machine_help() -> String {
 
 /// Runs the commands from `-c`, standard input or the prompt; returns
 /// how many failed.
-fn run_session(monitor: &mut Monitor, args: &Args) -> usize {
+fn run_session(monitor: &mut impl RunLine, args: &Args) -> usize {
     let (stdout, stderr) = (&mut std::io::stdout(), &mut std::io::stderr());
     if let Some(commands) = &args.commands {
         let commands = script::split_commands(commands);
@@ -282,7 +358,7 @@ fn run_session(monitor: &mut Monitor, args: &Args) -> usize {
         let stdin = std::io::stdin().lock();
         script::run_script(monitor, stdin, args.echo, stdout, stderr)
     } else {
-        let name = monitor.machine().name();
+        let name = monitor.shared_machine().name();
         println!("qom monitor on machine `{name}` - type `help` for commands");
         match prompt::run_interactive(monitor) {
             Ok(()) => 0,

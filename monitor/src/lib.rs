@@ -14,6 +14,11 @@
 //! from its own `main` (types register themselves through `inventory`).
 //! In process, [`Monitor`] runs one command line at a time.
 //!
+//! With `-qmp unix:PATH,server=on,wait=off` (or `tcp:HOST:PORT,...`),
+//! QMP clients — QEMU's `qemu.qmp`, `qmp-shell`, management software —
+//! drive the same machine ([`qmp`]); each QMP command calls the operation
+//! its HMP command calls.
+//!
 //! One table, [`COMMANDS`], is the source of truth for dispatch, `help`,
 //! `info` subcommands and completion ([`complete`]).
 
@@ -22,11 +27,12 @@ mod commands;
 mod completion;
 mod monitor;
 mod prompt;
+pub mod qmp;
 mod script;
 
 pub use cli::{main, run};
 pub use commands::{find, names, Arg, Command, COMMANDS};
 pub use completion::complete;
-pub use monitor::{CommandError, Flow, Monitor};
+pub use monitor::{CommandError, Flow, Monitor, RunLine, SharedMonitor};
 pub use prompt::run_interactive;
 pub use script::{run_commands, run_script, split_commands};

@@ -2,11 +2,13 @@
 //! time through the command table.
 
 use crate::commands::{self, Action, Command, Failure};
+use crate::qmp::events::Events;
 use qom_devices::chardev::Capture;
 use qom_devices::memory::HeldAccess;
 use qom_devices::Machine;
 use qom_vmm::Vm;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// A failed command: the one line printed on stderr (after `Error: `).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +57,18 @@ pub struct Monitor {
     pub(crate) held: Vec<HeldAccess>,
     /// Set by `quit`; `execute` reports it as [`Flow::Quit`].
     pub(crate) quit: bool,
+    /// Where events for QMP clients go (`DEVICE_DELETED`, `STOP`, ...),
+    /// whichever monitor ran the command that raised them.
+    events: Events,
+    /// Cleared when the monitor goes, to end the guest watcher.
+    watching: Arc<AtomicBool>,
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        // Release: the watcher's Acquire load sees it and ends.
+        self.watching.store(false, Ordering::Release);
+    }
 }
 
 /// A device's output that `wait` can search: `serial` or `debugcon`.
@@ -75,6 +89,8 @@ impl Monitor {
             consoles: Vec::new(),
             held: Vec::new(),
             quit: false,
+            events: Events::new(),
+            watching: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -90,9 +106,22 @@ impl Monitor {
     }
 
     /// Runs `vm`, a guest on this monitor's machine: `stop`, `cont`,
-    /// `system_reset`, `info status` and `info registers` act on it.
+    /// `system_reset`, `info status` and `info registers` act on it. A
+    /// watcher thread tells QMP clients when the guest itself stops the
+    /// machine (`SHUTDOWN`, then `STOP`).
     pub fn attach_guest(&mut self, vm: Vm) {
+        crate::qmp::events::watch_guest(
+            vm.watch(),
+            self.events.clone(),
+            Arc::clone(&self.watching),
+        );
         self.guest = Some(vm);
+    }
+
+    /// The events this monitor's commands raise, for QMP clients to
+    /// subscribe to.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// The guest, if one runs.
@@ -163,6 +192,78 @@ impl Monitor {
                 }
             }
         }
+    }
+}
+
+/// What runs HMP command lines for a script or the prompt: a
+/// [`Monitor`] of its own, or a [`SharedMonitor`] that QMP clients use
+/// too.
+pub trait RunLine {
+    /// Runs one command line, as [`Monitor::execute`].
+    fn run_line(&mut self, line: &str) -> Result<(String, Flow), CommandError>;
+    /// The machine, for the prompt's completion.
+    fn shared_machine(&self) -> Arc<Machine>;
+}
+
+impl RunLine for Monitor {
+    fn run_line(&mut self, line: &str) -> Result<(String, Flow), CommandError> {
+        self.execute(line)
+    }
+
+    fn shared_machine(&self) -> Arc<Machine> {
+        Monitor::shared_machine(self)
+    }
+}
+
+/// A monitor shared between the HMP session and QMP clients: each
+/// command line locks it for the time it runs, so commands from either
+/// side run one at a time, whole.
+#[derive(Clone)]
+pub struct SharedMonitor {
+    monitor: Arc<Mutex<Monitor>>,
+    quit: bool,
+}
+
+impl SharedMonitor {
+    /// Shares `monitor`.
+    pub fn new(monitor: Monitor) -> SharedMonitor {
+        SharedMonitor {
+            monitor: Arc::new(Mutex::new(monitor)),
+            quit: false,
+        }
+    }
+
+    /// The monitor, for the QMP server.
+    pub fn monitor(&self) -> &Arc<Mutex<Monitor>> {
+        &self.monitor
+    }
+
+    /// Whether an HMP `quit` ran through this handle.
+    pub fn quit_seen(&self) -> bool {
+        self.quit
+    }
+}
+
+impl RunLine for SharedMonitor {
+    fn run_line(&mut self, line: &str) -> Result<(String, Flow), CommandError> {
+        // A command that panicked under the lock left the monitor as the
+        // command left it; the session goes on, as with QMP.
+        let result = self
+            .monitor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .execute(line);
+        if matches!(result, Ok((_, Flow::Quit))) {
+            self.quit = true;
+        }
+        result
+    }
+
+    fn shared_machine(&self) -> Arc<Machine> {
+        self.monitor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .shared_machine()
     }
 }
 

@@ -2,7 +2,7 @@
 //! (rustyline), for when standard input is a terminal.
 
 use crate::completion::complete;
-use crate::monitor::{Flow, Monitor};
+use crate::monitor::{Flow, RunLine};
 use qom_devices::Machine;
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -49,7 +49,7 @@ impl Helper for Completion {}
 
 /// The interactive prompt, `(qom) `, until `quit`, Ctrl-D or Ctrl-C.
 /// Errors are printed and the session goes on.
-pub fn run_interactive(monitor: &mut Monitor) -> rustyline::Result<()> {
+pub fn run_interactive(monitor: &mut impl RunLine) -> rustyline::Result<()> {
     let mut editor: Editor<Completion, _> = Editor::new()?;
     editor.set_helper(Some(Completion {
         machine: monitor.shared_machine(),
@@ -60,7 +60,7 @@ pub fn run_interactive(monitor: &mut Monitor) -> rustyline::Result<()> {
         match editor.readline("(qom) ") {
             Ok(line) => {
                 let _ = editor.add_history_entry(line.as_str());
-                match monitor.execute(&line) {
+                match monitor.run_line(&line) {
                     Ok((text, flow)) => {
                         let _ = stdout.write_all(text.as_bytes());
                         if flow == Flow::Quit {

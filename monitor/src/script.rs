@@ -1,6 +1,6 @@
 //! Running many commands: `-c "cmd; cmd"` and scripts on standard input.
 
-use crate::monitor::{Flow, Monitor};
+use crate::monitor::{Flow, RunLine};
 use std::io::{BufRead, Write};
 
 /// Splits `-c`'s argument into commands at each `;`. A backslash quotes
@@ -40,7 +40,7 @@ pub fn split_commands(text: &str) -> Vec<String> {
 /// command is printed after a `(qom) ` prompt first (and each `#` comment
 /// as it is), so the output reads as a transcript.
 pub fn run_commands<'a>(
-    monitor: &mut Monitor,
+    monitor: &mut impl RunLine,
     lines: impl IntoIterator<Item = &'a str>,
     echo: bool,
     out: &mut dyn Write,
@@ -54,7 +54,7 @@ pub fn run_commands<'a>(
         } else if echo && !trimmed.is_empty() {
             let _ = writeln!(out, "(qom) {trimmed}");
         }
-        match monitor.execute(line) {
+        match monitor.run_line(line) {
             Ok((text, flow)) => {
                 let _ = out.write_all(text.as_bytes());
                 let _ = out.flush();
@@ -74,7 +74,7 @@ pub fn run_commands<'a>(
 /// Runs a script read from `input`, one command a line (a `;` is part of
 /// the line, not a separator).
 pub fn run_script(
-    monitor: &mut Monitor,
+    monitor: &mut impl RunLine,
     input: impl BufRead,
     echo: bool,
     out: &mut dyn Write,

@@ -44,7 +44,7 @@ mod vm;
 pub use control::RunState;
 pub use error::{Error, Result};
 pub use regs::Registers;
-pub use vm::{Vm, VmOptions, IDENTITY_MAP_ADDR};
+pub use vm::{RunStateWatch, Vm, VmOptions, IDENTITY_MAP_ADDR};
 
 /// Whether `/dev/kvm` can be opened and answers the KVM API this crate
 /// needs; `Err` says why not in one line (for skipping tests).

@@ -319,6 +319,46 @@ impl Vm {
     /// Waits until the run state satisfies `done` or `timeout` passes;
     /// returns the state it last saw.
     pub fn wait_for(&self, timeout: Duration, done: impl Fn(&RunState) -> bool) -> RunState {
+        self.watch().wait_for(timeout, done)
+    }
+
+    /// A handle that reads and waits on the run state from another
+    /// thread, for as long as it lives (after the VM is dropped it stays
+    /// `paused`).
+    pub fn watch(&self) -> RunStateWatch {
+        RunStateWatch {
+            control: Arc::clone(&self.control),
+        }
+    }
+}
+
+/// Reads and waits on a VM's run state from another thread: the
+/// monitor's watcher, which tells QMP clients when the guest shuts down.
+///
+/// ```no_run
+/// # fn demo(vm: &qom_vmm::Vm) {
+/// use std::time::Duration;
+/// let watch = vm.watch();
+/// std::thread::spawn(move || {
+///     let state = watch.wait_for(Duration::from_secs(1), |s| *s != qom_vmm::RunState::Running);
+///     println!("{state}");
+/// });
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RunStateWatch {
+    control: Arc<Control>,
+}
+
+impl RunStateWatch {
+    /// The run state now.
+    pub fn status(&self) -> RunState {
+        self.control.lock().state.clone()
+    }
+
+    /// Waits until the run state satisfies `done` or `timeout` passes;
+    /// returns the state it last saw.
+    pub fn wait_for(&self, timeout: Duration, done: impl Fn(&RunState) -> bool) -> RunState {
         let deadline = Instant::now() + timeout;
         let mut shared = self.control.lock();
         while !done(&shared.state) {

@@ -11,4 +11,4 @@ pub use config::{reg, ConfigSpace, PciConfig, PciSlot};
 pub use device::{BarKind, PciBar, PciDevice, PciDeviceClass, PciDeviceImpl};
 pub use dma::DmaError;
 pub use host::{PciHost, ECAM_BASE, ECAM_SIZE, MMIO_BASE, MMIO_SIZE, PIO_BASE, PIO_SIZE};
-pub use info::{info_pci, PciFunctions};
+pub use info::{describe, info_pci, PciBarInfo, PciFunctionInfo, PciFunctions};

@@ -1,9 +1,55 @@
-//! `device_add` and `device_del`, and `device_add TYPE,help`.
+//! `device_add` and `device_del`, and `device_add TYPE,help`. The
+//! operations themselves ([`add`], [`del`]) are shared with QMP.
 
 use super::Failure;
 use crate::monitor::Monitor;
+use crate::qmp::events::DeviceDeleted;
 use qom_devices::DeviceOptions;
+use qom_rt::prelude::*;
 use std::fmt::Write;
+
+/// Plugs a device (HMP's and QMP's `device_add`): the board's hotplug
+/// handler accepts the type, then create, set properties, attach,
+/// realize, plug; on error nothing remains. Returns its path.
+pub(crate) fn add(
+    monitor: &Monitor,
+    options: &DeviceOptions,
+) -> Result<String, qom_devices::Error> {
+    let device = monitor.machine().device_add_options(options)?;
+    Ok(device.canonical_path().unwrap_or_default())
+}
+
+/// Unplugs device `id`, or the device at the absolute path `id` (HMP's
+/// and QMP's `device_del`): unplug, unrealize, unparent; then
+/// `DEVICE_DELETED` goes to every QMP client, with the device's id
+/// (none for a device plugged without one) and its path. The event is
+/// sent once the device has left the tree: it may still finalize later,
+/// when an access in flight drops the last reference.
+pub(crate) fn del(monitor: &Monitor, id: &str) -> Result<(), qom_devices::Error> {
+    let machine = monitor.machine();
+    let peripheral = format!("{}/peripheral/", machine.path());
+    let path = if id.starts_with('/') {
+        // Its canonical path, for the event; the reference is dropped at
+        // once, so that it does not delay finalize.
+        qom_rt::resolve_path(id)
+            .ok()
+            .and_then(|object| object.canonical_path())
+            .unwrap_or_else(|| id.to_string())
+    } else {
+        format!("{peripheral}{id}")
+    };
+    machine.device_del(id)?;
+    // `device_del` returned: the device is unrealized and out of the
+    // tree. Say so only if that is what the tree shows.
+    if qom_rt::resolve_path(&path).is_err() {
+        let event = DeviceDeleted {
+            device: path.strip_prefix(&peripheral).map(str::to_string),
+            path,
+        };
+        monitor.events().emit("DEVICE_DELETED", Some(&event));
+    }
+    Ok(())
+}
 
 /// `device_add TYPE,id=ID,prop=value,...` or `device_add TYPE,help`.
 pub(super) fn device_add(monitor: &mut Monitor, _: &[&str], spec: &str) -> Result<String, Failure> {
@@ -14,7 +60,7 @@ pub(super) fn device_add(monitor: &mut Monitor, _: &[&str], spec: &str) -> Resul
     if options.help {
         return Ok(device_help(&options.type_name)?);
     }
-    monitor.machine().device_add_options(&options)?;
+    add(monitor, &options)?;
     Ok(String::new())
 }
 
@@ -23,7 +69,7 @@ pub(super) fn device_del(monitor: &mut Monitor, args: &[&str], _: &str) -> Resul
     let [id] = args else {
         return Err(Failure::Usage);
     };
-    monitor.machine().device_del(id)?;
+    del(monitor, id)?;
     Ok(String::new())
 }
 

@@ -5,10 +5,10 @@
 mod graph;
 mod guest;
 pub(crate) mod hotplug;
-mod info;
+pub(crate) mod info;
 pub(crate) mod migration;
-mod qom;
-mod run;
+pub(crate) mod qom;
+pub(crate) mod run;
 
 use crate::monitor::{CommandError, Monitor};
 use std::fmt::Write;
@@ -394,8 +394,20 @@ fn quit(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure
     if !args.is_empty() {
         return Err(Failure::Usage);
     }
-    monitor.quit = true;
+    request_quit(monitor);
     Ok(String::new())
+}
+
+/// HMP's and QMP's `quit`: the session ends after this command, and the
+/// QMP clients get `SHUTDOWN` (QEMU's cause `host-qmp-quit`, which HMP's
+/// `quit` gives too).
+pub(crate) fn request_quit(monitor: &mut Monitor) {
+    monitor.quit = true;
+    let shutdown = crate::qmp::events::Shutdown {
+        guest: false,
+        reason: "host-qmp-quit".into(),
+    };
+    monitor.events().emit("SHUTDOWN", Some(&shutdown));
 }
 
 /// Decimal or `0x` hexadecimal, `_` separators allowed.

@@ -1,4 +1,5 @@
 //! `qom-list`, `qom-get` and `qom-set`: objects and properties by path.
+//! [`get_value`] and [`set_value`] are the operations, shared with QMP.
 
 use super::Failure;
 use crate::monitor::Monitor;
@@ -13,12 +14,38 @@ pub(super) fn list(_: &mut Monitor, args: &[&str], _: &str) -> Result<String, Fa
     Ok(qom_rt::format_qom_list(&qom_rt::qom_list(path)?))
 }
 
+/// The value of `property` of the object at `path` in string form, and
+/// the name of its type as `qom-list` shows it (`uint32`, `bool`;
+/// `string` for `type`).
+pub(crate) fn get_value(
+    path: &str,
+    property: &str,
+) -> Result<(String, &'static str), qom_rt::Error> {
+    let object = qom_rt::resolve_path(path)?;
+    let value = object.get_property(property)?;
+    let type_name = object
+        .header()
+        .type_info()
+        .ancestors()
+        .iter()
+        .flat_map(|level| level.own_properties())
+        .find(|p| p.name() == property)
+        .map_or("string", |p| p.type_name());
+    Ok((value, type_name))
+}
+
+/// Sets `property` of the object at `path` from its string form (parsed
+/// as the property's type; refused after realize).
+pub(crate) fn set_value(path: &str, property: &str, value: &str) -> Result<(), qom_rt::Error> {
+    qom_rt::resolve_path(path)?.set_property(property, value)
+}
+
 /// `qom-get PATH PROP`: the value alone.
 pub(super) fn get(_: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
     let [path, property] = args else {
         return Err(Failure::Usage);
     };
-    let value = qom_rt::resolve_path(path)?.get_property(property)?;
+    let (value, _) = get_value(path, property)?;
     Ok(format!("{value}\n"))
 }
 
@@ -28,6 +55,6 @@ pub(super) fn set(_: &mut Monitor, args: &[&str], _: &str) -> Result<String, Fai
     let [path, property, value] = args else {
         return Err(Failure::Usage);
     };
-    qom_rt::resolve_path(path)?.set_property(property, value)?;
+    set_value(path, property, value)?;
     Ok(String::new())
 }

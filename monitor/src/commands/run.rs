@@ -3,7 +3,8 @@
 //! waits for a pattern in a console's output so that scripts never sleep.
 
 use super::{fail, Failure};
-use crate::monitor::Monitor;
+use crate::monitor::{CommandError, Monitor};
+use crate::qmp::events::{NoData, Reset};
 use qom_vmm::{RunState, Vm};
 use std::time::{Duration, Instant};
 
@@ -11,12 +12,12 @@ use std::time::{Duration, Instant};
 pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
 /// The guest, or the error every run-state command gives without one.
-fn guest(monitor: &Monitor) -> Result<&Vm, Failure> {
+pub(crate) fn guest(monitor: &Monitor) -> Result<&Vm, CommandError> {
     monitor.guest().ok_or_else(|| {
         let machine = monitor.machine().name();
-        Failure::Error(crate::CommandError(format!(
+        CommandError(format!(
             "no guest runs on machine `{machine}`: start qom with -accel kvm (on -M pc)"
-        )))
+        ))
     })
 }
 
@@ -28,42 +29,72 @@ fn no_args(args: &[&str]) -> Result<(), Failure> {
     }
 }
 
-/// `stop`: the vCPUs leave the guest and wait.
-pub(super) fn stop(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
-    no_args(args)?;
-    guest(monitor)?
-        .pause()
-        .map_err(|e| Failure::Error(crate::CommandError(e.to_string())))?;
-    Ok(String::new())
+/// `stop`: the vCPUs leave the guest and wait. `STOP` goes to the QMP
+/// clients when the guest was running.
+pub(crate) fn stop_guest(monitor: &Monitor) -> Result<(), CommandError> {
+    let vm = guest(monitor)?;
+    let was_running = vm.status() == RunState::Running;
+    vm.pause().map_err(|e| CommandError(e.to_string()))?;
+    if was_running {
+        monitor.events().emit("STOP", None::<&NoData>);
+    }
+    Ok(())
 }
 
 /// `cont`: the guest runs (again). After a shutdown it needs
-/// `system_reset` first, as in QEMU.
-pub(super) fn cont(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
-    no_args(args)?;
+/// `system_reset` first, as in QEMU. `RESUME` goes to the QMP clients
+/// when it was not running.
+pub(crate) fn cont_guest(monitor: &Monitor) -> Result<(), CommandError> {
     let vm = guest(monitor)?;
     match vm.status() {
-        RunState::Prelaunch | RunState::Paused | RunState::Running => {
+        RunState::Running => Ok(()),
+        RunState::Prelaunch | RunState::Paused => {
             vm.resume();
-            Ok(String::new())
+            monitor.events().emit("RESUME", None::<&NoData>);
+            Ok(())
         }
-        stopped => fail(format!(
+        stopped => Err(CommandError(format!(
             "the guest cannot continue ({stopped}); `system_reset` first"
-        )),
+        ))),
     }
 }
 
 /// `system_reset`: devices, interrupt controllers and vCPUs back to their
-/// power-on state.
+/// power-on state; `RESET` goes to the QMP clients.
+pub(crate) fn reset_guest(monitor: &Monitor) -> Result<(), CommandError> {
+    guest(monitor)?
+        .reset()
+        .map_err(|e| CommandError(e.to_string()))?;
+    let reset = Reset {
+        guest: false,
+        reason: "host-qmp-system-reset".into(),
+    };
+    monitor.events().emit("RESET", Some(&reset));
+    Ok(())
+}
+
+/// `stop`.
+pub(super) fn stop(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
+    no_args(args)?;
+    stop_guest(monitor)?;
+    Ok(String::new())
+}
+
+/// `cont`.
+pub(super) fn cont(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
+    no_args(args)?;
+    cont_guest(monitor)?;
+    Ok(String::new())
+}
+
+/// `system_reset`.
 pub(super) fn system_reset(
     monitor: &mut Monitor,
     args: &[&str],
     _: &str,
 ) -> Result<String, Failure> {
     no_args(args)?;
-    guest(monitor)?
-        .reset()
-        .map_err(|e| Failure::Error(crate::CommandError(e.to_string())))?;
+    reset_guest(monitor)?;
     Ok(String::new())
 }
 
