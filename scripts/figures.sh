@@ -7,7 +7,8 @@
 #   scripts/figures.sh bench model  # only some sections
 #
 # Sections: instructions bench model stress seed-race loom guests usb qmp
-# fuzz. Timings move with the machine's load (the benches print ranges and
+# fuzz (guests, usb and qmp need /dev/kvm or QEMU as .ci/guests.sh and
+# .ci/qmp.sh install them). Timings move with the machine's load (the benches print ranges and
 # alternate the two sides of every ratio in one process); instruction
 # counts (callgrind) do not. FUZZ_SECONDS (default 600) sets each fuzz
 # target's run; CI_LOG=path adds the step timings of a `.ci/run` log.
@@ -110,10 +111,15 @@ if want usb && [ -f vmm/benches/usb_storage.rs ]; then
     end_section
 fi
 
-if want qmp && [ -x monitor/tests/qmp/bench_roundtrip.sh ]; then
+if want qmp; then
     step "qmp"
-    section "QMP qom-get round trips: qom against QEMU" "monitor/tests/qmp/bench_roundtrip.sh"
-    monitor/tests/qmp/bench_roundtrip.sh >> "$tmp" 2>&1 || true
+    cargo build --release -p qom-monitor --bin qom
+    [ -x target/qmp-venv/bin/python ] || python3 -m venv target/qmp-venv
+    target/qmp-venv/bin/pip install --quiet 'qemu.qmp==0.0.6'
+    section "QMP qom-get round trips: qom against QEMU" \
+        "target/qmp-venv/bin/python monitor/tests/qmp/roundtrip.py --qom target/release/qom --qemu qemu-system-x86_64"
+    target/qmp-venv/bin/python monitor/tests/qmp/roundtrip.py --qom target/release/qom \
+        --qemu qemu-system-x86_64 >> "$tmp" 2>&1 || true
     end_section
 fi
 
