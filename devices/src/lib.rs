@@ -36,6 +36,7 @@ pub mod options;
 pub mod pc;
 pub mod pci;
 pub mod sysbus;
+pub mod usb;
 
 pub use device::{Device, DeviceClass, DeviceImpl};
 pub use error::{Error, Result};
