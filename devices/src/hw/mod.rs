@@ -4,3 +4,4 @@ pub mod pl011;
 pub mod soc;
 pub mod sp804;
 pub mod usb;
+pub mod xhci;

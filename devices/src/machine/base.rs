@@ -261,6 +261,11 @@ pub trait CpuBoard {
     fn connect_irqs(&self, set_irq: IrqSink);
     /// Wires the devices that ask the machine to stop.
     fn connect_exit(&self, exit: ExitSink);
+    /// Wires PCI functions' message-signalled interrupts (MSI/MSI-X) to
+    /// the accelerator. A board without them ignores it.
+    fn connect_msi(&self, msi: crate::pci::MsiSink) {
+        let _ = msi;
+    }
 }
 
 /// A board type, as `-M help` lists it.

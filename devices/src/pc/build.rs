@@ -128,6 +128,18 @@ fn pci_bus(m: &PcMachine, usb: bool) -> Result<()> {
         device.realize()?;
     }
     m.pci.set_windows(m.pci_memory().root(), m.io().root());
+    let msi = m.msi.clone();
+    let sink: crate::pci::MsiSink = std::sync::Arc::new(move |address, data| {
+        let sink = msi.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match sink {
+            Some(sink) => sink(address, data),
+            None => {
+                tracing::debug!(target: "pci", address, data, "MSI dropped: no accelerator takes messages")
+            }
+        }
+    });
+    m.pci
+        .set_bus_master(m.upcast::<MachineState>().system().root(), Some(sink));
     m.pci.set_irqs(m.piix3.irqs.clone());
     m.pci.attach(0x00, m.i440fx.upcast())?;
     m.pci.attach(0x08, m.piix3.upcast())?;

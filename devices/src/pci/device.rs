@@ -121,6 +121,9 @@ pub struct PciDevice {
     /// (the machine wires it to its interrupt controller, a test to an
     /// [`IrqRecorder`](crate::irq::IrqRecorder)).
     pub intx: IrqLine,
+    /// Where bus-master DMA goes and where message interrupts are sent,
+    /// while the function is on a bus ([`PciDevice::connect_bus`]).
+    pub(super) bus_master: std::sync::Mutex<Option<super::dma::BusMaster>>,
 }
 
 impl ObjectImpl for PciDevice {}

@@ -35,12 +35,13 @@ impl UsbBus {
     }
 
     /// Puts `device` in the first free port that has a speed in common
-    /// with it and tells it the speed and its wake-up hook. Returns the
-    /// port (0-based) and speed.
+    /// with it and tells it the speed and its wake-up hook, which
+    /// `wakeup` makes for the port and speed. Returns the port (0-based)
+    /// and speed.
     pub fn attach(
         &self,
         device: &UsbDevice,
-        wakeup: Wakeup,
+        wakeup: impl FnOnce(usize, UsbSpeed) -> Wakeup,
     ) -> std::result::Result<(usize, UsbSpeed), String> {
         let mut ports = self.lock();
         if ports
@@ -62,7 +63,7 @@ impl UsbBus {
             })?;
         ports[port] = Some(Owned::from(device));
         drop(ports);
-        device.set_attached(Some(speed), Some(wakeup));
+        device.set_attached(Some(speed), Some(wakeup(port, speed)));
         tracing::info!(target: "usb", port = port + 1, ?speed, device = %device.label(), "attached");
         Ok((port, speed))
     }

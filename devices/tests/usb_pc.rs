@@ -1,0 +1,175 @@
+//! xHCI and USB devices on the `pc` board, driven through configuration
+//! space, BAR 0 and guest RAM as firmware drives them (no KVM needed):
+//! QEMU's configuration space for `qemu-xhci`, `device_add`/`device_del`
+//! of USB devices on `usb0.0`, DMA through the bus-master bit, and the
+//! controller's unplug taking its devices along.
+#![cfg(not(miri))]
+
+use qom_devices::machine::{Firmware, Machine, MachineOptions};
+use qom_devices::AddressSpace;
+
+fn pc(path: &str) -> Machine {
+    let options = MachineOptions {
+        firmware: Some(Firmware {
+            path: "test.bin".into(),
+            bytes: vec![0; 0x1_0000],
+        }),
+        ..MachineOptions::default()
+    };
+    Machine::create_with("pc", path, &options).expect("pc builds")
+}
+
+fn io(m: &Machine) -> &AddressSpace {
+    m.cpu_board().expect("pc has a CPU side").system_io()
+}
+
+fn config_read(m: &Machine, devfn: u8, register: u32, size: u32) -> u64 {
+    io(m).write(
+        0xcf8,
+        4,
+        (0x8000_0000 | u32::from(devfn) << 8 | (register & 0xfc)).into(),
+    );
+    io(m).read(0xcfc + u64::from(register & 3), size)
+}
+
+fn config_write(m: &Machine, devfn: u8, register: u32, size: u32, value: u64) {
+    io(m).write(
+        0xcf8,
+        4,
+        (0x8000_0000 | u32::from(devfn) << 8 | (register & 0xfc)).into(),
+    );
+    io(m).write(0xcfc + u64::from(register & 3), size, value);
+}
+
+const DEVFN: u8 = 0x10;
+const BAR: u64 = 0xfebf_c000;
+
+/// Maps BAR 0 and enables memory decoding (and bus mastering if asked).
+fn map(m: &Machine, master: bool) {
+    config_write(m, DEVFN, 0x10, 4, BAR);
+    config_write(m, DEVFN, 0x14, 4, 0);
+    config_write(m, DEVFN, 0x04, 2, if master { 0x6 } else { 0x2 });
+}
+
+#[test]
+fn configuration_space_lists_msix_and_express_as_qemu_xhci() {
+    let m = pc("/usb-pc-config");
+    m.device_add("xhci-pci,id=usb0").unwrap();
+    assert_eq!(config_read(&m, DEVFN, 0x00, 4), 0x000d_1b36);
+    assert_eq!(
+        config_read(&m, DEVFN, 0x06, 2) & 0x10,
+        0x10,
+        "capability list"
+    );
+    assert_eq!(config_read(&m, DEVFN, 0x2c, 4), 0x1100_1af4, "subsystem");
+    assert_eq!(config_read(&m, DEVFN, 0x60, 2), 0x2030, "SBRN 3.0, FLADJ");
+    assert_eq!(config_read(&m, DEVFN, 0x34, 1), 0x90);
+    // MSI-X: 16 vectors, table at 0x3000 and PBA at 0x3800 of BAR 0.
+    assert_eq!(config_read(&m, DEVFN, 0x90, 4), 0x000f_a011);
+    assert_eq!(config_read(&m, DEVFN, 0x94, 4), 0x3000);
+    assert_eq!(config_read(&m, DEVFN, 0x98, 4), 0x3800);
+    assert_eq!(
+        config_read(&m, DEVFN, 0xa0, 4),
+        0x0002_0010,
+        "PCI Express v2, end of list"
+    );
+    config_write(&m, DEVFN, 0x92, 2, 0xffff);
+    assert_eq!(
+        config_read(&m, DEVFN, 0x92, 2),
+        0xc00f,
+        "only enable and mask are writable"
+    );
+    // The table answers in BAR 0: vectors start masked.
+    map(&m, false);
+    assert_eq!(m.system().read(BAR + 0x300c, 4), 1);
+    m.system().write(BAR + 0x3000, 4, 0xfee0_0000);
+    assert_eq!(m.system().read(BAR + 0x3000, 4), 0xfee0_0000);
+}
+
+#[test]
+fn usb_devices_plug_on_the_controllers_bus_and_leave_with_it() {
+    let m = pc("/usb-pc-plug");
+    let err = m.device_add("usb-kbd,id=k0").unwrap_err().to_string();
+    assert!(err.contains("0 USB controllers"), "{err}");
+    m.device_add("xhci-pci,id=usb0").unwrap();
+    let err = m
+        .device_add("usb-kbd,bus=usb9.0,id=k0")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no controller with id `usb9`"), "{err}");
+    let err = m
+        .device_add("usb-kbd,bus=usb0,id=k0")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("<controller id>.0"), "{err}");
+    m.device_add("usb-kbd,bus=usb0.0,id=kbd0").unwrap();
+    m.device_add("usb-kbd,id=kbd1").unwrap();
+    map(&m, false);
+    // High speed: USB 2 ports #5 and #6 connect (CCS, speed 3).
+    assert_eq!(m.system().read(BAR + 0x480, 4) & 0x3c01, 0xc01);
+    assert_eq!(m.system().read(BAR + 0x490, 4) & 0x3c01, 0xc01);
+    assert_eq!(m.system().read(BAR + 0x4a0, 4) & 1, 0);
+    m.device_del("kbd0").unwrap();
+    assert_eq!(m.system().read(BAR + 0x480, 4) & 1, 0, "disconnected");
+    assert!(qom_rt::resolve_path("/usb-pc-plug/peripheral/kbd0").is_err());
+    m.device_add("usb-kbd,bus=usb0.0,id=kbd0").unwrap();
+    assert_eq!(
+        m.system().read(BAR + 0x480, 4) & 1,
+        1,
+        "the free port again"
+    );
+    // The controller goes, and its devices with it (QEMU's bus unplug).
+    m.device_del("usb0").unwrap();
+    assert!(qom_rt::resolve_path("/usb-pc-plug/peripheral/kbd0").is_err());
+    assert!(qom_rt::resolve_path("/usb-pc-plug/peripheral/kbd1").is_err());
+    m.device_add("xhci-pci,id=usb0").unwrap();
+    m.device_add("usb-kbd,bus=usb0.0,id=kbd0").unwrap();
+}
+
+#[test]
+fn dma_needs_the_bus_master_bit_and_reaches_ram() {
+    let m = pc("/usb-pc-dma");
+    m.device_add("xhci-pci,id=usb0").unwrap();
+    map(&m, false);
+    let sys = m.system();
+    // A one-segment event ring at 0x3000 (table at 0x4000), a command
+    // ring at 0x2000 holding a No Op command.
+    sys.write(0x4000, 8, 0x3000);
+    sys.write(0x4008, 4, 16);
+    sys.write(0x200c, 4, (23 << 10) | 1);
+    let op = BAR + 0x40;
+    let intr = BAR + 0x1020;
+    sys.write(op + 0x18, 4, 0x2001);
+    sys.write(op + 0x1c, 4, 0);
+    sys.write(intr + 0x08, 4, 1);
+    sys.write(intr + 0x18, 4, 0x3000);
+    sys.write(intr + 0x10, 4, 0x4000);
+    sys.write(intr + 0x14, 4, 0);
+    // The segment table read was refused: no bus mastering.
+    assert_eq!(
+        sys.read(op + 4, 4) & (1 << 12),
+        1 << 12,
+        "HCE: the table was unreadable"
+    );
+    sys.write(op, 4, 2); // HCRST
+    config_write(&m, DEVFN, 0x04, 2, 0x6);
+    sys.write(op + 0x18, 4, 0x2001);
+    sys.write(op + 0x1c, 4, 0);
+    sys.write(intr + 0x08, 4, 1);
+    sys.write(intr + 0x18, 4, 0x3000);
+    sys.write(intr + 0x10, 4, 0x4000);
+    sys.write(intr + 0x14, 4, 0);
+    sys.write(op, 4, 1); // run
+    sys.write(BAR + 0x2000, 4, 0); // command doorbell
+    assert_eq!(
+        sys.read(0x3000, 8),
+        0x2000,
+        "the completion names the command"
+    );
+    assert_eq!(sys.read(0x3008, 4) >> 24, 1, "success");
+    assert_eq!(
+        sys.read(0x300c, 4) & 0xfc01,
+        (33 << 10) | 1,
+        "command completion, cycle 1"
+    );
+}
