@@ -33,3 +33,7 @@ run seabios-256k-plain bios-256k.bin
 # it the hard disk is tried before the floppy, without it after.
 run seabios-256k-xhci-usb-novapic bios-256k.bin -device qemu-xhci,id=usb0 -usb \
     -global apic-common.vapic=off
+# USB devices on the xHCI controller (vmm/tests/usb_seabios.rs), without
+# kvmvapic as our pc: the keyboard.
+run seabios-256k-xhci-kbd bios-256k.bin -device qemu-xhci,id=usb0 \
+    -device usb-kbd,bus=usb0.0 -global apic-common.vapic=off

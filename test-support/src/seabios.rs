@@ -14,6 +14,28 @@ pub const REFERENCE: &str = include_str!("../reference/seabios-256k-xhci-usb.log
 /// is compared with this one.
 pub const REFERENCE_NO_VAPIC: &str = include_str!("../reference/seabios-256k-xhci-usb-novapic.log");
 
+/// SeaBIOS's log under QEMU with `-device qemu-xhci,id=usb0 -device
+/// usb-kbd,bus=usb0.0` (and no UHCI).
+pub const REFERENCE_USB_KBD: &str = include_str!("../reference/seabios-256k-xhci-kbd.log");
+
+/// The USB lines of a log: the xHCI controller, its port lines, what
+/// SeaBIOS found on them (keyboard, mass storage drives) and the boot.
+pub fn usb_lines(log: &str) -> Vec<String> {
+    let kept = [
+        "XHCI init",
+        "XHCI    protocol",
+        "XHCI port #",
+        "USB keyboard initialized",
+        "USB MSC ",
+        "Booting from",
+        "No bootable device",
+    ];
+    log.lines()
+        .filter(|l| kept.iter().any(|k| l.starts_with(k)))
+        .map(str::to_string)
+        .collect()
+}
+
 /// The lines compared with [`REFERENCE`]: PCI BAR placement and init of
 /// the functions both machines have, the ELCR setup, the USB controllers,
 /// the PS/2 keyboard, the end of the boot.

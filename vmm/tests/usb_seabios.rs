@@ -1,0 +1,63 @@
+//! SeaBIOS from Debian's `seabios` package on our `pc` with an xHCI
+//! controller and USB devices on its bus, against real QEMU's log for the
+//! same command line (`test-support/reference/`): SeaBIOS enumerates the
+//! keyboard through our command, transfer and event rings and must print
+//! the same port line and `USB keyboard initialized` as under QEMU with
+//! `-device qemu-xhci,id=usb0 -device usb-kbd,bus=usb0.0`.
+
+use qom_devices::chardev::CharBackend;
+use qom_devices::machine::{Firmware, Machine, MachineOptions};
+use qom_test_support::seabios::{self, BIOS};
+use qom_vmm::{RunState, Vm, VmOptions};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn skip(why: &str) {
+    eprintln!("usb seabios test skipped: {why}");
+}
+
+/// A `pc` with SeaBIOS and the debug console, the devices in `devices`
+/// added, running until `until` shows in the log (or 60 s). Returns the
+/// log, or `None` after printing why the test skipped.
+fn boot(path: &str, devices: &[&str], until: &str) -> Option<(String, RunState)> {
+    if let Err(e) = qom_vmm::kvm_available() {
+        skip(&e.to_string());
+        return None;
+    }
+    let Ok(bytes) = std::fs::read(BIOS) else {
+        skip(&format!("{BIOS} is missing (apt-get install seabios)"));
+        return None;
+    };
+    let (debugcon, log) = CharBackend::Null.captured();
+    let options = MachineOptions {
+        firmware: Some(Firmware { path: BIOS.into(), bytes }),
+        debugcon: Some(debugcon),
+        ..MachineOptions::default()
+    };
+    let machine = Machine::create_with("pc", path, &options).expect("pc builds");
+    for device in devices {
+        machine.device_add(device).unwrap_or_else(|e| panic!("{device}: {e}"));
+    }
+    let start = Instant::now();
+    let vm = Vm::new(Arc::new(machine), VmOptions::default()).expect("VM starts");
+    let reached = log.wait_for(until, Duration::from_secs(60));
+    let status = vm.status();
+    eprintln!("SeaBIOS start to '{until}': {:.2?}; {status}", start.elapsed());
+    let text = log.text();
+    assert!(reached, "SeaBIOS did not reach '{until}'; {status}; its log:\n{text}");
+    drop(vm);
+    Some((text, status))
+}
+
+#[test]
+fn seabios_finds_the_usb_keyboard_like_qemu() {
+    let devices = ["xhci-pci,id=usb0", "usb-kbd,bus=usb0.0"];
+    let Some((text, status)) = boot("/usb-seabios-kbd", &devices, "No bootable device.") else {
+        return;
+    };
+    assert_eq!(status, RunState::Running, "no guest fault, no unhandled exit");
+    let (ours, qemu) = (seabios::usb_lines(&text), seabios::usb_lines(seabios::REFERENCE_USB_KBD));
+    eprint!("{}", seabios::side_by_side(&qemu, &ours));
+    assert!(qemu.iter().any(|l| l == "USB keyboard initialized"), "the reference has the line");
+    assert_eq!(ours, qemu, "our log:\n{text}");
+}
