@@ -30,21 +30,32 @@ fn boot(path: &str, devices: &[&str], until: &str) -> Option<(String, RunState)>
     };
     let (debugcon, log) = CharBackend::Null.captured();
     let options = MachineOptions {
-        firmware: Some(Firmware { path: BIOS.into(), bytes }),
+        firmware: Some(Firmware {
+            path: BIOS.into(),
+            bytes,
+        }),
         debugcon: Some(debugcon),
         ..MachineOptions::default()
     };
     let machine = Machine::create_with("pc", path, &options).expect("pc builds");
     for device in devices {
-        machine.device_add(device).unwrap_or_else(|e| panic!("{device}: {e}"));
+        machine
+            .device_add(device)
+            .unwrap_or_else(|e| panic!("{device}: {e}"));
     }
     let start = Instant::now();
     let vm = Vm::new(Arc::new(machine), VmOptions::default()).expect("VM starts");
     let reached = log.wait_for(until, Duration::from_secs(60));
     let status = vm.status();
-    eprintln!("SeaBIOS start to '{until}': {:.2?}; {status}", start.elapsed());
+    eprintln!(
+        "SeaBIOS start to '{until}': {:.2?}; {status}",
+        start.elapsed()
+    );
     let text = log.text();
-    assert!(reached, "SeaBIOS did not reach '{until}'; {status}; its log:\n{text}");
+    assert!(
+        reached,
+        "SeaBIOS did not reach '{until}'; {status}; its log:\n{text}"
+    );
     drop(vm);
     Some((text, status))
 }
@@ -55,9 +66,19 @@ fn seabios_finds_the_usb_keyboard_like_qemu() {
     let Some((text, status)) = boot("/usb-seabios-kbd", &devices, "No bootable device.") else {
         return;
     };
-    assert_eq!(status, RunState::Running, "no guest fault, no unhandled exit");
-    let (ours, qemu) = (seabios::usb_lines(&text), seabios::usb_lines(seabios::REFERENCE_USB_KBD));
+    assert_eq!(
+        status,
+        RunState::Running,
+        "no guest fault, no unhandled exit"
+    );
+    let (ours, qemu) = (
+        seabios::usb_lines(&text),
+        seabios::usb_lines(seabios::REFERENCE_USB_KBD),
+    );
     eprint!("{}", seabios::side_by_side(&qemu, &ours));
-    assert!(qemu.iter().any(|l| l == "USB keyboard initialized"), "the reference has the line");
+    assert!(
+        qemu.iter().any(|l| l == "USB keyboard initialized"),
+        "the reference has the line"
+    );
     assert_eq!(ours, qemu, "our log:\n{text}");
 }
