@@ -14,13 +14,13 @@ run() { # run NAME BIOS EXTRA-ARGS...: boots until "No bootable device.", prints
         -bios "$bios/$image" -serial null \
         -debugcon "file:$log" -global isa-debugcon.iobase=0x402 "$@" &
     pid=$!
-    while ! grep -q "No bootable device" "$log" 2>/dev/null; do
+    while ! grep -qa "${UNTIL:-No bootable device}" "$log" 2>/dev/null; do
         kill -0 $pid 2>/dev/null || { echo "$name: QEMU exited early" >&2; exit 1; }
         sleep 0.05
     done
     end=$(date +%s.%N)
     kill $pid; wait $pid 2>/dev/null || true
-    echo "$name: start to 'No bootable device.' in $(echo "$end - $start" | bc) s"
+    echo "$name: start to '${UNTIL:-No bootable device}' in $(echo "$end - $start" | bc) s"
 }
 # QEMU's default firmware for `pc` (bios-256k.bin: the build with the xHCI driver).
 run seabios-256k-xhci-usb bios-256k.bin -device qemu-xhci,id=usb0 -usb
@@ -37,3 +37,11 @@ run seabios-256k-xhci-usb-novapic bios-256k.bin -device qemu-xhci,id=usb0 -usb \
 # kvmvapic as our pc: the keyboard.
 run seabios-256k-xhci-kbd bios-256k.bin -device qemu-xhci,id=usb0 \
     -device usb-kbd,bus=usb0.0 -global apic-common.vapic=off
+# The USB disk (vmm/tests/usb_storage.rs): the test's image, written by the
+# usb-disk example (boot sector `usb_boot`, mode 0), booted from usb-storage.
+disk=$(mktemp --suffix=.img)
+cargo run -q -p qom-test-support --example usb-disk -- "$disk" 0
+UNTIL="USBBOOT ok" run seabios-256k-xhci-storage bios-256k.bin -device qemu-xhci,id=usb0 \
+    -drive "file=$disk,if=none,id=d0,format=raw" -device usb-storage,drive=d0,bus=usb0.0 \
+    -global apic-common.vapic=off
+rm -f "$disk"

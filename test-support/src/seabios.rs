@@ -18,8 +18,17 @@ pub const REFERENCE_NO_VAPIC: &str = include_str!("../reference/seabios-256k-xhc
 /// usb-kbd,bus=usb0.0` (and no UHCI).
 pub const REFERENCE_USB_KBD: &str = include_str!("../reference/seabios-256k-xhci-kbd.log");
 
+/// SeaBIOS's log under QEMU with `-device qemu-xhci,id=usb0 -drive
+/// file=disk.img,if=none,id=d0,format=raw -device
+/// usb-storage,drive=d0,bus=usb0.0`, the disk being
+/// [`usb_disk(0)`](crate::guests::usb_disk): it boots `usb_boot`, which
+/// prints "USBBOOT ok".
+pub const REFERENCE_USB_STORAGE: &str = include_str!("../reference/seabios-256k-xhci-storage.log");
+
 /// The USB lines of a log: the xHCI controller, its port lines, what
-/// SeaBIOS found on them (keyboard, mass storage drives) and the boot.
+/// SeaBIOS found on them (keyboard, mass storage drives and their
+/// geometry, without the drive's address), the boot and what the boot
+/// sector printed.
 pub fn usb_lines(log: &str) -> Vec<String> {
     let kept = [
         "XHCI init",
@@ -29,10 +38,17 @@ pub fn usb_lines(log: &str) -> Vec<String> {
         "USB MSC ",
         "Booting from",
         "No bootable device",
+        "USBBOOT",
     ];
     log.lines()
-        .filter(|l| kept.iter().any(|k| l.starts_with(k)))
-        .map(str::to_string)
+        .filter_map(|l| {
+            if l.starts_with("drive ") && l.contains("PCHS=") {
+                return l
+                    .split_once(": ")
+                    .map(|(_, geometry)| format!("drive {geometry}"));
+            }
+            kept.iter().any(|k| l.starts_with(k)).then(|| l.to_string())
+        })
         .collect()
 }
 

@@ -1,0 +1,106 @@
+//! SeaBIOS boots from our `usb-storage` on our xHCI: it lists the drive
+//! as QEMU does (`test-support/reference/seabios-256k-xhci-storage.log`),
+//! loads the boot sector `usb_boot` through its mass-storage driver (bulk
+//! transfers on our rings), which reads a pattern with INT 13h, checks
+//! it, writes a block back and prints the result on the debug console.
+//! The pattern and the written block are then checked in the image file.
+
+use qom_devices::chardev::CharBackend;
+use qom_devices::machine::{Firmware, Machine, MachineOptions};
+use qom_test_support::guests::{self, usb_pattern, usb_written};
+use qom_test_support::seabios::{self, BIOS};
+use qom_vmm::{RunState, Vm, VmOptions};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn skip(why: &str) {
+    eprintln!("usb storage test skipped: {why}");
+}
+
+/// A disk image file, removed at the end.
+struct Image(PathBuf);
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The image of mode `mode` in a temporary file, or why not.
+fn image(name: &str, mode: u8) -> Result<Image, String> {
+    let disk = guests::usb_disk(mode)?;
+    let path = std::env::temp_dir().join(format!("qom-{name}-{}.img", std::process::id()));
+    std::fs::write(&path, disk).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Image(path))
+}
+
+#[test]
+fn seabios_boots_a_sector_from_usb_storage_that_reads_and_writes() {
+    if let Err(e) = qom_vmm::kvm_available() {
+        return skip(&e.to_string());
+    }
+    let Ok(bios) = std::fs::read(BIOS) else {
+        return skip(&format!("{BIOS} is missing (apt-get install seabios)"));
+    };
+    let img = match image("usb-boot", 0) {
+        Ok(img) => img,
+        Err(why) => return skip(&why),
+    };
+    let before = std::fs::read(&img.0).unwrap();
+    let (debugcon, log) = CharBackend::Null.captured();
+    let options = MachineOptions {
+        firmware: Some(Firmware {
+            path: BIOS.into(),
+            bytes: bios,
+        }),
+        debugcon: Some(debugcon),
+        ..MachineOptions::default()
+    };
+    let machine = Machine::create_with("pc", "/usb-storage-boot", &options).expect("pc builds");
+    machine.device_add("xhci-pci,id=usb0").unwrap();
+    machine
+        .device_add(&format!(
+            "usb-storage,bus=usb0.0,id=disk0,file={}",
+            img.0.display()
+        ))
+        .unwrap();
+    let start = Instant::now();
+    let vm = Vm::new(Arc::new(machine), VmOptions::default()).expect("VM starts");
+    let finished =
+        log.wait_for("USBBOOT ok\n", Duration::from_secs(60)) || log.text().contains(" error\n");
+    let status = vm.status();
+    eprintln!(
+        "SeaBIOS start to the boot sector's result: {:.2?}; {status}",
+        start.elapsed()
+    );
+    drop(vm);
+    let text = log.text();
+    assert!(
+        finished,
+        "no result from the boot sector; {status}; log:\n{text}"
+    );
+    assert_eq!(status, RunState::Running);
+    let (ours, qemu) = (
+        seabios::usb_lines(&text),
+        seabios::usb_lines(seabios::REFERENCE_USB_STORAGE),
+    );
+    eprint!("{}", seabios::side_by_side(&qemu, &ours));
+    assert!(
+        qemu.iter().any(|l| l == "USBBOOT ok"),
+        "the reference booted"
+    );
+    assert_eq!(ours, qemu, "our log:\n{text}");
+    // The image: the pattern untouched, LBA 9 written, nothing else.
+    let after = std::fs::read(&img.0).unwrap();
+    for lba in 1..=8 {
+        assert!((0..512).all(|i| after[lba * 512 + i] == usb_pattern(lba, i)));
+    }
+    assert!(
+        (0..512).all(|i| after[9 * 512 + i] == usb_written(i)),
+        "LBA 9 written"
+    );
+    let changed =
+        (0..after.len() / 512).filter(|&s| after[s * 512..][..512] != before[s * 512..][..512]);
+    assert_eq!(changed.collect::<Vec<_>>(), [9], "only LBA 9 changed");
+}
