@@ -8,8 +8,9 @@
 # console (port 0x402): "USBBOOT ok" or "USBBOOT <what> error". Then, by the
 # byte at offset 0x1f0 (patched by the test):
 #   0: halts;
-#   1: reads 64 sectors at a time forever, printing "r" per good read and
-#      "E" per failed one (the unplug test);
+#   1: forever: reads 64 sectors, printing "r" (good) or "E" (failed),
+#      then writes LBA 9 again with the same block, printing "w" or "F"
+#      (the unplug tests: the image must end as after the first write);
 #   2: prints "T", reads 32 MiB in 64-sector reads, prints "DONE" (the
 #      throughput measurement), halts.
     .code16
@@ -92,13 +93,24 @@ fail:
     call print
     jmp halt
 
-# Mode 1: read forever.
+# Mode 1: read and rewrite forever.
 stream:
     call read64
     movb $'r', %al
     jnc 1f
     movb $'E', %al
 1:  movw $0x402, %dx
+    outb %al, %dx
+    movw $1, dap_count
+    movw $0x9000, dap_buf
+    movw $0, dap_seg
+    movl $9, dap_lba
+    movw $0x4300, %ax
+    call disk
+    movb $'w', %al
+    jnc 7f
+    movb $'F', %al
+7:  movw $0x402, %dx
     outb %al, %dx
     jmp stream
 
@@ -118,18 +130,19 @@ timed:
     call print
     jmp halt
 
-# Reads 64 sectors to 0x1000:0 from the next LBA (16, 80, ... wrapping
-# below 8000). CF set on error.
+# Reads 64 sectors to 0x1000:0 from the LBA after the last one read
+# (16, 80, ... wrapping below 8000). CF set on error.
 read64:
     movw $64, dap_count
     movw $0, dap_buf
     movw $0x1000, dap_seg
-    movl dap_lba, %eax
+    movl next_lba, %eax
     addl $64, %eax
     cmpl $8000, %eax
     jb 4f
     movl $16, %eax
-4:  movl %eax, dap_lba
+4:  movl %eax, next_lba
+    movl %eax, dap_lba
     movw $0x4200, %ax
     jmp disk
 
@@ -164,6 +177,7 @@ dap_count:  .word 0
 dap_buf:    .word 0
 dap_seg:    .word 0
 dap_lba:    .long 0, 0
+next_lba:   .long 16
 drive:      .byte 0
 count:      .word 0
 
