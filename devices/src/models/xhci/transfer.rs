@@ -39,6 +39,13 @@ impl State {
         if !(1..=MAX_SLOTS as usize).contains(&slot) || !(1..=MAX_DCI).contains(&dci) {
             return;
         }
+        // A doorbell restarts a stopped endpoint (QEMU's
+        // `xhci_kick_epctx`); a halted one waits for Reset Endpoint.
+        let ep = self.slots[slot - 1].endpoints[dci];
+        if self.slots[slot - 1].enabled && ep.state == EpState::Stopped {
+            self.slots[slot - 1].endpoints[dci].state = EpState::Running;
+            self.store_endpoint(bus, slot, dci, EpState::Running, ep.ring);
+        }
         for _ in 0..MAX_TDS_PER_KICK {
             let ep = self.slots[slot - 1].endpoints[dci];
             if !self.slots[slot - 1].enabled || ep.state != EpState::Running {
