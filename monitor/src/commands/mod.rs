@@ -233,6 +233,16 @@ pub static COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "sendkey",
+        aliases: &[],
+        synopsis: "KEYS [HOLD_MS]",
+        help: "press and release a key combination (e.g. ctrl-alt-f1) on the USB keyboards",
+        action: Action::Run {
+            handler: guest::sendkey,
+            args: &[],
+        },
+    },
+    Command {
         name: "clock_step",
         aliases: &[],
         synopsis: "NS",
