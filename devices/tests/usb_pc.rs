@@ -173,3 +173,55 @@ fn dma_needs_the_bus_master_bit_and_reaches_ram() {
         "command completion, cycle 1"
     );
 }
+
+#[test]
+fn msix_messages_reach_the_accelerator_and_wait_while_masked() {
+    use std::sync::{Arc, Mutex};
+    let m = pc("/usb-pc-msix");
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let record = sent.clone();
+    m.cpu_board()
+        .unwrap()
+        .connect_msi(Arc::new(move |addr, data| {
+            record.lock().unwrap().push((addr, data))
+        }));
+    m.device_add("xhci-pci,id=usb0").unwrap();
+    map(&m, true);
+    let sys = m.system();
+    // Vector 0: the local APIC's address, vector 0x41; unmasked.
+    sys.write(BAR + 0x3000, 4, 0xfee0_0000);
+    sys.write(BAR + 0x3004, 4, 0);
+    sys.write(BAR + 0x3008, 4, 0x4041);
+    sys.write(BAR + 0x300c, 4, 0);
+    // MSI-X on, with the function masked for now.
+    config_write(&m, DEVFN, 0x92, 2, 0xc00f);
+    sys.write(0x4000, 8, 0x3000);
+    sys.write(0x4008, 4, 16);
+    let op = BAR + 0x40;
+    let intr = BAR + 0x1020;
+    sys.write(op + 0x18, 4, 0x2001);
+    sys.write(op + 0x1c, 4, 0);
+    sys.write(intr + 0x08, 4, 1);
+    sys.write(intr + 0x18, 4, 0x3000);
+    sys.write(intr + 0x10, 4, 0x4000);
+    sys.write(intr + 0x14, 4, 0);
+    sys.write(intr, 4, 2); // IMAN.IE
+    sys.write(op, 4, 0x5); // run, INTE
+    sys.write(0x200c, 4, (23 << 10) | 1);
+    sys.write(BAR + 0x2000, 4, 0);
+    assert_eq!(
+        sys.read(0x300c, 4) & 0xfc01,
+        (33 << 10) | 1,
+        "the completion was written"
+    );
+    assert!(sent.lock().unwrap().is_empty(), "masked: nothing sent");
+    assert_eq!(sys.read(BAR + 0x3800, 4), 1, "pending bit of vector 0");
+    // Unmasking the function alone does not send: the PBA is looked at
+    // when the table is written, as a driver does to unmask a vector.
+    config_write(&m, DEVFN, 0x92, 2, 0x800f);
+    sys.write(BAR + 0x300c, 4, 0);
+    assert_eq!(sent.lock().unwrap().as_slice(), &[(0xfee0_0000, 0x4041)]);
+    assert_eq!(sys.read(BAR + 0x3800, 4), 0, "no longer pending");
+    // INTA# stays low while MSI-X is on.
+    assert_eq!(config_read(&m, DEVFN, 0x06, 2) & 0x8, 0);
+}
