@@ -45,3 +45,41 @@ UNTIL="USBBOOT ok" run seabios-256k-xhci-storage bios-256k.bin -device qemu-xhci
     -drive "file=$disk,if=none,id=d0,format=raw" -device usb-storage,drive=d0,bus=usb0.0 \
     -global apic-common.vapic=off
 rm -f "$disk"
+# The boot menu (vmm/tests/usb_storage.rs): -boot menu=on, the keyboard and
+# the disk; HMP's `sendkey esc` at "Press ESC for boot menu", `sendkey 1` at
+# the menu, through a monitor socket.
+disk=$(mktemp --suffix=.img)
+sock=$(mktemp -u)
+cargo run -q -p qom-test-support --example usb-disk -- "$disk" 0
+log="$out/seabios-256k-xhci-menu.log"
+rm -f "$log"
+qemu-system-x86_64 -accel kvm -M pc -nodefaults -display none -bios "$bios/bios-256k.bin" \
+    -serial null -debugcon "file:$log" -global isa-debugcon.iobase=0x402 \
+    -global apic-common.vapic=off -boot menu=on -device qemu-xhci,id=usb0 \
+    -device usb-kbd,bus=usb0.0 -drive "file=$disk,if=none,id=d0,format=raw" \
+    -device usb-storage,drive=d0,bus=usb0.0 -monitor "unix:$sock,server,nowait" &
+pid=$!
+python3 - "$log" "$sock" <<'PY'
+import socket, sys, time
+log, sock = sys.argv[1], sys.argv[2]
+def wait(text):
+    for _ in range(3000):
+        try:
+            if text in open(log, "rb").read().decode("latin1"):
+                return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.01)
+    sys.exit(f"no '{text}' in {log}")
+wait("Press ESC for boot menu")
+s = socket.socket(socket.AF_UNIX)
+s.connect(sock)
+s.sendall(b"sendkey esc\n")
+wait("Select boot device")
+time.sleep(0.3)
+s.sendall(b"sendkey 1\n")
+wait("USBBOOT ok")
+PY
+kill $pid; wait $pid 2>/dev/null || true
+rm -f "$disk" "$sock"
+echo "seabios-256k-xhci-menu: captured"

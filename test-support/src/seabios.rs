@@ -25,6 +25,11 @@ pub const REFERENCE_USB_KBD: &str = include_str!("../reference/seabios-256k-xhci
 /// prints "USBBOOT ok".
 pub const REFERENCE_USB_STORAGE: &str = include_str!("../reference/seabios-256k-xhci-storage.log");
 
+/// SeaBIOS's log under QEMU with `-boot menu=on`, the keyboard and the
+/// disk of [`REFERENCE_USB_STORAGE`]: HMP `sendkey esc` at "Press ESC for
+/// boot menu.", `sendkey 1` at the menu; it boots the disk.
+pub const REFERENCE_USB_MENU: &str = include_str!("../reference/seabios-256k-xhci-menu.log");
+
 /// The USB lines of a log: the xHCI controller, its port lines, what
 /// SeaBIOS found on them (keyboard, mass storage drives and their
 /// geometry, without the drive's address), the boot and what the boot
@@ -39,6 +44,8 @@ pub fn usb_lines(log: &str) -> Vec<String> {
         "Booting from",
         "No bootable device",
         "USBBOOT",
+        "Press ESC for boot menu",
+        "Select boot device",
     ];
     log.lines()
         .filter_map(|l| {
@@ -47,7 +54,11 @@ pub fn usb_lines(log: &str) -> Vec<String> {
                     .split_once(": ")
                     .map(|(_, geometry)| format!("drive {geometry}"));
             }
-            kept.iter().any(|k| l.starts_with(k)).then(|| l.to_string())
+            // Boot menu entries: "1. USB MSC Drive ...".
+            let entry = l
+                .split_once(". ")
+                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            (entry || kept.iter().any(|k| l.starts_with(k))).then(|| l.to_string())
         })
         .collect()
 }

@@ -104,3 +104,70 @@ fn seabios_boots_a_sector_from_usb_storage_that_reads_and_writes() {
         (0..after.len() / 512).filter(|&s| after[s * 512..][..512] != before[s * 512..][..512]);
     assert_eq!(changed.collect::<Vec<_>>(), [9], "only LBA 9 changed");
 }
+
+#[test]
+fn sendkey_picks_the_usb_disk_from_the_boot_menu() {
+    use qom_devices::usb::hid::UsbKbd;
+    if let Err(e) = qom_vmm::kvm_available() {
+        return skip(&e.to_string());
+    }
+    let Ok(bios) = std::fs::read(BIOS) else {
+        return skip(&format!("{BIOS} is missing (apt-get install seabios)"));
+    };
+    let img = match image("usb-menu", 0) {
+        Ok(img) => img,
+        Err(why) => return skip(&why),
+    };
+    let (debugcon, log) = CharBackend::Null.captured();
+    let options = MachineOptions {
+        firmware: Some(Firmware {
+            path: BIOS.into(),
+            bytes: bios,
+        }),
+        debugcon: Some(debugcon),
+        boot_menu: true,
+        ..MachineOptions::default()
+    };
+    let machine = Machine::create_with("pc", "/usb-menu", &options).expect("pc builds");
+    machine.device_add("xhci-pci,id=usb0").unwrap();
+    let kbd = machine.device_add("usb-kbd,bus=usb0.0,id=kbd0").unwrap();
+    machine
+        .device_add(&format!(
+            "usb-storage,bus=usb0.0,id=disk0,file={}",
+            img.0.display()
+        ))
+        .unwrap();
+    let Ok(kbd) = kbd.downcast_owned::<UsbKbd>() else {
+        panic!("device_add usb-kbd made a usb-kbd")
+    };
+    let vm = Vm::new(Arc::new(machine), VmOptions::default()).expect("VM starts");
+    let wait = |what: &str| {
+        assert!(
+            log.wait_for(what, Duration::from_secs(60)),
+            "no '{what}'; log:\n{}",
+            log.text()
+        )
+    };
+    // What HMP's `sendkey esc` and `sendkey 1` do, at the same points as
+    // the reference capture.
+    wait("Press ESC for boot menu");
+    kbd.send_keys("esc").unwrap();
+    wait("Select boot device");
+    std::thread::sleep(Duration::from_millis(300));
+    kbd.send_keys("1").unwrap();
+    wait("USBBOOT ok\n");
+    let status = vm.status();
+    drop(vm);
+    assert_eq!(status, RunState::Running);
+    let text = log.text();
+    let (ours, qemu) = (
+        seabios::usb_lines(&text),
+        seabios::usb_lines(seabios::REFERENCE_USB_MENU),
+    );
+    eprint!("{}", seabios::side_by_side(&qemu, &ours));
+    assert!(
+        qemu.iter().any(|l| l.starts_with("1. USB MSC Drive")),
+        "the reference's menu"
+    );
+    assert_eq!(ours, qemu, "our log:\n{text}");
+}

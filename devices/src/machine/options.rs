@@ -33,6 +33,9 @@ pub struct MachineOptions {
     /// Where the debug console's output goes (`-debugcon`); without it a
     /// board has no debug console, as QEMU.
     pub debugcon: Option<CharBackend>,
+    /// Let the firmware offer its boot menu (`-boot menu=on`: fw_cfg's
+    /// `FW_CFG_BOOT_MENU` on `pc`).
+    pub boot_menu: bool,
 }
 
 /// A firmware image and where it came from (for messages).
@@ -55,6 +58,7 @@ impl MachineOptions {
             (self.usb, "-usb"),
             (self.serial.is_some(), "-serial"),
             (self.debugcon.is_some(), "-debugcon"),
+            (self.boot_menu, "-boot menu=on"),
         ] {
             if set {
                 given.push(name);

@@ -61,7 +61,7 @@ pub(super) fn board_init(m: &PcMachine, options: &MachineOptions) -> Result<()> 
     memory_map(m, ram, bios, option_rom);
     isa_devices(m, options);
     pci_bus(m, options.usb)?;
-    firmware_config(m, ram_size);
+    firmware_config(m, ram_size, options.boot_menu);
     Ok(())
 }
 
@@ -156,9 +156,9 @@ fn pci_bus(m: &PcMachine, usb: bool) -> Result<()> {
     Ok(())
 }
 
-/// CMOS and fw_cfg contents for `ram_size` bytes of RAM (`pc_cmos_init`,
-/// `fw_cfg_arch_create`, `pc_machine_done`).
-fn firmware_config(m: &PcMachine, ram_size: u64) {
+/// CMOS and fw_cfg contents for `ram_size` bytes of RAM and the boot menu
+/// choice (`pc_cmos_init`, `fw_cfg_arch_create`, `pc_machine_done`).
+fn firmware_config(m: &PcMachine, ram_size: u64, boot_menu: bool) {
     let rtc = &m.rtc;
     rtc.set_memory_config(ram_size, 0, 1);
     // `pc_cmos_init_floppy`: no floppy drives; FPU and PS/2 mouse present.
@@ -173,7 +173,9 @@ fn firmware_config(m: &PcMachine, ram_size: u64) {
     fw.add_u16(key::NOGRAPHIC, 0);
     fw.add_u16(key::NB_CPUS, 1);
     fw.add_u16(key::MAX_CPUS, 1);
-    fw.add_u16(key::BOOT_MENU, 0);
+    // `-boot menu=on` (`fw_cfg_bootsplash`): SeaBIOS then offers its menu
+    // for its default 2.5 s, as no `etc/boot-menu-wait` is given.
+    fw.add_u16(key::BOOT_MENU, u16::from(boot_menu));
     fw.add_u32(key::IRQ0_OVERRIDE, 1);
     // `e820_add_entry` puts each entry in both the file and the legacy
     // table: RAM, and KVM's identity map and TSS pages.
