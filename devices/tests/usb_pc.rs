@@ -225,3 +225,85 @@ fn msix_messages_reach_the_accelerator_and_wait_while_masked() {
     // INTA# stays low while MSI-X is on.
     assert_eq!(config_read(&m, DEVFN, 0x06, 2) & 0x8, 0);
 }
+
+#[test]
+fn usb_storage_takes_a_drive_by_id_as_qemu() {
+    use qom_devices::machine::Drive;
+    let path = std::env::temp_dir().join(format!("qom-usb-pc-drive-{}.img", std::process::id()));
+    std::fs::write(&path, vec![0u8; 64 * 512]).unwrap();
+    let file = path.display().to_string();
+    let options = MachineOptions {
+        firmware: Some(Firmware {
+            path: "test.bin".into(),
+            bytes: vec![0; 0x1_0000],
+        }),
+        drives: vec![Drive::parse(&format!("file={file},if=none,id=d0,format=raw")).unwrap()],
+        ..MachineOptions::default()
+    };
+    let m = Machine::create_with("pc", "/usb-pc-drive", &options).unwrap();
+    m.device_add("xhci-pci,id=usb0").unwrap();
+    m.device_add("usb-storage,bus=usb0.0,drive=d0,id=disk0")
+        .unwrap();
+    let err = m
+        .device_add("usb-storage,bus=usb0.0,drive=d0,id=disk1")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("drive `d0` is already in use by `/usb-pc-drive/peripheral/disk0`"),
+        "{err}"
+    );
+    let err = m
+        .device_add("usb-storage,bus=usb0.0,drive=d9,id=disk1")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no drive with id `d9`"), "{err}");
+    let err = m
+        .device_add(&format!(
+            "usb-storage,bus=usb0.0,drive=d0,file={file},id=disk1"
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not both"), "{err}");
+    // Deleting the device frees the drive; deleting the controller too.
+    m.device_del("disk0").unwrap();
+    m.device_add("usb-storage,bus=usb0.0,drive=d0,id=disk0")
+        .unwrap();
+    m.device_del("usb0").unwrap();
+    m.device_add("xhci-pci,id=usb0").unwrap();
+    m.device_add("usb-storage,bus=usb0.0,drive=d0,id=disk0")
+        .unwrap();
+    drop(m);
+    std::fs::remove_file(&path).unwrap();
+    let result = Machine::create_with(
+        "pc",
+        "/usb-pc-drive2",
+        &MachineOptions {
+            drives: vec![
+                Drive {
+                    id: "d0".into(),
+                    file: "a.img".into(),
+                },
+                Drive {
+                    id: "d0".into(),
+                    file: "b.img".into(),
+                },
+            ],
+            ..options_with_firmware()
+        },
+    );
+    let Err(err) = result else {
+        panic!("a duplicate drive id is refused")
+    };
+    let err = err.to_string();
+    assert!(err.contains("duplicate id"), "{err}");
+}
+
+fn options_with_firmware() -> MachineOptions {
+    MachineOptions {
+        firmware: Some(Firmware {
+            path: "test.bin".into(),
+            bytes: vec![0; 0x1_0000],
+        }),
+        ..MachineOptions::default()
+    }
+}

@@ -6,7 +6,7 @@
 //! The pattern and the written block are then checked in the image file.
 
 use qom_devices::chardev::CharBackend;
-use qom_devices::machine::{Firmware, Machine, MachineOptions};
+use qom_devices::machine::{Drive, Firmware, Machine, MachineOptions};
 use qom_test_support::guests::{self, usb_pattern, usb_written};
 use qom_test_support::seabios::{self, BIOS};
 use qom_vmm::{RunState, Vm, VmOptions};
@@ -49,21 +49,24 @@ fn seabios_boots_a_sector_from_usb_storage_that_reads_and_writes() {
     };
     let before = std::fs::read(&img.0).unwrap();
     let (debugcon, log) = CharBackend::Null.captured();
+    // QEMU's spelling: -drive file=...,if=none,id=d0 -device usb-storage,drive=d0.
+    let drive = Drive::parse(&format!(
+        "file={},if=none,id=d0,format=raw",
+        img.0.display()
+    ));
     let options = MachineOptions {
         firmware: Some(Firmware {
             path: BIOS.into(),
             bytes: bios,
         }),
         debugcon: Some(debugcon),
+        drives: vec![drive.expect("a -drive")],
         ..MachineOptions::default()
     };
     let machine = Machine::create_with("pc", "/usb-storage-boot", &options).expect("pc builds");
     machine.device_add("xhci-pci,id=usb0").unwrap();
     machine
-        .device_add(&format!(
-            "usb-storage,bus=usb0.0,id=disk0,file={}",
-            img.0.display()
-        ))
+        .device_add("usb-storage,bus=usb0.0,id=disk0,drive=d0")
         .unwrap();
     let start = Instant::now();
     let vm = Vm::new(Arc::new(machine), VmOptions::default()).expect("VM starts");

@@ -88,6 +88,16 @@ impl Machine {
         };
         qom_rt::container(&format!("{path}/peripheral"))?;
         qom_rt::container(&format!("{path}/peripheral-anon"))?;
+        for drive in &options.drives {
+            machine
+                .object
+                .drives()
+                .add(drive.clone())
+                .map_err(|reason| Error::BadOptions {
+                    options: format!("-drive file={},id={}", drive.file, drive.id),
+                    reason,
+                })?;
+        }
         machine.object.board_init(options)?;
         // The board's devices, in declaration order: realize all (what
         // `board_init` realized already stays as it is), then a cold

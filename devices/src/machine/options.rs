@@ -36,6 +36,9 @@ pub struct MachineOptions {
     /// Let the firmware offer its boot menu (`-boot menu=on`: fw_cfg's
     /// `FW_CFG_BOOT_MENU` on `pc`).
     pub boot_menu: bool,
+    /// Block backends devices take by id (`-drive ...,if=none,id=ID`);
+    /// any board keeps them, whether or not a device uses them.
+    pub drives: Vec<super::Drive>,
 }
 
 /// A firmware image and where it came from (for messages).

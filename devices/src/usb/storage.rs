@@ -1,7 +1,8 @@
 //! `usb-storage`: bulk-only mass storage (USB MSC BOT 1.0; QEMU's
-//! `hw/usb/dev-storage.c`) over a raw image, `-device
-//! usb-storage,file=disk.img` (a `file=` property rather than QEMU's
-//! `-drive ...,id=d0` + `drive=d0`: this project has no block layer).
+//! `hw/usb/dev-storage.c`) over a raw image: QEMU's `-drive
+//! file=disk.img,if=none,id=d0 -device usb-storage,drive=d0`, or, with no
+//! `-drive`, `-device usb-storage,file=disk.img` (this project has no
+//! block layer: a drive is a file the device opens).
 //!
 //! Bulk OUT endpoint 2 takes a 31-byte Command Block Wrapper; its SCSI
 //! command ([`super::scsi`]) runs at once; the data stage then moves on
@@ -17,6 +18,7 @@ use super::device::{UsbDevice, UsbDeviceImpl};
 use super::scsi::{Reply, ScsiDisk, BLOCK, CHECK_CONDITION, GOOD};
 use super::{Setup, UsbError, UsbResult, UsbSpeed};
 use crate::device::DeviceImpl;
+use crate::machine::MachineState;
 use qom_rt::prelude::*;
 use std::sync::Mutex;
 
@@ -75,8 +77,14 @@ struct StorageState {
 #[qom(name = "usb-storage")]
 pub struct UsbStorage {
     parent: ParentField<UsbDevice>,
-    /// The raw image.
-    #[property(name = "file", doc = "raw disk image (read-write)")]
+    /// The drive (`-drive ...,id=ID`) holding the image.
+    #[property(
+        name = "drive",
+        doc = "id of a -drive (if=none, raw) holding the image"
+    )]
+    pub drive: Prop<String>,
+    /// The raw image, without a `-drive`.
+    #[property(name = "file", doc = "raw disk image (read-write), instead of drive")]
     pub file: Prop<String>,
     state: Mutex<StorageState>,
 }
@@ -88,14 +96,57 @@ impl DeviceImpl for UsbStorage {
     const DESCRIPTION: &'static str = "USB mass storage (bulk-only, SCSI disk over a raw image)";
 
     fn realize(&self) -> Result<(), String> {
-        let path = self.file.get();
-        if path.is_empty() {
-            return Err("property `file` is required: the raw image (file=disk.img)".into());
+        let (drive, path) = (self.drive.get(), self.file.get());
+        let path = match (drive.is_empty(), path.is_empty()) {
+            (true, true) => return Err(
+                "property `drive` is required: a -drive id (drive=d0), or the image as file=PATH"
+                    .into(),
+            ),
+            (false, false) => {
+                return Err(format!(
+                    "give `drive` ({drive}) or `file` ({path}), not both"
+                ))
+            }
+            (true, false) => path,
+            (false, true) => {
+                let machine = MachineState::of(self.upcast()).ok_or_else(|| {
+                    format!("property `drive` ({drive}): the device is on no machine")
+                })?;
+                let label = self.upcast::<crate::device::Device>().label();
+                machine
+                    .drives()
+                    .claim(&drive, &label)
+                    .map_err(|e| format!("property `drive`: {e}"))?
+            }
+        };
+        let result = self.open(&path);
+        if result.is_err() && !drive.is_empty() {
+            if let Some(machine) = MachineState::of(self.upcast()) {
+                machine.drives().release(&drive);
+            }
         }
+        result
+    }
+
+    fn unrealize(&self) {
+        // Closes the image; a transfer still running sees no disk.
+        *self.lock() = StorageState::default();
+        let drive = self.drive.get();
+        if !drive.is_empty() {
+            if let Some(machine) = MachineState::of(self.upcast()) {
+                machine.drives().release(&drive);
+            }
+        }
+    }
+}
+
+impl UsbStorage {
+    /// Opens the image at `path` read-write as the disk.
+    fn open(&self, path: &str) -> Result<(), String> {
         let file = std::fs::File::options()
             .read(true)
             .write(true)
-            .open(&path)
+            .open(path)
             .map_err(|e| format!("property `file`: cannot open `{path}` read-write: {e}"))?;
         let disk = ScsiDisk::new(file).map_err(|e| format!("property `file`: `{path}`: {e}"))?;
         if disk.sectors() == 0 {
@@ -105,11 +156,6 @@ impl DeviceImpl for UsbStorage {
         }
         self.lock().disk = Some(disk);
         Ok(())
-    }
-
-    fn unrealize(&self) {
-        // Closes the image; a transfer still running sees no disk.
-        *self.lock() = StorageState::default();
     }
 }
 

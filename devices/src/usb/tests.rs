@@ -189,7 +189,7 @@ mod storage {
     fn storage_needs_a_readable_file() {
         let dev = Owned::<UsbStorage>::new();
         let err = dev.upcast::<Device>().realize().unwrap_err().to_string();
-        assert!(err.contains("property `file` is required"), "{err}");
+        assert!(err.contains("property `drive` is required"), "{err}");
         let dev = Owned::<UsbStorage>::new();
         dev.set_property("file", "/nonexistent/disk.img").unwrap();
         let err = dev.upcast::<Device>().realize().unwrap_err().to_string();
