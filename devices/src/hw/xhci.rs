@@ -273,6 +273,13 @@ impl MmioOps for XhciState {
         match offset {
             MSIX_TABLE..MSIX_PBA => self.msix.read_table(offset - MSIX_TABLE).into(),
             MSIX_PBA.. => self.msix.read_pba(offset - MSIX_PBA).into(),
+            // A DMA of this thread's data path reading a controller's
+            // registers: the state is locked here, so refuse it (all
+            // ones, as an unassigned read) rather than deadlock.
+            _ if BUSY.with(Cell::get) => {
+                tracing::debug!(target: "xhci", offset, "BAR 0 read from the controller's own DMA refused");
+                u64::MAX >> (64 - 8 * size.min(8))
+            }
             _ => self.regs.get().map_or(0, |r| r.read(offset, size)),
         }
     }
