@@ -9,6 +9,8 @@
 //!   `guests/bar_reader.S`);
 //! - `reset_probe`: prints the in-kernel PIC, IOAPIC and PIT state it
 //!   finds on isa-debugcon, changes it and halts (`guests/reset_probe.S`);
+//! - `pci_dump`: prints the configuration space of 00:02.0 on
+//!   isa-debugcon, one dword a line, then halts (`guests/pci_dump.S`);
 //! - `usb_boot`: a 512-byte boot sector (not a BIOS image) that SeaBIOS
 //!   boots from a USB disk: INT 13h reads checked against a pattern, a
 //!   write, then halt, stream reads or timed reads (`guests/usb_boot.S`).
@@ -16,7 +18,7 @@
 use std::path::PathBuf;
 
 /// Where guest `name` was built (`bar_reader`, `bench`, `reset_probe`,
-/// `usb_boot`), or why the
+/// `pci_dump`, `usb_boot`), or why the
 /// guests were not built (binutils missing): a test prints that it
 /// skipped and why.
 ///

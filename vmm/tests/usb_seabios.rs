@@ -3,7 +3,8 @@
 //! same command line (`test-support/reference/`): SeaBIOS enumerates the
 //! keyboard through our command, transfer and event rings and must print
 //! the same port line and `USB keyboard initialized` as under QEMU with
-//! `-device qemu-xhci,id=usb0 -device usb-kbd,bus=usb0.0`.
+//! `-device qemu-xhci,id=usb0 -device usb-kbd,bus=usb0.0`; and the
+//! controller's configuration space, read by a guest, is QEMU's.
 
 use qom_devices::chardev::CharBackend;
 use qom_devices::machine::{Firmware, Machine, MachineOptions};
@@ -81,4 +82,51 @@ fn seabios_finds_the_usb_keyboard_like_qemu() {
         "the reference has the line"
     );
     assert_eq!(ours, qemu, "our log:\n{text}");
+}
+
+/// The guest `pci_dump` prints the configuration space of 00:02.0 as
+/// plugged; under QEMU with `-device qemu-xhci` it printed
+/// `test-support/reference/pci-dump-qemu-xhci.log`. Ours must print the
+/// same, dword for dword.
+#[test]
+fn xhci_configuration_space_is_qemus_dword_for_dword() {
+    if let Err(e) = qom_vmm::kvm_available() {
+        return skip(&e.to_string());
+    }
+    let path = match qom_test_support::guests::path("pci_dump") {
+        Ok(path) => path,
+        Err(why) => return skip(&why),
+    };
+    let (debugcon, log) = CharBackend::Null.captured();
+    let options = MachineOptions {
+        firmware: Some(Firmware {
+            path: path.display().to_string(),
+            bytes: std::fs::read(&path).unwrap(),
+        }),
+        debugcon: Some(debugcon),
+        ..MachineOptions::default()
+    };
+    let machine = Machine::create_with("pc", "/usb-pci-dump", &options).expect("pc builds");
+    machine.device_add("xhci-pci,id=usb0").unwrap();
+    let vm = Vm::new(Arc::new(machine), VmOptions::default()).expect("VM starts");
+    assert!(
+        log.wait_for("END\n", Duration::from_secs(30)),
+        "log:\n{}",
+        log.text()
+    );
+    drop(vm);
+    let ours = log.text();
+    let theirs = include_str!("../../test-support/reference/pci-dump-qemu-xhci.log");
+    let differ: Vec<String> = theirs
+        .lines()
+        .zip(ours.lines())
+        .filter(|(t, o)| t != o)
+        .map(|(t, o)| format!("QEMU {t} | ours {o}"))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "configuration space differs:\n{}",
+        differ.join("\n")
+    );
+    assert_eq!(ours.lines().count(), theirs.lines().count());
 }
