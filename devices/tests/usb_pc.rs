@@ -343,3 +343,41 @@ fn dma_into_the_controllers_own_bar_is_refused_not_deadlocked() {
     // whose event writes fail (HSE), and commands that are TRB errors.
     assert_ne!(status & (1 << 2), 0, "HSE: host system error, {status:#x}");
 }
+
+#[test]
+fn usb_devices_plug_on_the_uhci_as_usb_bus_0() {
+    let m = pc("/usb-pc-uhci-none");
+    let err = m
+        .device_add("usb-kbd,bus=usb-bus.0")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no USB controller of its own (-usb)"), "{err}");
+    drop(m);
+    let options = MachineOptions {
+        usb: true,
+        ..options_with_firmware()
+    };
+    let m = Machine::create_with("pc", "/usb-pc-uhci", &options).unwrap();
+    m.device_add("usb-kbd,bus=usb-bus.0,id=kbd0").unwrap();
+    m.device_add("usb-kbd,bus=usb-bus.0,id=kbd1").unwrap();
+    let err = m
+        .device_add("usb-kbd,bus=usb-bus.0,id=kbd2")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no free port of the 2"), "{err}");
+    // SeaBIOS puts the UHCI's I/O BAR at 0xc000: both ports connected.
+    config_write(&m, 0x0a, 0x20, 4, 0xc000);
+    config_write(&m, 0x0a, 0x04, 2, 0x1);
+    assert_eq!(io(&m).read(0xc010, 2) & 1, 1);
+    assert_eq!(io(&m).read(0xc012, 2) & 1, 1);
+    m.device_del("kbd1").unwrap();
+    assert_eq!(
+        io(&m).read(0xc012, 2) & 3,
+        2,
+        "disconnected, connect status change"
+    );
+    // With the xHCI there too, an empty bus= is ambiguous.
+    m.device_add("xhci-pci,id=usb0").unwrap();
+    let err = m.device_add("usb-kbd").unwrap_err().to_string();
+    assert!(err.contains("2 USB controllers"), "{err}");
+}

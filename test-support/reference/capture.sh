@@ -83,3 +83,12 @@ PY
 kill $pid; wait $pid 2>/dev/null || true
 rm -f "$disk" "$sock"
 echo "seabios-256k-xhci-menu: captured"
+# The same devices on the PIIX3's UHCI (-usb, bus usb-bus.0).
+run seabios-256k-uhci-kbd bios-256k.bin -usb -device usb-kbd,bus=usb-bus.0 \
+    -global apic-common.vapic=off
+disk=$(mktemp --suffix=.img)
+cargo run -q -p qom-test-support --example usb-disk -- "$disk" 0
+UNTIL="USBBOOT ok" run seabios-256k-uhci-storage bios-256k.bin -usb \
+    -drive "file=$disk,if=none,id=d0,format=raw" -device usb-storage,drive=d0,bus=usb-bus.0 \
+    -global apic-common.vapic=off
+rm -f "$disk"

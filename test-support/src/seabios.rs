@@ -25,6 +25,14 @@ pub const REFERENCE_USB_KBD: &str = include_str!("../reference/seabios-256k-xhci
 /// prints "USBBOOT ok".
 pub const REFERENCE_USB_STORAGE: &str = include_str!("../reference/seabios-256k-xhci-storage.log");
 
+/// SeaBIOS's log under QEMU with `-usb -device usb-kbd,bus=usb-bus.0`:
+/// the keyboard on the PIIX3's UHCI.
+pub const REFERENCE_UHCI_KBD: &str = include_str!("../reference/seabios-256k-uhci-kbd.log");
+
+/// SeaBIOS's log under QEMU with `-usb` and the disk of
+/// [`REFERENCE_USB_STORAGE`] on the UHCI (`usb-storage,bus=usb-bus.0`).
+pub const REFERENCE_UHCI_STORAGE: &str = include_str!("../reference/seabios-256k-uhci-storage.log");
+
 /// SeaBIOS's log under QEMU with `-boot menu=on`, the keyboard and the
 /// disk of [`REFERENCE_USB_STORAGE`]: HMP `sendkey esc` at "Press ESC for
 /// boot menu.", `sendkey 1` at the menu; it boots the disk.
@@ -36,6 +44,7 @@ pub const REFERENCE_USB_MENU: &str = include_str!("../reference/seabios-256k-xhc
 /// sector printed.
 pub fn usb_lines(log: &str) -> Vec<String> {
     let kept = [
+        "UHCI init",
         "XHCI init",
         "XHCI    protocol",
         "XHCI port #",

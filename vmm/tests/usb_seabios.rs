@@ -130,3 +130,40 @@ fn xhci_configuration_space_is_qemus_dword_for_dword() {
     );
     assert_eq!(ours.lines().count(), theirs.lines().count());
 }
+
+/// The keyboard on the PIIX3's UHCI (`-usb`, bus `usb-bus.0`): SeaBIOS's
+/// UHCI driver finds it through our frame list, queue heads and TDs.
+#[test]
+fn seabios_finds_the_usb_keyboard_on_uhci_like_qemu() {
+    if let Err(e) = qom_vmm::kvm_available() {
+        return skip(&e.to_string());
+    }
+    let Ok(bytes) = std::fs::read(BIOS) else {
+        return skip(&format!("{BIOS} is missing (apt-get install seabios)"));
+    };
+    let (debugcon, log) = CharBackend::Null.captured();
+    let options = MachineOptions {
+        firmware: Some(Firmware {
+            path: BIOS.into(),
+            bytes,
+        }),
+        debugcon: Some(debugcon),
+        usb: true,
+        ..MachineOptions::default()
+    };
+    let machine = Machine::create_with("pc", "/usb-seabios-uhci", &options).expect("pc builds");
+    machine.device_add("usb-kbd,bus=usb-bus.0").unwrap();
+    let vm = Vm::new(Arc::new(machine), VmOptions::default()).expect("VM starts");
+    let reached = log.wait_for("No bootable device.", Duration::from_secs(60));
+    let status = vm.status();
+    drop(vm);
+    let text = log.text();
+    assert!(reached, "SeaBIOS did not finish; {status}; log:\n{text}");
+    let (ours, qemu) = (
+        seabios::usb_lines(&text),
+        seabios::usb_lines(seabios::REFERENCE_UHCI_KBD),
+    );
+    eprint!("{}", seabios::side_by_side(&qemu, &ours));
+    assert!(qemu.iter().any(|l| l == "USB keyboard initialized"));
+    assert_eq!(ours, qemu, "our log:\n{text}");
+}

@@ -174,3 +174,56 @@ fn sendkey_picks_the_usb_disk_from_the_boot_menu() {
     );
     assert_eq!(ours, qemu, "our log:\n{text}");
 }
+
+/// The same boot from the disk on the PIIX3's UHCI (`-usb`, bus
+/// `usb-bus.0`): full speed, 64-byte bulk packets through our frame list.
+#[test]
+fn seabios_boots_the_sector_from_usb_storage_on_uhci() {
+    if let Err(e) = qom_vmm::kvm_available() {
+        return skip(&e.to_string());
+    }
+    let Ok(bios) = std::fs::read(BIOS) else {
+        return skip(&format!("{BIOS} is missing (apt-get install seabios)"));
+    };
+    let img = match image("uhci-boot", 0) {
+        Ok(img) => img,
+        Err(why) => return skip(&why),
+    };
+    let (debugcon, log) = CharBackend::Null.captured();
+    let options = MachineOptions {
+        firmware: Some(Firmware {
+            path: BIOS.into(),
+            bytes: bios,
+        }),
+        debugcon: Some(debugcon),
+        usb: true,
+        ..MachineOptions::default()
+    };
+    let machine = Machine::create_with("pc", "/uhci-storage-boot", &options).expect("pc builds");
+    machine
+        .device_add(&format!(
+            "usb-storage,bus=usb-bus.0,file={}",
+            img.0.display()
+        ))
+        .unwrap();
+    let vm = Vm::new(Arc::new(machine), VmOptions::default()).expect("VM starts");
+    let finished = log.wait_for("USBBOOT ok\n", Duration::from_secs(60));
+    let status = vm.status();
+    drop(vm);
+    let text = log.text();
+    assert!(
+        finished,
+        "no result from the boot sector; {status}; log:\n{text}"
+    );
+    let (ours, qemu) = (
+        seabios::usb_lines(&text),
+        seabios::usb_lines(seabios::REFERENCE_UHCI_STORAGE),
+    );
+    eprint!("{}", seabios::side_by_side(&qemu, &ours));
+    assert_eq!(ours, qemu, "our log:\n{text}");
+    let after = std::fs::read(&img.0).unwrap();
+    assert!(
+        (0..512).all(|i| after[9 * 512 + i] == usb_written(i)),
+        "LBA 9 written"
+    );
+}

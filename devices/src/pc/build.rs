@@ -145,7 +145,7 @@ fn pci_bus(m: &PcMachine, usb: bool) -> Result<()> {
     m.pci.attach(0x08, m.piix3.upcast())?;
     if usb {
         let uhci = Owned::<Piix3>::new();
-        m.add_child("piix3-usb-uhci", uhci.clone())?;
+        m.add_child(crate::usb::bus::BOARD_USB, uhci.clone())?;
         // Frames follow the machine's clock: host time while the guest runs.
         uhci.uhci
             .set_clock(m.upcast::<MachineState>().clock().clone());

@@ -271,6 +271,11 @@ impl HotplugHandler for PcMachine {
             // without unrealizing, so this is the one place for both).
             xhci.remove_devices();
         }
+        if let Some(piix3) = device.downcast::<Piix3>() {
+            // The same for the UHCI, and its frame thread stops.
+            piix3.uhci.remove_devices();
+            piix3.uhci.stop_frames();
+        }
         match device.downcast::<DebugExit>() {
             Some(exit) => {
                 self.io().root().remove_subregion(&exit.io);

@@ -117,9 +117,16 @@ impl UsbBus {
     }
 }
 
+/// Where a board keeps its own USB controller (`-usb`: the PIIX3's UHCI
+/// function on `pc`), under the machine.
+pub const BOARD_USB: &str = "piix3-usb-uhci";
+/// The bus name of the board's own USB controller, as QEMU names it.
+pub const BOARD_USB_BUS: &str = "usb-bus.0";
+
 /// The controller behind bus name `bus` (`usb0.0`: the device `usb0` in
-/// `machine`'s peripherals, QEMU's `<id>.0`), or the only USB controller
-/// among them when `bus` is empty.
+/// `machine`'s peripherals, QEMU's `<id>.0`; `usb-bus.0`: the board's
+/// own, with `-usb`), or the only USB controller there is when `bus` is
+/// empty.
 pub fn find_host(machine: &str, device: &UsbDevice, bus: &str) -> Result<Owned<Object>> {
     let error = |reason: String| Error::UsbBus {
         device: device.label(),
@@ -127,11 +134,19 @@ pub fn find_host(machine: &str, device: &UsbDevice, bus: &str) -> Result<Owned<O
         reason,
     };
     let peripheral = qom_rt::container(&format!("{machine}/peripheral"))?;
+    // The board's own controller (`-usb` on `pc`), whose bus QEMU names
+    // `usb-bus.0`.
+    let board = qom_rt::resolve_path(&format!("{machine}/{BOARD_USB}")).ok();
+    if bus == BOARD_USB_BUS {
+        return board
+            .ok_or_else(|| error("the machine has no USB controller of its own (-usb)".into()));
+    }
     if bus.is_empty() {
         let hosts: Vec<_> = peripheral
             .children()
             .into_iter()
             .filter_map(|c| peripheral.resolve(&c.name).ok())
+            .chain(board)
             .filter(|o| o.interface::<dyn UsbHost>().is_some())
             .collect();
         return match <[_; 1]>::try_from(hosts) {
