@@ -24,7 +24,7 @@ const CYCLES: usize = 100;
 
 #[test]
 fn guest_streaming_from_usb_disk_survives_a_hundred_controller_unplugs() {
-    let s = match usb_common::boot("/usb-unplug-xhci") {
+    let s = match usb_common::boot_on("/usb-unplug-xhci", usb_common::Controller::Xhci) {
         Ok(s) => s,
         Err(why) => return eprintln!("usb unplug test skipped: {why}"),
     };

@@ -22,7 +22,7 @@ const CYCLES: usize = 100;
 
 #[test]
 fn guest_streaming_from_usb_disk_survives_a_hundred_disk_unplugs() {
-    let s = match usb_common::boot("/usb-unplug-disk") {
+    let s = match usb_common::boot_on("/usb-unplug-disk", usb_common::Controller::Xhci) {
         Ok(s) => s,
         Err(why) => return eprintln!("usb unplug test skipped: {why}"),
     };

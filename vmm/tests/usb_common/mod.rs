@@ -27,15 +27,13 @@ pub struct Streaming {
     pub vm: Vm,
     pub log: Capture,
     pub image: Image,
+    pub controller: Controller,
 }
 
 impl Streaming {
     /// `device_add` of the disk, as the test plugs it each cycle.
     pub fn disk_spec(&self) -> String {
-        format!(
-            "usb-storage,bus=usb0.0,id=disk0,file={}",
-            self.image.0.display()
-        )
+        disk_spec(self.controller, &self.image)
     }
 
     /// What the boot sector printed in its loop: "r"/"E" per read, "w"/"F"
@@ -80,9 +78,26 @@ impl Streaming {
     }
 }
 
-/// Boots the streaming guest (machine at `path`), or says why the test
-/// skips.
-pub fn boot(path: &str) -> Result<Streaming, String> {
+/// Which controller the disk is on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Controller {
+    /// `xhci-pci,id=usb0`, bus `usb0.0`.
+    Xhci,
+    /// The PIIX3's UHCI (`-usb`), bus `usb-bus.0`.
+    Uhci,
+}
+
+/// The `device_add` of the disk on `controller`.
+fn disk_spec(controller: Controller, image: &Image) -> String {
+    let bus = match controller {
+        Controller::Xhci => "usb0.0",
+        Controller::Uhci => "usb-bus.0",
+    };
+    format!("usb-storage,bus={bus},id=disk0,file={}", image.0.display())
+}
+
+/// Boots the streaming guest from the disk on `controller`.
+pub fn boot_on(path: &str, controller: Controller) -> Result<Streaming, String> {
     qom_vmm::kvm_available().map_err(|e| e.to_string())?;
     let bios =
         std::fs::read(BIOS).map_err(|_| format!("{BIOS} is missing (apt-get install seabios)"))?;
@@ -100,18 +115,23 @@ pub fn boot(path: &str) -> Result<Streaming, String> {
             bytes: bios,
         }),
         debugcon: Some(debugcon),
+        usb: controller == Controller::Uhci,
         ..MachineOptions::default()
     };
     let machine = Arc::new(Machine::create_with("pc", path, &options).expect("pc builds"));
-    machine.device_add("xhci-pci,id=usb0").expect("xhci plugs");
-    let spec = format!("usb-storage,bus=usb0.0,id=disk0,file={}", image.0.display());
-    machine.device_add(&spec).expect("disk plugs");
+    if controller == Controller::Xhci {
+        machine.device_add("xhci-pci,id=usb0").expect("xhci plugs");
+    }
+    machine
+        .device_add(&disk_spec(controller, &image))
+        .expect("disk plugs");
     let vm = Vm::new(machine.clone(), VmOptions::default()).expect("VM starts");
     let streaming = Streaming {
         machine,
         vm,
         log,
         image,
+        controller,
     };
     assert!(
         streaming
