@@ -381,3 +381,47 @@ fn usb_devices_plug_on_the_uhci_as_usb_bus_0() {
     let err = m.device_add("usb-kbd").unwrap_err().to_string();
     assert!(err.contains("2 USB controllers"), "{err}");
 }
+
+/// Interrupt moderation on the machine's clock: a second interrupt inside
+/// the 1 ms interval is held, and a timer raises it once the interval has
+/// passed, with no further access from the guest.
+#[test]
+fn moderation_timer_raises_a_held_interrupt_without_an_access() {
+    use std::sync::{Arc, Mutex};
+    let m = pc("/usb-pc-imod");
+    let sent = Arc::new(Mutex::new(0));
+    let count = sent.clone();
+    m.cpu_board()
+        .unwrap()
+        .connect_msi(Arc::new(move |_, _| *count.lock().unwrap() += 1));
+    m.device_add("xhci-pci,id=usb0").unwrap();
+    map(&m, true);
+    let sys = m.system();
+    sys.write(BAR + 0x300c, 4, 0); // vector 0 unmasked
+    config_write(&m, DEVFN, 0x92, 2, 0x800f); // MSI-X on
+    sys.write(0x4000, 8, 0x3000);
+    sys.write(0x4008, 4, 16);
+    let (op, intr) = (BAR + 0x40, BAR + 0x1020);
+    sys.write(op + 0x18, 4, 0x2001);
+    sys.write(op + 0x1c, 4, 0);
+    sys.write(intr + 0x08, 4, 1);
+    sys.write(intr + 0x18, 4, 0x3000);
+    sys.write(intr + 0x10, 4, 0x4000);
+    sys.write(intr + 0x14, 4, 0);
+    sys.write(intr, 4, 2); // IMAN.IE
+    sys.write(intr + 0x04, 4, 4000); // IMOD: 1 ms
+    sys.write(op, 4, 0x5); // run, INTE
+    for n in 0..2u64 {
+        sys.write(0x200c + 16 * n, 4, (23 << 10) | 1);
+    }
+    sys.write(BAR + 0x2000, 4, 0); // two No Ops: two events
+    sys.write(intr + 0x18, 4, 0x3008 | 8); // the driver consumed one
+    assert_eq!(*sent.lock().unwrap(), 1, "the second interrupt is held");
+    m.clock_step(2_000_000).unwrap();
+    // The timer fires within the interval's real time; give it room.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while *sent.lock().unwrap() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(*sent.lock().unwrap(), 2, "raised by the moderation timer");
+}

@@ -31,6 +31,7 @@ use qom_rt::prelude::*;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// Start of the MSI-X table in BAR 0 (QEMU's `OFF_MSIX_TABLE`).
 pub const MSIX_TABLE: u64 = 0x3000;
@@ -58,6 +59,8 @@ pub struct XhciState {
     bus: OnceLock<UsbBus>,
     msix: XhciMsix,
     clock: OnceLock<VirtualClock>,
+    /// A moderation timer is armed (see `arm_moderation`).
+    moderation_armed: std::sync::atomic::AtomicBool,
 }
 
 impl ObjectImpl for XhciState {
@@ -182,7 +185,51 @@ impl XhciState {
             None => f(regs, None),
         };
         BUSY.with(|b| b.set(false));
+        self.arm_moderation(regs);
         Some(result)
+    }
+
+    /// If moderation holds an interrupt back, raises it when its interval
+    /// ends: a one-shot timer thread that holds the controller for at
+    /// most the interval (`IMODI` is at most 16.4 ms).
+    fn arm_moderation(&self, regs: &XhciRegs) {
+        let (Some(deadline), Some(clock)) = (regs.moderation_deadline(), self.clock.get()) else {
+            return;
+        };
+        if self.moderation_armed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let armed_at = clock.now_ns();
+        let wait = Duration::from_nanos(deadline.saturating_sub(armed_at));
+        let (me, clock) = (Owned::from(self), clock.clone());
+        let spawned = std::thread::Builder::new()
+            .name("xhci-imod".into())
+            .spawn(move || {
+                // A clock that stands still (no guest running, or paused)
+                // makes nothing due: wait a little longer, then leave it
+                // to the next access, which arms the timer again.
+                let started = std::time::Instant::now();
+                loop {
+                    std::thread::sleep(wait.max(Duration::from_micros(100)));
+                    if clock.now_ns() != armed_at || started.elapsed() > Duration::from_millis(100)
+                    {
+                        break;
+                    }
+                }
+                me.moderation_armed.store(false, Ordering::Release);
+                if clock.now_ns() == armed_at {
+                    return;
+                }
+                me.with_bus(|regs, bus| {
+                    if let Some(bus) = bus {
+                        regs.poll(bus);
+                    }
+                });
+            });
+        if let Err(e) = spawned {
+            self.moderation_armed.store(false, Ordering::Release);
+            tracing::warn!(target: "xhci", error = %e, "no moderation timer: the interrupt waits for the next access");
+        }
     }
 
     fn root_port(&self, device: &UsbDevice) -> Option<(usize, usize)> {

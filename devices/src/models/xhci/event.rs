@@ -8,8 +8,10 @@
 //! Every event goes to interrupter 0, as QEMU does for `qemu-xhci` with
 //! one vector in use. Moderation is kept in the controller's virtual time
 //! ([`XhciRegs::advance`]): an interrupt due inside the `IMODI` interval
-//! after the previous one is held and raised at the controller's next
-//! activity once the interval has passed (there is no timer of its own).
+//! after the previous one is held, and raised once the interval has
+//! passed, at the controller's next activity or when its owner calls
+//! [`XhciRegs::poll`] at [`XhciRegs::moderation_deadline`] (QEMU's
+//! `intr->mfwrap_timer`-like moderation timer).
 
 use super::regs::State;
 use super::trb::{cc, kind, Trb, CYCLE};
@@ -162,6 +164,13 @@ impl State {
             // Delivered as a message: nothing stays pending.
             self.intr[0].iman &= !IMAN_IP;
         }
+    }
+
+    /// When a held interrupt is due, in the controller's virtual time.
+    pub(super) fn moderation_deadline(&self) -> Option<u64> {
+        let interval = u64::from(self.intr[0].imod & 0xffff) * 250;
+        let last = self.event.last_interrupt_ns?;
+        self.event.held.then_some(last.saturating_add(interval))
     }
 
     /// Raises an interrupt moderation held once its interval has passed;

@@ -322,6 +322,18 @@ impl XhciRegs {
         state.now_ns = state.now_ns.saturating_add(ns);
     }
 
+    /// When an interrupt that moderation holds back is due (virtual time,
+    /// as [`XhciRegs::set_time`] takes it); call [`XhciRegs::poll`] then.
+    pub fn moderation_deadline(&self) -> Option<u64> {
+        lock(&self.state).moderation_deadline()
+    }
+
+    /// Delivers what is due: queued port events, and an interrupt
+    /// moderation held whose interval has passed.
+    pub fn poll(&self, bus: &dyn XhciBus) {
+        lock(&self.state).flush(bus);
+    }
+
     /// Sets virtual time to `ns` if that is later than the controller's.
     pub fn set_time(&self, ns: u64) {
         let mut state = lock(&self.state);
