@@ -10,8 +10,7 @@
 //! ([`XhciRegs::advance`]): an interrupt due inside the `IMODI` interval
 //! after the previous one is held, and raised once the interval has
 //! passed, at the controller's next activity or when its owner calls
-//! [`XhciRegs::poll`] at [`XhciRegs::moderation_deadline`] (QEMU's
-//! `intr->mfwrap_timer`-like moderation timer).
+//! [`XhciRegs::poll`] at [`XhciRegs::moderation_deadline`].
 
 use super::regs::State;
 use super::trb::{cc, kind, Trb, CYCLE};
