@@ -36,7 +36,7 @@ mod schedule_tests;
 #[cfg(test)]
 mod tests;
 
-pub use schedule::{UhciBus, MAX_ELEMENTS};
+pub use schedule::{UhciBus, MAX_ELEMENTS, MAX_FRAMES_PER_RUN};
 
 /// PCI vendor ID (Intel).
 pub const PCI_VENDOR_ID: u16 = 0x8086;

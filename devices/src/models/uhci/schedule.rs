@@ -32,7 +32,7 @@ pub trait UhciBus {
 pub const MAX_ELEMENTS: usize = 1024;
 /// Most frames run in one call: a controller that fell behind skips the
 /// rest, as QEMU's frame timer does.
-const MAX_FRAMES_PER_RUN: u64 = 64;
+pub const MAX_FRAMES_PER_RUN: u64 = 64;
 
 const LINK_TERMINATE: u32 = 1 << 0;
 const LINK_QH: u32 = 1 << 1;
