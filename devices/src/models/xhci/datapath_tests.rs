@@ -956,7 +956,10 @@ fn random_guests_never_panic_the_controller() {
         assert_eq!(d.rd(CAPLENGTH_HCIVERSION), 0x0100_0040);
         raised += d.g.irqs.lock().unwrap().iter().filter(|i| i.1).count();
     }
-    // The noise went deep enough to produce events and interrupts.
-    assert!(raised > 0, "no interrupt in {RANDOM_ROUNDS} random guests");
+    // The noise went deep enough to produce events and interrupts (in
+    // enough rounds to say so: Miri runs only a few).
+    if RANDOM_ROUNDS >= 100 {
+        assert!(raised > 0, "no interrupt in {RANDOM_ROUNDS} random guests");
+    }
     eprintln!("{RANDOM_ROUNDS} random guests: {raised} interrupts raised");
 }
