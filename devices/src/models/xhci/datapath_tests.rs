@@ -963,3 +963,59 @@ fn random_guests_never_panic_the_controller() {
     }
     eprintln!("{RANDOM_ROUNDS} random guests: {raised} interrupts raised");
 }
+
+#[test]
+fn event_data_trbs_report_their_value_and_the_bytes_moved_and_ehb_follows_erdp() {
+    let mut d = Driver::new(false);
+    d.start();
+    let kbd = Owned::<UsbKbd>::new();
+    let port = d.plug(0, kbd.upcast(), UsbSpeed::High);
+    // Event handler busy: set with the event, cleared by the driver.
+    let erdp = RUNTIME_BASE + 0x20 + ERDP;
+    assert_eq!(
+        d.rd(erdp) & ERDP_EHB,
+        ERDP_EHB,
+        "busy: an event was written"
+    );
+    d.event();
+    assert_eq!(
+        d.rd(erdp) & ERDP_EHB,
+        0,
+        "cleared by writing ERDP with EHB set"
+    );
+    let slot = d.address(port, 3, 64);
+    assert_eq!(d.configure(slot, 3, ep_type::INTERRUPT_IN, 8), cc::SUCCESS);
+    kbd.send_keys("c").unwrap();
+    // A Normal TRB chained to an Event Data TRB that asks for the event.
+    let mut ring = d.rings[3];
+    d.queue(
+        &mut ring,
+        Trb {
+            parameter: BUF,
+            status: 8,
+            control: (kind::NORMAL << 10) | super::trb::CHAIN,
+        },
+    );
+    d.queue(
+        &mut ring,
+        Trb {
+            parameter: 0xdead_beef,
+            status: 0,
+            control: (kind::EVENT_DATA << 10) | IOC,
+        },
+    );
+    d.rings[3] = ring;
+    d.wr(DOORBELL_BASE + 4 * slot as u64, 3);
+    let e = d.event().expect("the Event Data TRB's event");
+    assert_eq!(
+        e.parameter, 0xdead_beef,
+        "the driver's value, not a TRB address"
+    );
+    assert_eq!(
+        (e.status >> 24, e.status & 0xff_ffff),
+        (cc::SUCCESS, 8),
+        "EDTLA: 8 bytes"
+    );
+    assert_ne!(e.control & super::trb::EVENT_DATA_FLAG, 0, "ED flag");
+    assert_eq!(d.peek(BUF, 8), [0, 0, 6, 0, 0, 0, 0, 0]);
+}
