@@ -324,7 +324,7 @@ fn qom_boots_the_usb_disk_picked_with_sendkey_from_the_boot_menu() {
     ];
     let script =
         "wait debugcon \"Press ESC\" 60s\nsendkey esc\nwait debugcon \"Select boot device\"\n\
-                  sendkey 1\nwait debugcon \"USBBOOT ok\"\ndevice_del disk0\ninfo status\n";
+                  sendkey 1\nwait debugcon \"USBBOOT ok\"\ninfo usb\ndevice_del disk0\ninfo status\n";
     let out = qom(&args, script);
     let written = std::fs::read(&image).unwrap();
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();

@@ -392,6 +392,15 @@ static CASES: &[Case] = &[
         ],
         ("xp 0x09000fe0 3", "access size `3` must be 1, 2, 4 or 8"),
     ),
+    case(
+        "info usb",
+        &[
+            ADD_USB0,
+            // virt takes no USB devices: the controller's bus is empty.
+            ("info usb", Out::Is("")),
+        ],
+        ("info usb 0", "usage: info usb"),
+    ),
     Case {
         command: "sendkey",
         steps: &[],
@@ -811,7 +820,7 @@ fn help_info_lists_every_subcommand_from_the_table() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
-        "info qom-tree [PATH] | types [FILTER] | mtree | pci | status | registers | lifetime -- show machine state"
+        "info qom-tree [PATH] | types [FILTER] | mtree | pci | usb | status | registers | lifetime -- show machine state"
     );
     let subcommands: Vec<&str> = lines[1..]
         .iter()
@@ -824,6 +833,7 @@ fn help_info_lists_every_subcommand_from_the_table() {
             "types",
             "mtree",
             "pci",
+            "usb",
             "status",
             "registers",
             "lifetime"
@@ -845,7 +855,7 @@ fn wrong_arguments_get_the_usage_line_from_the_table() {
         ("qom-get /machine", "usage: qom-get PATH PROP"),
         (
             "info",
-            "usage: info qom-tree [PATH] | types [FILTER] | mtree | pci | status | registers | lifetime",
+            "usage: info qom-tree [PATH] | types [FILTER] | mtree | pci | usb | status | registers | lifetime",
         ),
         ("mmio read 0x0", "usage: mmio read ADDR SIZE"),
         (
@@ -1126,6 +1136,11 @@ fn sendkey_reaches_the_usb_keyboard() {
         Ok(String::new())
     );
     assert_eq!(run("sendkey ctrl-alt-f1 100"), Ok(String::new()));
+    assert_eq!(
+        run("info usb"),
+        Ok("  Device 0.0, Port 1, Speed 480 Mb/s, Product QEMU USB Keyboard, ID: kbd0\n".into()),
+        "address 0: no guest enumerated it"
+    );
     let kbd = qom_rt::resolve_path("/sendkey/peripheral/kbd0").unwrap();
     let kbd = kbd.downcast::<qom_devices::usb::hid::UsbKbd>().unwrap();
     assert_eq!(kbd.queued(), 2, "press and release");

@@ -246,6 +246,10 @@ impl UsbHost for Piix3 {
     fn usb_detach(&self, device: &UsbDevice) -> Result<(), String> {
         self.uhci.detach(device)
     }
+
+    fn usb_bus(&self) -> Option<&UsbBus> {
+        self.uhci.bus.get()
+    }
 }
 
 impl PciDeviceImpl for Piix3 {

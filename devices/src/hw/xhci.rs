@@ -434,6 +434,10 @@ impl UsbHost for XhciPci {
     fn usb_detach(&self, device: &UsbDevice) -> Result<(), String> {
         self.xhci.detach(device)
     }
+
+    fn usb_bus(&self) -> Option<&UsbBus> {
+        self.xhci.bus.get()
+    }
 }
 
 impl PciDeviceImpl for XhciPci {

@@ -263,6 +263,11 @@ impl Machine {
     pub fn info_pci(&self) -> String {
         crate::pci::info_pci(&self.object.pci_functions())
     }
+
+    /// HMP's `info usb`: the devices on the machine's USB buses.
+    pub fn info_usb(&self) -> String {
+        crate::usb::bus::info_usb(&self.path)
+    }
 }
 
 impl std::fmt::Debug for Machine {

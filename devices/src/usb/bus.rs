@@ -15,6 +15,8 @@ pub trait UsbHost {
     fn usb_attach(&self, device: &UsbDevice) -> std::result::Result<(), String>;
     /// Disconnects it; the transfers it had in flight are cancelled.
     fn usb_detach(&self, device: &UsbDevice) -> std::result::Result<(), String>;
+    /// The bus, for listings (`info usb`).
+    fn usb_bus(&self) -> Option<&UsbBus>;
 }
 
 /// The ports of one bus: which speeds each takes and who is plugged in.
@@ -170,4 +172,51 @@ pub fn find_host(machine: &str, device: &UsbDevice, bus: &str) -> Result<Owned<O
         )));
     }
     Ok(host)
+}
+
+/// HMP's `info usb` for the machine at `machine`: one line per device on
+/// a USB bus, buses numbered in the order `device_add` would find them
+/// (the board's own first, then the peripherals by name):
+/// `  Device 0.1, Port 1, Speed 480 Mb/s, Product QEMU USB Keyboard, ID: kbd0`.
+pub fn info_usb(machine: &str) -> String {
+    let mut hosts: Vec<Owned<Object>> = qom_rt::resolve_path(&format!("{machine}/{BOARD_USB}"))
+        .into_iter()
+        .collect();
+    if let Ok(peripheral) = qom_rt::resolve_path(&format!("{machine}/peripheral")) {
+        let mut children: Vec<_> = peripheral.children().into_iter().map(|c| c.name).collect();
+        children.sort();
+        hosts.extend(children.iter().filter_map(|n| peripheral.resolve(n).ok()));
+    }
+    let buses = hosts
+        .iter()
+        .filter_map(|h| h.interface::<dyn UsbHost>()?.usb_bus());
+    let mut out = String::new();
+    for (number, bus) in buses.enumerate() {
+        for port in 0..bus.len() {
+            let Some(device) = bus.device(port) else {
+                continue;
+            };
+            let speed = match device.speed() {
+                Some(UsbSpeed::Low) => "1.5",
+                Some(UsbSpeed::Full) => "12",
+                Some(UsbSpeed::High) => "480",
+                Some(UsbSpeed::Super) => "5000",
+                None => "?",
+            };
+            let id = device.canonical_path().and_then(|p| {
+                let (parent, name) = p.rsplit_once('/')?;
+                parent
+                    .ends_with("/peripheral")
+                    .then(|| format!(", ID: {name}"))
+            });
+            out.push_str(&format!(
+                "  Device {number}.{}, Port {}, Speed {speed} Mb/s, Product {}{}\n",
+                device.address(),
+                port + 1,
+                device.product(),
+                id.unwrap_or_default()
+            ));
+        }
+    }
+    out
 }

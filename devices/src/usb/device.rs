@@ -28,6 +28,9 @@ pub trait UsbDeviceImpl: DeviceImpl + IsA<UsbDevice> {
     const IDENTITY: Identity;
     /// `bmAttributes` of the configuration (bit 5: remote wake-up).
     const CONFIG_ATTRIBUTES: u8 = 0;
+    /// The name `info usb` shows (QEMU's `product_desc`): the product
+    /// string unless the type says otherwise.
+    const PRODUCT: &'static str = Self::IDENTITY.product;
 
     /// The interfaces of the one configuration at `speed`.
     fn interfaces(&self, speed: UsbSpeed) -> Vec<Interface>;
@@ -58,6 +61,7 @@ pub trait UsbDeviceImpl: DeviceImpl + IsA<UsbDevice> {
 
 /// The USB class: [`UsbDeviceImpl`] for one concrete type.
 pub struct UsbDeviceClass {
+    product: &'static str,
     speeds: &'static [UsbSpeed],
     identity: Identity,
     attributes: u8,
@@ -70,6 +74,7 @@ pub struct UsbDeviceClass {
 
 impl<T: UsbDeviceImpl> ClassFor<T> for UsbDeviceClass {
     const CLASS: Self = UsbDeviceClass {
+        product: T::PRODUCT,
         speeds: T::SPEEDS,
         identity: T::IDENTITY,
         attributes: T::CONFIG_ATTRIBUTES,
@@ -139,6 +144,11 @@ impl UsbDevice {
     fn usb_class(&self) -> &'static UsbDeviceClass {
         self.class::<UsbDeviceClass>()
             .expect("every USB device type has a USB class")
+    }
+
+    /// What `info usb` calls it ([`UsbDeviceImpl::PRODUCT`]).
+    pub fn product(&self) -> &'static str {
+        self.usb_class().product
     }
 
     /// The speeds the device supports.

@@ -169,6 +169,8 @@ impl UsbDeviceImpl for UsbStorage {
         product: "QEMU USB HARDDRIVE",
         serial: "1-0000:00:02.0-1",
     };
+    /// QEMU's `product_desc` for `usb-storage`.
+    const PRODUCT: &'static str = "QEMU USB MSD";
 
     fn interfaces(&self, speed: UsbSpeed) -> Vec<Interface> {
         let max_packet = match speed {

@@ -449,7 +449,7 @@ mod tests {
         let info = find(COMMANDS, "info").unwrap();
         assert_eq!(
             info.usage(),
-            "info qom-tree [PATH] | types [FILTER] | mtree | pci | status | registers | lifetime"
+            "info qom-tree [PATH] | types [FILTER] | mtree | pci | usb | status | registers | lifetime"
         );
     }
 
