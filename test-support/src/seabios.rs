@@ -25,6 +25,10 @@ pub const REFERENCE_USB_KBD: &str = include_str!("../reference/seabios-256k-xhci
 /// prints "USBBOOT ok".
 pub const REFERENCE_USB_STORAGE: &str = include_str!("../reference/seabios-256k-xhci-storage.log");
 
+/// What the guest `pci_dump` prints under QEMU with `-device
+/// qemu-xhci,id=usb0`: 00:02.0's configuration space, one dword a line.
+pub const REFERENCE_PCI_DUMP_XHCI: &str = include_str!("../reference/pci-dump-qemu-xhci.log");
+
 /// SeaBIOS's log under QEMU with `-usb -device usb-kbd,bus=usb-bus.0`:
 /// the keyboard on the PIIX3's UHCI.
 pub const REFERENCE_UHCI_KBD: &str = include_str!("../reference/seabios-256k-uhci-kbd.log");

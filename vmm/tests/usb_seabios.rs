@@ -116,7 +116,7 @@ fn xhci_configuration_space_is_qemus_dword_for_dword() {
     );
     drop(vm);
     let ours = log.text();
-    let theirs = include_str!("../../test-support/reference/pci-dump-qemu-xhci.log");
+    let theirs = seabios::REFERENCE_PCI_DUMP_XHCI;
     let differ: Vec<String> = theirs
         .lines()
         .zip(ours.lines())
