@@ -446,6 +446,15 @@ impl PciDeviceImpl for XhciPci {
     const CLASS_CODE: u32 = xhci::PCI_CLASS_CODE;
     const REVISION: u8 = xhci::PCI_REVISION;
 
+    /// QEMU's `msix_write_config`: unmasking the function (or enabling
+    /// MSI-X) sends the messages pending meanwhile.
+    fn config_written(&self, offset: usize, size: usize) {
+        let control = MSIX_CAP + 2;
+        if offset < control + 2 && control < offset + size {
+            self.xhci.msix.deliver_pending(self.upcast());
+        }
+    }
+
     fn bar(&self, index: usize) -> Option<PciBar<'_>> {
         // `usb_xhci_pci_realize`: BAR 0 is 64-bit memory
         // (PCI_BASE_ADDRESS_MEM_TYPE_64), so BAR 1 holds its high dword.
