@@ -2,7 +2,11 @@
 # The tests that run guests under KVM: SeaBIOS against QEMU's reference
 # log (through the Rust API and through `qom`), the 1,000-cycle
 # hot-unplug tests under a running guest (Rust API, `qom`, `Monitor` in
-# process), system_reset of the in-kernel PIC, IOAPIC and PIT.
+# process), system_reset of the in-kernel PIC, IOAPIC and PIT, and the
+# USB ones in vmm/tests: SeaBIOS finding usb-kbd and booting a sector
+# from usb-storage on our xHCI and UHCI (against QEMU's logs), and 100
+# unplugs of the disk and of the controller under a guest streaming from
+# the disk.
 #
 # Installs what they need with apt when it is missing: seabios (the
 # firmware), binutils (as, ld: the test guests are assembled at build

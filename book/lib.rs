@@ -60,6 +60,9 @@ pub mod qmp {}
 #[doc = include_str!("src/guests.md")]
 pub mod guests {}
 
+#[doc = include_str!("src/usb.md")]
+pub mod usb {}
+
 #[doc = include_str!("src/performance.md")]
 pub mod performance {}
 

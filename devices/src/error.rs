@@ -125,6 +125,16 @@ pub enum Error {
         /// The bus kind.
         bus: &'static str,
     },
+    /// A USB device's `bus` property names no USB bus, or the bus is full.
+    #[error("`{device}`: USB bus `{bus}`: {reason}")]
+    UsbBus {
+        /// The device.
+        device: String,
+        /// The `bus` property's value.
+        bus: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Shorthand used across the crate.

@@ -5,8 +5,10 @@
 //! accesses while holding a reference on the region's owner, PCI and
 //! system buses, machines as registered board types, and real models: a
 //! PL011 UART, an SP804 timer, an xHCI PCI controller embedding its
-//! controller state (which owns BAR 0), a PIIX-style south bridge with an
-//! owned UHCI companion, an SoC, and the `virt` board.
+//! controller state (which owns BAR 0) with its rings, DMA and MSI-X, USB
+//! devices on its bus (a HID keyboard, mass storage over a raw image), a
+//! PIIX-style south bridge with an owned UHCI companion, an SoC, and the
+//! `virt` and `pc` boards.
 //!
 //! It has no command line, line editor or graph layout: the `qom` monitor
 //! is the `qom-monitor` crate, above this one. The crate forbids unsafe
@@ -36,6 +38,7 @@ pub mod options;
 pub mod pc;
 pub mod pci;
 pub mod sysbus;
+pub mod usb;
 
 pub use device::{Device, DeviceClass, DeviceImpl};
 pub use error::{Error, Result};

@@ -3,6 +3,7 @@
 //! ```text
 //! qom [-M NAME | -M help] [-accel kvm [-S]] [-bios FILE] [-m SIZE] [-usb]
 //!     [-serial stdio|file:PATH|null] [-debugcon stdio|file:PATH|null]
+//!     [-boot menu=on|off] [-drive file=PATH,if=none,id=ID[,format=raw]]...
 //!     [-device TYPE,id=ID,prop=value,...]... [-incoming file:PATH]
 //!     [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]...
 //!     [-c "cmd; cmd"] [--echo]
@@ -84,6 +85,14 @@ struct Args {
     /// `file:PATH` or `null`; `wait debugcon` searches it.
     #[arg(long, value_name = "BACKEND")]
     debugcon: Option<String>,
+    /// A raw image a device takes by id (`file=PATH,if=none,id=ID`, then
+    /// `-device usb-storage,drive=ID`); may be repeated.
+    #[arg(long = "drive", value_name = "OPTIONS")]
+    drives: Vec<String>,
+    /// `menu=on`: the firmware offers its boot menu (SeaBIOS: "Press ESC
+    /// for boot menu").
+    #[arg(long, value_name = "OPTIONS")]
+    boot: Option<String>,
 }
 
 /// Where QEMU looks for firmware (`qemu_find_file` in Debian's build, and
@@ -96,7 +105,7 @@ fn qemu_style(args: impl IntoIterator<Item = String>) -> Vec<String> {
         .map(|a| match a.as_str() {
             "-qmp" => "--qmp".to_string(),
             "-device" | "-machine" | "-accel" | "-bios" | "-usb" | "-serial" | "-debugcon"
-            | "-incoming" => {
+            | "-incoming" | "-drive" | "-boot" => {
                 format!("-{a}")
             }
             _ => a,
@@ -302,12 +311,28 @@ fn machine_options(
             .transpose()?,
         (None, None) => None,
     };
+    let drives = args
+        .drives
+        .iter()
+        .map(|spec| qom_devices::machine::Drive::parse(spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    let boot_menu = match args.boot.as_deref() {
+        None | Some("menu=off") => false,
+        Some("menu=on") => true,
+        Some(other) => {
+            return Err(format!(
+                "-boot {other}: only menu=on or menu=off is supported"
+            ))
+        }
+    };
     let options = MachineOptions {
         ram_size,
         firmware,
         usb: args.usb,
         serial: Some(serial),
         debugcon,
+        boot_menu,
+        drives,
     };
     Ok((options, consoles))
 }

@@ -160,6 +160,7 @@ mod tests {
                 "types",
                 "mtree",
                 "pci",
+                "usb",
                 "status",
                 "registers",
                 "lifetime"

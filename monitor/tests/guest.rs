@@ -278,3 +278,84 @@ fn a_thousand_unplugs_through_the_monitor_in_process_free_every_controller() {
     drop(monitor);
     assert_eq!(CONTROLLERS.live(), 0, "every controller freed");
 }
+
+/// QEMU's spelling end to end through `qom`: `-drive ... -device
+/// usb-storage,drive=ID`, `-boot menu=on`, and HMP's `sendkey` picking
+/// the USB disk from SeaBIOS's boot menu; the boot sector then runs and
+/// the monitor deletes the disk under it.
+#[test]
+fn qom_boots_the_usb_disk_picked_with_sendkey_from_the_boot_menu() {
+    if skip_without_kvm("usb boot menu under qom") {
+        return;
+    }
+    if std::fs::metadata(seabios::BIOS).is_err() {
+        return eprintln!(
+            "usb boot menu under qom skipped: {} missing (apt-get install seabios)",
+            seabios::BIOS
+        );
+    }
+    let disk = match guests::usb_disk(0) {
+        Ok(disk) => disk,
+        Err(why) => return eprintln!("usb boot menu under qom skipped: {why}"),
+    };
+    let id = std::process::id();
+    let image = std::env::temp_dir().join(format!("qom-usb-menu-{id}.img"));
+    let log = std::env::temp_dir().join(format!("qom-usb-menu-{id}.log"));
+    std::fs::write(&image, disk).unwrap();
+    let drive = format!("file={},if=none,id=d0,format=raw", image.display());
+    let debugcon = format!("file:{}", log.display());
+    let args = [
+        "-M",
+        "pc",
+        "-accel",
+        "kvm",
+        "-debugcon",
+        &debugcon,
+        "-boot",
+        "menu=on",
+        "-drive",
+        &drive,
+        "-device",
+        "xhci-pci,id=usb0",
+        "-device",
+        "usb-kbd,bus=usb0.0,id=kbd0",
+        "-device",
+        "usb-storage,bus=usb0.0,drive=d0,id=disk0",
+    ];
+    let script =
+        "wait debugcon \"Press ESC\" 60s\nsendkey esc\nwait debugcon \"Select boot device\"\n\
+                  sendkey 1\nwait debugcon \"USBBOOT ok\"\ninfo usb\ndevice_del disk0\ninfo status\n";
+    let out = qom(&args, script);
+    let written = std::fs::read(&image).unwrap();
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&image);
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        out.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("VM status: running"),
+        "{}",
+        text(&out.stdout)
+    );
+    let menu: Vec<_> = seabios::usb_lines(&log_text)
+        .into_iter()
+        .filter(|l| l.starts_with("1. ") || l.starts_with("USBBOOT"))
+        .collect();
+    assert_eq!(
+        menu,
+        [
+            "1. USB MSC Drive QEMU QEMU HARDDISK 2.5+",
+            "USBBOOT start",
+            "USBBOOT ok"
+        ],
+        "log:\n{log_text}"
+    );
+    assert!(
+        (0..512).all(|i| written[9 * 512 + i] == guests::usb_written(i)),
+        "LBA 9 written"
+    );
+}

@@ -192,7 +192,7 @@ static CASES: &[Case] = &[
             "info types xhci",
             Out::Is(
                 "base-xhci (parent: device) [interfaces: PropertyGuard, MmioOps] -- xHCI controller state (BAR 0 registers)\n\
-                 xhci-pci (parent: pci-device) [interfaces: PropertyGuard] -- xHCI USB controller (qemu-xhci)\n",
+                 xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost] -- xHCI USB controller (qemu-xhci)\n",
             ),
         )],
         ("info types a b", "usage: info types [FILTER]"),
@@ -392,6 +392,24 @@ static CASES: &[Case] = &[
         ],
         ("xp 0x09000fe0 3", "access size `3` must be 1, 2, 4 or 8"),
     ),
+    case(
+        "info usb",
+        &[
+            ADD_USB0,
+            // virt takes no USB devices: the controller's bus is empty.
+            ("info usb", Out::Is("")),
+        ],
+        ("info usb 0", "usage: info usb"),
+    ),
+    Case {
+        command: "sendkey",
+        steps: &[],
+        error: (
+            "sendkey ctrl-alt-f1",
+            "no keyboard to send keys to: sendkey reaches USB keyboards (device_add usb-kbd,bus=usb0.0)",
+        ),
+        happy_elsewhere: Some("monitor.rs: sendkey_reaches_the_usb_keyboard (virt has no USB keyboard)"),
+    },
     case(
         "clock_step",
         &[
@@ -782,7 +800,7 @@ fn info_types_marks_abstract_types_and_parents() {
     let out = stdout(&run("info types"));
     assert!(
         out.contains(
-            "xhci-pci (parent: pci-device) [interfaces: PropertyGuard] -- xHCI USB controller (qemu-xhci)\n"
+            "xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost] -- xHCI USB controller (qemu-xhci)\n"
         ),
         "{out}"
     );
@@ -802,7 +820,7 @@ fn help_info_lists_every_subcommand_from_the_table() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
-        "info qom-tree [PATH] | types [FILTER] | mtree | pci | status | registers | lifetime -- show machine state"
+        "info qom-tree [PATH] | types [FILTER] | mtree | pci | usb | status | registers | lifetime -- show machine state"
     );
     let subcommands: Vec<&str> = lines[1..]
         .iter()
@@ -815,6 +833,7 @@ fn help_info_lists_every_subcommand_from_the_table() {
             "types",
             "mtree",
             "pci",
+            "usb",
             "status",
             "registers",
             "lifetime"
@@ -836,7 +855,7 @@ fn wrong_arguments_get_the_usage_line_from_the_table() {
         ("qom-get /machine", "usage: qom-get PATH PROP"),
         (
             "info",
-            "usage: info qom-tree [PATH] | types [FILTER] | mtree | pci | status | registers | lifetime",
+            "usage: info qom-tree [PATH] | types [FILTER] | mtree | pci | usb | status | registers | lifetime",
         ),
         ("mmio read 0x0", "usage: mmio read ADDR SIZE"),
         (
@@ -1097,4 +1116,35 @@ fn incoming_loads_a_snapshot_before_the_first_command() {
         stderr(&o)
     );
     let _ = std::fs::remove_file(&snap);
+}
+
+#[test]
+fn sendkey_reaches_the_usb_keyboard() {
+    let options = qom_devices::machine::MachineOptions {
+        firmware: Some(qom_devices::machine::Firmware {
+            path: "test.bin".into(),
+            bytes: vec![0; 0x1_0000],
+        }),
+        ..Default::default()
+    };
+    let machine = Machine::create_with("pc", "/sendkey", &options).unwrap();
+    let mut monitor = Monitor::new(machine);
+    let mut run = |line: &str| monitor.execute(line).map(|(out, _)| out);
+    assert_eq!(run("device_add xhci-pci,id=usb0"), Ok(String::new()));
+    assert_eq!(
+        run("device_add usb-kbd,bus=usb0.0,id=kbd0"),
+        Ok(String::new())
+    );
+    assert_eq!(run("sendkey ctrl-alt-f1 100"), Ok(String::new()));
+    assert_eq!(
+        run("info usb"),
+        Ok("  Device 0.0, Port 1, Speed 480 Mb/s, Product QEMU USB Keyboard, ID: kbd0\n".into()),
+        "address 0: no guest enumerated it"
+    );
+    let kbd = qom_rt::resolve_path("/sendkey/peripheral/kbd0").unwrap();
+    let kbd = kbd.downcast::<qom_devices::usb::hid::UsbKbd>().unwrap();
+    assert_eq!(kbd.queued(), 2, "press and release");
+    let err = run("sendkey ctrl-nokey").unwrap_err();
+    assert!(err.0.contains("unknown key `nokey`"), "{err}");
+    assert_eq!(kbd.queued(), 2, "nothing queued for a bad combination");
 }

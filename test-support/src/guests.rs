@@ -8,11 +8,17 @@
 //!   of the xHCI BAR, then exits through `isa-debug-exit` (both from
 //!   `guests/bar_reader.S`);
 //! - `reset_probe`: prints the in-kernel PIC, IOAPIC and PIT state it
-//!   finds on isa-debugcon, changes it and halts (`guests/reset_probe.S`).
+//!   finds on isa-debugcon, changes it and halts (`guests/reset_probe.S`);
+//! - `pci_dump`: prints the configuration space of 00:02.0 on
+//!   isa-debugcon, one dword a line, then halts (`guests/pci_dump.S`);
+//! - `usb_boot`: a 512-byte boot sector (not a BIOS image) that SeaBIOS
+//!   boots from a USB disk: INT 13h reads checked against a pattern, a
+//!   write, then halt, stream reads or timed reads (`guests/usb_boot.S`).
 
 use std::path::PathBuf;
 
-/// Where guest `name` was built (`bar_reader`, `bench`, `reset_probe`), or why the
+/// Where guest `name` was built (`bar_reader`, `bench`, `reset_probe`,
+/// `pci_dump`, `usb_boot`), or why the
 /// guests were not built (binutils missing): a test prints that it
 /// skipped and why.
 ///
@@ -36,4 +42,36 @@ pub fn path(name: &str) -> Result<PathBuf, String> {
             path.display()
         ))
     }
+}
+
+/// Sectors of the USB test disk (4 MiB, as the reference captures use).
+pub const USB_DISK_SECTORS: usize = 8192;
+
+/// Byte `i` of sector `lba` (1-8) of the USB test disk: what `usb_boot`
+/// checks.
+pub fn usb_pattern(lba: usize, i: usize) -> u8 {
+    (lba * 13 + 1 + 7 * i) as u8
+}
+
+/// Byte `i` of the block `usb_boot` writes to LBA 9.
+pub fn usb_written(i: usize) -> u8 {
+    (3 * i) as u8 ^ 0x5a
+}
+
+/// The USB test disk: `usb_boot` in sector 0 in `mode` (0 halt, 1 stream
+/// reads, 2 timed reads), the pattern in sectors 1-8, zeros elsewhere.
+pub fn usb_disk(mode: u8) -> Result<Vec<u8>, String> {
+    let boot = std::fs::read(path("usb_boot")?).map_err(|e| format!("usb_boot.bin: {e}"))?;
+    if boot.len() != 512 {
+        return Err(format!("usb_boot.bin is {} bytes, not 512", boot.len()));
+    }
+    let mut disk = vec![0u8; USB_DISK_SECTORS * 512];
+    disk[..512].copy_from_slice(&boot);
+    disk[0x1f0] = mode;
+    for lba in 1..=8 {
+        for i in 0..512 {
+            disk[lba * 512 + i] = usb_pattern(lba, i);
+        }
+    }
+    Ok(disk)
 }

@@ -112,6 +112,21 @@ impl Vm {
                 tracing::warn!(target: "kvm", gsi, level, "KVM_IRQ_LINE failed: {e}");
             }
         }));
+        // PCI functions' message interrupts (MSI-X): KVM_SIGNAL_MSI
+        // delivers them to the in-kernel local APIC as QEMU's
+        // `kvm_irqchip_send_msi` does.
+        let msi_fd = fd.clone();
+        board.connect_msi(Arc::new(move |address, data| {
+            let msi = kvm_bindings::kvm_msi {
+                address_lo: address as u32,
+                address_hi: (address >> 32) as u32,
+                data,
+                ..Default::default()
+            };
+            if let Err(e) = msi_fd.signal_msi(msi) {
+                tracing::warn!(target: "kvm", address, data, "KVM_SIGNAL_MSI failed: {e}");
+            }
+        }));
         let state = if options.start_paused {
             RunState::Prelaunch
         } else {

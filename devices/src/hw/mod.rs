@@ -3,4 +3,6 @@
 pub mod pl011;
 pub mod soc;
 pub mod sp804;
+pub mod uhci;
 pub mod usb;
+pub mod xhci;

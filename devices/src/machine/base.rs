@@ -131,6 +131,7 @@ pub struct MachineState {
     parent: ParentField<Object>,
     system: OnceLock<AddressSpace>,
     clock: VirtualClock,
+    drives: super::Drives,
 }
 
 impl ObjectImpl for MachineState {
@@ -185,6 +186,27 @@ impl MachineState {
         // Every concrete board has a class table entry for `machine`: the
         // derive requires `MachineClass: ClassFor<T>` for it.
         ObjectClass::class::<MachineClass>(self).expect("a board has a machine class")
+    }
+
+    /// The machine's drives (`-drive`).
+    pub fn drives(&self) -> &super::Drives {
+        &self.drives
+    }
+
+    /// The machine an object is part of: its nearest ancestor in the
+    /// tree that is a board.
+    pub fn of(object: &Object) -> Option<Owned<MachineState>> {
+        let path = object.canonical_path()?;
+        let mut at = path.as_str();
+        while let Some((parent, _)) = at.rsplit_once('/') {
+            if let Ok(found) = qom_rt::resolve_path(if parent.is_empty() { "/" } else { parent }) {
+                if let Ok(machine) = found.downcast_owned::<MachineState>() {
+                    return Some(machine);
+                }
+            }
+            at = parent;
+        }
+        None
     }
 
     /// System memory, where guest accesses go.
@@ -261,6 +283,11 @@ pub trait CpuBoard {
     fn connect_irqs(&self, set_irq: IrqSink);
     /// Wires the devices that ask the machine to stop.
     fn connect_exit(&self, exit: ExitSink);
+    /// Wires PCI functions' message-signalled interrupts (MSI/MSI-X) to
+    /// the accelerator. A board without them ignores it.
+    fn connect_msi(&self, msi: crate::pci::MsiSink) {
+        let _ = msi;
+    }
 }
 
 /// A board type, as `-M help` lists it.

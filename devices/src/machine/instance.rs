@@ -88,6 +88,16 @@ impl Machine {
         };
         qom_rt::container(&format!("{path}/peripheral"))?;
         qom_rt::container(&format!("{path}/peripheral-anon"))?;
+        for drive in &options.drives {
+            machine
+                .object
+                .drives()
+                .add(drive.clone())
+                .map_err(|reason| Error::BadOptions {
+                    options: format!("-drive file={},id={}", drive.file, drive.id),
+                    reason,
+                })?;
+        }
         machine.object.board_init(options)?;
         // The board's devices, in declaration order: realize all (what
         // `board_init` realized already stays as it is), then a cold
@@ -252,6 +262,11 @@ impl Machine {
     /// `info pci`: empty on a board without PCI.
     pub fn info_pci(&self) -> String {
         crate::pci::info_pci(&self.object.pci_functions())
+    }
+
+    /// HMP's `info usb`: the devices on the machine's USB buses.
+    pub fn info_usb(&self) -> String {
+        crate::usb::bus::info_usb(&self.path)
     }
 }
 

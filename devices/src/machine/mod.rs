@@ -6,6 +6,7 @@
 //! found by name as soon as that crate is linked.
 
 mod base;
+mod drive;
 mod instance;
 mod options;
 mod snapshot;
@@ -15,6 +16,7 @@ pub use base::{
     default_machine, machine_types, ConsoleSink, CpuBoard, ExitSink, IrqSink, MachineClass,
     MachineImpl, MachineState, MachineType, MACHINE_TYPE_SUFFIX,
 };
+pub use drive::{Drive, Drives};
 pub use instance::Machine;
 pub use options::{Firmware, MachineOptions};
 pub use virt::VirtMachine;

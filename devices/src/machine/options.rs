@@ -33,6 +33,12 @@ pub struct MachineOptions {
     /// Where the debug console's output goes (`-debugcon`); without it a
     /// board has no debug console, as QEMU.
     pub debugcon: Option<CharBackend>,
+    /// Let the firmware offer its boot menu (`-boot menu=on`: fw_cfg's
+    /// `FW_CFG_BOOT_MENU` on `pc`).
+    pub boot_menu: bool,
+    /// Block backends devices take by id (`-drive ...,if=none,id=ID`);
+    /// any board keeps them, whether or not a device uses them.
+    pub drives: Vec<super::Drive>,
 }
 
 /// A firmware image and where it came from (for messages).
@@ -55,6 +61,7 @@ impl MachineOptions {
             (self.usb, "-usb"),
             (self.serial.is_some(), "-serial"),
             (self.debugcon.is_some(), "-debugcon"),
+            (self.boot_menu, "-boot menu=on"),
         ] {
             if set {
                 given.push(name);

@@ -2,7 +2,10 @@
 //!
 //! Each model is a plain register file behind a [`std::sync::Mutex`]: it is
 //! `Send + Sync`, every access method takes `&self`, and the QOM wrappers in
-//! [`crate::hw`] only forward guest accesses to it. Behaviour follows QEMU's
+//! [`crate::hw`] only forward guest accesses to it. The xHCI model also has
+//! a data path: it reaches guest memory, the USB devices on its bus
+//! ([`crate::usb::UsbDevice`], the one QOM type it names) and its
+//! interrupt through the [`xhci::XhciBus`] its wrapper hands it. Behaviour follows QEMU's
 //! own models (the file each module names); the places where a model
 //! deliberately differs are listed in its module documentation.
 //!

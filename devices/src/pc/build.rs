@@ -61,7 +61,7 @@ pub(super) fn board_init(m: &PcMachine, options: &MachineOptions) -> Result<()> 
     memory_map(m, ram, bios, option_rom);
     isa_devices(m, options);
     pci_bus(m, options.usb)?;
-    firmware_config(m, ram_size);
+    firmware_config(m, ram_size, options.boot_menu);
     Ok(())
 }
 
@@ -128,12 +128,24 @@ fn pci_bus(m: &PcMachine, usb: bool) -> Result<()> {
         device.realize()?;
     }
     m.pci.set_windows(m.pci_memory().root(), m.io().root());
+    let msi = m.msi.clone();
+    let sink: crate::pci::MsiSink = std::sync::Arc::new(move |address, data| {
+        let sink = msi.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match sink {
+            Some(sink) => sink(address, data),
+            None => {
+                tracing::debug!(target: "pci", address, data, "MSI dropped: no accelerator takes messages")
+            }
+        }
+    });
+    m.pci
+        .set_bus_master(m.upcast::<MachineState>().system().root(), Some(sink));
     m.pci.set_irqs(m.piix3.irqs.clone());
     m.pci.attach(0x00, m.i440fx.upcast())?;
     m.pci.attach(0x08, m.piix3.upcast())?;
     if usb {
         let uhci = Owned::<Piix3>::new();
-        m.add_child("piix3-usb-uhci", uhci.clone())?;
+        m.add_child(crate::usb::bus::BOARD_USB, uhci.clone())?;
         // Frames follow the machine's clock: host time while the guest runs.
         uhci.uhci
             .set_clock(m.upcast::<MachineState>().clock().clone());
@@ -144,9 +156,9 @@ fn pci_bus(m: &PcMachine, usb: bool) -> Result<()> {
     Ok(())
 }
 
-/// CMOS and fw_cfg contents for `ram_size` bytes of RAM (`pc_cmos_init`,
-/// `fw_cfg_arch_create`, `pc_machine_done`).
-fn firmware_config(m: &PcMachine, ram_size: u64) {
+/// CMOS and fw_cfg contents for `ram_size` bytes of RAM and the boot menu
+/// choice (`pc_cmos_init`, `fw_cfg_arch_create`, `pc_machine_done`).
+fn firmware_config(m: &PcMachine, ram_size: u64, boot_menu: bool) {
     let rtc = &m.rtc;
     rtc.set_memory_config(ram_size, 0, 1);
     // `pc_cmos_init_floppy`: no floppy drives; FPU and PS/2 mouse present.
@@ -161,7 +173,9 @@ fn firmware_config(m: &PcMachine, ram_size: u64) {
     fw.add_u16(key::NOGRAPHIC, 0);
     fw.add_u16(key::NB_CPUS, 1);
     fw.add_u16(key::MAX_CPUS, 1);
-    fw.add_u16(key::BOOT_MENU, 0);
+    // `-boot menu=on` (`fw_cfg_bootsplash`): SeaBIOS then offers its menu
+    // for its default 2.5 s, as no `etc/boot-menu-wait` is given.
+    fw.add_u16(key::BOOT_MENU, u16::from(boot_menu));
     fw.add_u32(key::IRQ0_OVERRIDE, 1);
     // `e820_add_entry` puts each entry in both the file and the legacy
     // table: RAM, and KVM's identity map and TSS pages.

@@ -35,10 +35,11 @@ pub mod serial;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::hotplug::HotplugHandler;
-use crate::hw::usb::Piix3;
+use crate::hw::usb::{Piix3, XhciPci};
 use crate::machine::{CpuBoard, ExitSink, IrqSink, MachineImpl, MachineOptions, MachineState};
 use crate::memory::{AddressSpace, MemoryRegion};
 use crate::pci::PciFunctions;
+use crate::usb::{UsbDevice, UsbHost};
 
 use debugcon::{DebugCon, DebugExit};
 use fw_cfg::FwCfg;
@@ -114,6 +115,9 @@ pub struct PcMachine {
     exit: Arc<Mutex<Option<ExitSink>>>,
     /// The UHCI function at 01.2, with `-usb`.
     uhci: OnceLock<Owned<Piix3>>,
+    /// Where PCI functions' message interrupts go: the accelerator's
+    /// injector, once it connects one ([`CpuBoard::connect_msi`]).
+    msi: Arc<Mutex<Option<crate::pci::MsiSink>>>,
 }
 
 impl ObjectImpl for PcMachine {
@@ -148,6 +152,12 @@ impl MachineImpl for PcMachine {
 }
 
 impl PcMachine {
+    /// The controller of the USB bus `device` names.
+    fn usb_host(&self, device: &UsbDevice) -> Result<Owned<Object>> {
+        let path = self.canonical_path().unwrap_or_default();
+        crate::usb::bus::find_host(&path, device, &device.bus.get())
+    }
+
     /// System memory (MMIO exits, RAM slots, DMA).
     pub fn system(&self) -> &AddressSpace {
         self.upcast::<MachineState>().system()
@@ -183,14 +193,19 @@ impl CpuBoard for PcMachine {
     fn connect_exit(&self, exit: ExitSink) {
         *self.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(exit);
     }
+
+    fn connect_msi(&self, msi: crate::pci::MsiSink) {
+        *self.msi.lock().unwrap_or_else(|e| e.into_inner()) = Some(msi);
+    }
 }
 
-/// `device_add`: PCI devices on bus 0 (hot-pluggable), and
-/// `isa-debug-exit` at its `iobase` (QEMU's ISA bus takes no hot-plug, so
-/// it is plugged with `-device` and cannot be deleted).
+/// `device_add`: PCI devices on bus 0 (hot-pluggable), USB devices on
+/// the bus of a USB controller (`bus=usb0.0`), and `isa-debug-exit` at
+/// its `iobase` (QEMU's ISA bus takes no hot-plug, so it is plugged with
+/// `-device` and cannot be deleted).
 impl HotplugHandler for PcMachine {
     fn check_type(&self, device_type: &qom_rt::TypeInfo) -> Result<()> {
-        if device_type.is_a(DebugExit::TYPE_INFO) {
+        if device_type.is_a(DebugExit::TYPE_INFO) || device_type.is_a(UsbDevice::TYPE_INFO) {
             return Ok(());
         }
         self.pci.check_type(device_type).map_err(|_| Error::NoBus {
@@ -200,6 +215,19 @@ impl HotplugHandler for PcMachine {
     }
 
     fn plug(&self, device: &Device) -> Result<()> {
+        if let Some(usb) = device.downcast::<UsbDevice>() {
+            let host = self.usb_host(usb)?;
+            let attach = host.interface::<dyn UsbHost>().map(|h| h.usb_attach(usb));
+            return attach.unwrap_or(Ok(())).map_err(|reason| Error::UsbBus {
+                device: usb.label(),
+                bus: usb.bus.get(),
+                reason,
+            });
+        }
+        if let Some(xhci) = device.downcast::<XhciPci>() {
+            xhci.xhci
+                .set_clock(self.upcast::<MachineState>().clock().clone());
+        }
         let Some(exit) = device.downcast::<DebugExit>() else {
             return self.pci.plug(device);
         };
@@ -224,6 +252,30 @@ impl HotplugHandler for PcMachine {
     }
 
     fn unplug(&self, device: &Device) -> Result<()> {
+        if let Some(usb) = device.downcast::<UsbDevice>() {
+            // A device whose controller went first is on no bus: nothing
+            // to undo.
+            if usb.speed().is_none() {
+                return Ok(());
+            }
+            let host = self.usb_host(usb)?;
+            let detach = host.interface::<dyn UsbHost>().map(|h| h.usb_detach(usb));
+            return detach.unwrap_or(Ok(())).map_err(|reason| Error::UsbBus {
+                device: usb.label(),
+                bus: usb.bus.get(),
+                reason,
+            });
+        }
+        if let Some(xhci) = device.downcast::<XhciPci>() {
+            // The devices on its bus go first (machine teardown unplugs
+            // without unrealizing, so this is the one place for both).
+            xhci.remove_devices();
+        }
+        if let Some(piix3) = device.downcast::<Piix3>() {
+            // The same for the UHCI, and its frame thread stops.
+            piix3.uhci.remove_devices();
+            piix3.uhci.stop_frames();
+        }
         match device.downcast::<DebugExit>() {
             Some(exit) => {
                 self.io().root().remove_subregion(&exit.io);

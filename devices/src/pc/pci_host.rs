@@ -23,7 +23,7 @@ use crate::device::{Device, DeviceImpl};
 use crate::error::{Error, Result};
 use crate::hotplug::HotplugHandler;
 use crate::memory::{MemoryRegion, MmioOps, Sizes};
-use crate::pci::{reg, BarKind, PciDevice, PciFunctions};
+use crate::pci::{reg, BarKind, BusMaster, MsiSink, PciDevice, PciFunctions};
 use qom_rt::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -61,6 +61,8 @@ pub struct PcPciHost {
     windows: OnceLock<(Owned<MemoryRegion>, Owned<MemoryRegion>)>,
     /// Where INTx pins go: the ISA lines, through the PIIX3's routing.
     irqs: OnceLock<IsaIrqs>,
+    /// What bus masters see (system memory) and where their messages go.
+    bus_master: OnceLock<(Owned<MemoryRegion>, Option<MsiSink>)>,
 }
 
 impl ObjectImpl for PcPciHost {
@@ -98,6 +100,12 @@ impl PcPciHost {
         let _ = self.irqs.set(irqs);
     }
 
+    /// What functions reach as bus masters (`memory`: system memory) and
+    /// where their message interrupts go. Set once, by the board.
+    pub fn set_bus_master(&self, memory: &MemoryRegion, msi: Option<MsiSink>) {
+        let _ = self.bus_master.set((Owned::from(memory), msi));
+    }
+
     /// Puts a realized function at `devfn` and wires its INTx pin.
     pub fn attach(&self, devfn: Devfn, device: &PciDevice) -> Result<()> {
         let mut bus = self.bus();
@@ -110,6 +118,9 @@ impl PcPciHost {
         }
         bus.functions.insert(devfn, Owned::from(device));
         drop(bus);
+        if let Some((memory, msi)) = self.bus_master.get() {
+            device.connect_bus(Some(BusMaster::new(&device.label(), memory, msi.clone())));
+        }
         self.update_mappings(devfn);
         let pin = device.config_read(reg::INTERRUPT_PIN, 1) as u8;
         if let (Some(irqs), Some(pirq)) = (self.irqs.get(), slot_pirq(devfn >> 3, pin)) {
@@ -129,6 +140,7 @@ impl PcPciHost {
         let device = bus.functions.remove(&devfn)?;
         let mapped = bus.mapped.remove(&devfn).unwrap_or_default();
         drop(bus);
+        device.connect_bus(None);
         device.intx.disconnect();
         if let Some(irqs) = self.irqs.get() {
             irqs.set_pci(devfn, 0, false);

@@ -20,6 +20,8 @@ pub mod reg {
     pub const HEADER_TYPE: usize = 0x0e;
     /// BAR 0; BAR n at `BAR0 + 4 * n`.
     pub const BAR0: usize = 0x10;
+    /// Capabilities pointer (8 bits).
+    pub const CAPABILITIES: usize = 0x34;
     /// Interrupt line.
     pub const INTERRUPT_LINE: usize = 0x3c;
     /// Interrupt pin.

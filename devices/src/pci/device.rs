@@ -79,11 +79,19 @@ pub trait PciDeviceImpl: DeviceImpl + IsA<PciDevice> {
         let _ = index;
         None
     }
+
+    /// The guest wrote `size` bytes at `offset` of the configuration
+    /// space (after the write, with the space unlocked): what a QEMU
+    /// device's `config_write` does beyond storing (MSI-X unmasking).
+    fn config_written(&self, offset: usize, size: usize) {
+        let _ = (offset, size);
+    }
 }
 
 /// The PCI class: IDs and BAR lookup for one concrete type.
 pub struct PciDeviceClass {
     bar: for<'a> fn(&'a PciDevice, usize) -> Option<PciBar<'a>>,
+    config_written: fn(&PciDevice, usize, usize),
     /// Vendor ID.
     pub vendor_id: u16,
     /// Device ID.
@@ -97,6 +105,7 @@ pub struct PciDeviceClass {
 impl<T: PciDeviceImpl> ClassFor<T> for PciDeviceClass {
     const CLASS: Self = PciDeviceClass {
         bar: |d, i| d.downcast::<T>().and_then(|t| t.bar(i)),
+        config_written: |d, o, s| d.downcast::<T>().map_or((), |t| t.config_written(o, s)),
         vendor_id: T::VENDOR_ID,
         device_id: T::DEVICE_ID,
         class_code: T::CLASS_CODE,
@@ -121,6 +130,9 @@ pub struct PciDevice {
     /// (the machine wires it to its interrupt controller, a test to an
     /// [`IrqRecorder`](crate::irq::IrqRecorder)).
     pub intx: IrqLine,
+    /// Where bus-master DMA goes and where message interrupts are sent,
+    /// while the function is on a bus ([`PciDevice::connect_bus`]).
+    pub(super) bus_master: std::sync::Mutex<Option<super::dma::BusMaster>>,
 }
 
 impl ObjectImpl for PciDevice {}
@@ -211,6 +223,8 @@ impl PciDevice {
             // INTx disable may have changed: the pin follows at once.
             self.intx.set(intx_level(&config));
         }
+        drop(config);
+        (self.pci_class().config_written)(self, offset, size);
         touches(reg::COMMAND, 2) || touches(reg::BAR0, 24)
     }
 

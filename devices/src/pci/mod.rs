@@ -6,9 +6,10 @@ mod device;
 mod dma;
 mod host;
 mod info;
+pub mod msix;
 
 pub use config::{reg, ConfigSpace, PciConfig, PciSlot};
 pub use device::{BarKind, PciBar, PciDevice, PciDeviceClass, PciDeviceImpl};
-pub use dma::DmaError;
+pub use dma::{BusMaster, DmaError, MsiSink};
 pub use host::{PciHost, ECAM_BASE, ECAM_SIZE, MMIO_BASE, MMIO_SIZE, PIO_BASE, PIO_SIZE};
 pub use info::{describe, info_pci, PciBarInfo, PciFunctionInfo, PciFunctions};

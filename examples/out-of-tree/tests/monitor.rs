@@ -63,7 +63,7 @@ fn edu_is_registered_next_to_the_library_devices() {
         out.lines().collect::<Vec<_>>(),
         [
             "edu (parent: pci-device) [interfaces: PropertyGuard, MmioOps, Clocked] -- QEMU's educational PCI device (edu)",
-            "xhci-pci (parent: pci-device) [interfaces: PropertyGuard] -- xHCI USB controller (qemu-xhci)",
+            "xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost] -- xHCI USB controller (qemu-xhci)",
         ]
     );
 }

@@ -132,3 +132,45 @@ pub(super) fn clock_step(monitor: &mut Monitor, args: &[&str], _: &str) -> Resul
     let devices = monitor.machine().clock_step(ns)?;
     Ok(format!("advanced {devices} clocked devices by {ns} ns\n"))
 }
+
+/// `sendkey KEYS [HOLD_MS]` (HMP's): presses the keys of a combination
+/// such as `ctrl-alt-f1` together and releases them, on every USB
+/// keyboard plugged (`usb-kbd`). The hold time is accepted and ignored:
+/// the keyboard queues the press and the release as two reports.
+pub(super) fn sendkey(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
+    let keys = match args {
+        [keys] | [keys, _] => *keys,
+        _ => return Err(Failure::Usage),
+    };
+    if let [_, hold] = args {
+        parse_u64(hold)?;
+    }
+    let root = monitor.machine().path().to_string();
+    let keyboards: Vec<Owned<Object>> = ["peripheral", "peripheral-anon"]
+        .iter()
+        .filter_map(|c| qom_rt::resolve_path(&format!("{root}/{c}")).ok())
+        .flat_map(|c| {
+            c.children()
+                .into_iter()
+                .filter_map(|child| c.resolve(&child.name).ok())
+                .collect::<Vec<_>>()
+        })
+        .filter(|o| {
+            o.downcast::<qom_devices::usb::hid::UsbKbd>()
+                .is_some_and(|k| k.upcast::<qom_devices::usb::UsbDevice>().speed().is_some())
+        })
+        .collect();
+    if keyboards.is_empty() {
+        return fail(
+            "no keyboard to send keys to: sendkey reaches USB keyboards (device_add usb-kbd,bus=usb0.0)",
+        );
+    }
+    for keyboard in &keyboards {
+        if let Some(kbd) = keyboard.downcast::<qom_devices::usb::hid::UsbKbd>() {
+            if let Err(e) = kbd.send_keys(keys) {
+                return fail(e);
+            }
+        }
+    }
+    Ok(String::new())
+}

@@ -49,6 +49,16 @@ pub(super) static SUBCOMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "usb",
+        aliases: &[],
+        synopsis: "",
+        help: "the devices on the USB buses, as HMP",
+        action: Action::Run {
+            handler: usb,
+            args: &[],
+        },
+    },
+    Command {
         name: "status",
         aliases: &[],
         synopsis: "",
@@ -140,6 +150,14 @@ fn mtree(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failur
 fn pci(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
     match args {
         [] => Ok(monitor.machine().info_pci()),
+        _ => Err(Failure::Usage),
+    }
+}
+
+/// `info usb`: one line per USB device, as HMP.
+fn usb(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
+    match args {
+        [] => Ok(monitor.machine().info_usb()),
         _ => Err(Failure::Usage),
     }
 }

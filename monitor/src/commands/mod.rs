@@ -233,6 +233,16 @@ pub static COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "sendkey",
+        aliases: &[],
+        synopsis: "KEYS [HOLD_MS]",
+        help: "press and release a key combination (e.g. ctrl-alt-f1) on the USB keyboards",
+        action: Action::Run {
+            handler: guest::sendkey,
+            args: &[],
+        },
+    },
+    Command {
         name: "clock_step",
         aliases: &[],
         synopsis: "NS",
@@ -451,7 +461,7 @@ mod tests {
         let info = find(COMMANDS, "info").unwrap();
         assert_eq!(
             info.usage(),
-            "info qom-tree [PATH] | types [FILTER] | mtree | pci | status | registers | lifetime"
+            "info qom-tree [PATH] | types [FILTER] | mtree | pci | usb | status | registers | lifetime"
         );
     }
 

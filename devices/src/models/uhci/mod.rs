@@ -12,9 +12,9 @@
 //! resume detect sets `FGR` and `USBSTS.RD`. Devices can be connected with
 //! [`UhciRegs::attach`], which sets `CCS`/`CSC` (and `LSDA` for low speed).
 //!
-//! What is not modelled: the schedule. There is no DMA here, so frame
-//! lists, queue heads and transfer descriptors are never fetched and
-//! `USBINT`/`USBERR` are never raised by transfers. While the controller
+//! The schedule (frame list, queue heads, transfer descriptors) runs in
+//! [`UhciRegs::run_frames`] through a [`UhciBus`], for the frames due on
+//! the controller's clock (see `schedule.rs`). While the controller
 //! runs, `FRNUM` counts one frame per millisecond of a [`VirtualClock`]:
 //! its own, moved by [`UhciRegs::advance`], or the machine's once
 //! [`UhciRegs::set_clock`] gives it one, which follows host time while the
@@ -30,8 +30,13 @@ use super::{lock, merge_lanes, read_sized, write_sized, UsbSpeed};
 use crate::clock::VirtualClock;
 use std::sync::Mutex;
 
+mod schedule;
+#[cfg(test)]
+mod schedule_tests;
 #[cfg(test)]
 mod tests;
+
+pub use schedule::{UhciBus, MAX_ELEMENTS, MAX_FRAMES_PER_RUN};
 
 /// PCI vendor ID (Intel).
 pub const PCI_VENDOR_ID: u16 = 0x8086;
@@ -139,6 +144,10 @@ struct State {
     /// the value in `frnum` (frames are counted from there).
     running_since_ns: Option<u64>,
     clock: VirtualClock,
+    /// Frames the schedule has run since the controller started.
+    frames_run: u64,
+    /// The control transfer in progress on each port's device.
+    control: [schedule::Control; NUM_PORTS],
 }
 
 #[derive(Clone, Copy)]
@@ -170,6 +179,8 @@ impl UhciRegs {
             }; NUM_PORTS],
             running_since_ns: None,
             clock: VirtualClock::default(),
+            frames_run: 0,
+            control: Default::default(),
         };
         state.reset();
         UhciRegs {
@@ -224,6 +235,7 @@ impl UhciRegs {
         state.clock = clock;
         if state.running_since_ns.is_some() {
             state.running_since_ns = Some(state.clock.now_ns());
+            state.frames_run = 0;
         }
     }
 
@@ -286,6 +298,8 @@ impl State {
         self.intr = 0;
         self.frnum = 0;
         self.running_since_ns = None;
+        self.frames_run = 0;
+        self.control = Default::default();
         self.fl_base_addr = 0;
         self.sof_timing = 64;
         for port in &mut self.ports {
@@ -381,6 +395,7 @@ impl State {
             tracing::trace!(target: "uhci", "schedule start");
             self.status &= !STS_HCHALTED;
             self.running_since_ns = Some(self.clock.now_ns());
+            self.frames_run = 0;
         } else if value & CMD_RS == 0 {
             self.status |= STS_HCHALTED;
             self.frnum = self.frame_number();

@@ -17,19 +17,22 @@
 //! `ERSTBA`, `ERDP` keep QEMU's alignment masks; `MFINDEX` counts 125 µs
 //! microframes of the virtual time given to [`XhciRegs::advance`].
 //!
-//! Not modelled, because this is a register file without DMA: command,
-//! transfer and event rings. Doorbell writes are accepted and traced (the
-//! command doorbell sets `CRCR.CRR` as in QEMU), the event ring segment
-//! table is validated but never fetched, and port status change events,
-//! command completions and `MFINDEX` wrap events are traced instead of
-//! written to an event ring — so `IMAN.IP` and `USBSTS.EINT` are only ever
-//! cleared by the guest. `MaxPorts` is the sum of the constructor's USB 3
+//! The data path reaches guest memory and USB devices through an
+//! [`XhciBus`] given to each access ([`XhciRegs::write_with`]): the
+//! command ring ([`command`]), transfer rings ([`transfer`]), the event
+//! ring of interrupter 0 with its interrupt ([`event`]), device and
+//! endpoint contexts ([`context`]). Port status change events go to the
+//! event ring while the controller runs. Not modelled: isochronous
+//! transfers (a TRB error), streams, `MFINDEX` wrap events, interrupters
+//! other than 0 receiving events, save/restore state (`CSS`/`CRS`
+//! report `SRE`). `MaxPorts` is the sum of the constructor's USB 3
 //! and USB 2 port counts; the Supported Protocol capabilities list the
 //! USB 3 ports first, then the USB 2 ones, as `qemu-xhci` does (whose
 //! defaults, `p3=4,p2=4`, SeaBIOS reports as "8 ports", USB 3 at offset 1,
 //! USB 2 at offset 5). Every port accepts a device of any speed; QEMU
 //! pairs USB 2 and USB 3 ports.
-//! MSI/MSI-X belong to the PCI function, not to this register file.
+//! MSI/MSI-X belong to the PCI function: [`XhciBus::interrupt`] decides
+//! whether an interrupt is a message or the pin.
 //!
 //! Access sizes: 4-byte registers; 8-byte accesses are split into two
 //! dwords, narrower reads return the addressed byte lanes (a 16-bit read of
@@ -37,12 +40,59 @@
 //! `valid.min_access_size = 4`; capability registers are read-only anyway).
 
 use super::{lock, read_sized, write_sized, UsbSpeed};
+use crate::usb::UsbDevice;
+use qom_rt::Owned;
 use std::sync::Mutex;
 
+pub mod command;
+pub mod context;
+#[cfg(test)]
+mod datapath_tests;
+pub mod event;
 mod port;
 mod regs;
+pub mod ring;
 #[cfg(test)]
 mod tests;
+pub mod transfer;
+pub mod trb;
+
+/// What the controller reaches through its PCI function: guest memory
+/// (DMA), the devices on its USB bus, and its interrupt. Called with the
+/// controller's state locked: an implementation must not access the
+/// controller's registers.
+pub trait XhciBus {
+    /// Reads guest memory at `addr`.
+    fn dma_read(&self, addr: u64, buf: &mut [u8]) -> Result<(), String>;
+    /// Writes guest memory at `addr`.
+    fn dma_write(&self, addr: u64, data: &[u8]) -> Result<(), String>;
+    /// The device in USB bus port `uport` (0-based; QEMU's `uports[]`).
+    fn device(&self, uport: usize) -> Option<Owned<UsbDevice>>;
+    /// Interrupter `vector` asserts (`level`) or deasserts its interrupt.
+    /// Returns true if it went out as a message (MSI-X), which leaves
+    /// nothing pending.
+    fn interrupt(&self, vector: usize, level: bool) -> bool;
+}
+
+/// A bus with no memory and no devices: what the register-only entry
+/// points use.
+struct NoBus;
+
+impl XhciBus for NoBus {
+    fn dma_read(&self, addr: u64, buf: &mut [u8]) -> Result<(), String> {
+        buf.fill(0xff);
+        Err(format!("no memory at {addr:#x}"))
+    }
+    fn dma_write(&self, addr: u64, _data: &[u8]) -> Result<(), String> {
+        Err(format!("no memory at {addr:#x}"))
+    }
+    fn device(&self, _uport: usize) -> Option<Owned<UsbDevice>> {
+        None
+    }
+    fn interrupt(&self, _vector: usize, _level: bool) -> bool {
+        false
+    }
+}
 
 use regs::State;
 
@@ -238,15 +288,25 @@ impl XhciRegs {
         read_sized(offset, size, 4, |reg| u64::from(state.read(reg)))
     }
 
-    /// A guest write of `size` bytes at `offset` in BAR 0. Writes narrower
-    /// than 4 bytes are ignored.
+    /// A guest write of `size` bytes at `offset` in BAR 0, with no DMA
+    /// (see [`XhciRegs::write_with`]). Writes narrower than 4 bytes are
+    /// ignored.
     pub fn write(&self, offset: u64, size: u32, value: u64) {
+        self.write_with(offset, size, value, &NoBus);
+    }
+
+    /// A guest write of `size` bytes at `offset` in BAR 0; doorbells and
+    /// ring registers reach memory and devices through `bus`.
+    pub fn write_with(&self, offset: u64, size: u32, value: u64, bus: &dyn XhciBus) {
         if size < 4 {
             tracing::debug!(target: "xhci", offset, size, "narrow write ignored");
             return;
         }
         let mut state = lock(&self.state);
-        write_sized(offset, size, value, 4, |reg, v| state.write(reg, v as u32));
+        write_sized(offset, size, value, 4, |reg, v| {
+            state.write(reg, v as u32, bus)
+        });
+        state.flush(bus);
     }
 
     /// Level of the pin interrupt (INTx): interrupter 0 pending and
@@ -255,20 +315,99 @@ impl XhciRegs {
         lock(&self.state).irq_level()
     }
 
-    /// Moves virtual time forward by `ns` nanoseconds (drives `MFINDEX`).
+    /// Moves virtual time forward by `ns` nanoseconds (drives `MFINDEX`
+    /// and interrupt moderation).
     pub fn advance(&self, ns: u64) {
         let mut state = lock(&self.state);
         state.now_ns = state.now_ns.saturating_add(ns);
     }
 
+    /// When an interrupt that moderation holds back is due (virtual time,
+    /// as [`XhciRegs::set_time`] takes it); call [`XhciRegs::poll`] then.
+    pub fn moderation_deadline(&self) -> Option<u64> {
+        lock(&self.state).moderation_deadline()
+    }
+
+    /// Delivers what is due: queued port events, and an interrupt
+    /// moderation held whose interval has passed.
+    pub fn poll(&self, bus: &dyn XhciBus) {
+        lock(&self.state).flush(bus);
+    }
+
+    /// Sets virtual time to `ns` if that is later than the controller's.
+    pub fn set_time(&self, ns: u64) {
+        let mut state = lock(&self.state);
+        state.now_ns = state.now_ns.max(ns);
+    }
+
     /// Connects a device of `speed` to root port `port` (0-based; port
     /// number `port + 1`). Returns false for a port the controller lacks.
     pub fn attach(&self, port: usize, speed: UsbSpeed) -> bool {
-        lock(&self.state).attach(port, Some(speed))
+        self.attach_with(port, Some(speed), &NoBus)
     }
 
     /// Disconnects the device on root port `port` (0-based), if any.
     pub fn detach(&self, port: usize) {
-        lock(&self.state).attach(port, None);
+        self.attach_with(port, None, &NoBus);
+    }
+
+    /// Connects (`Some`) or disconnects (`None`) a device on root port
+    /// `port` (0-based), with a port status change event through `bus`
+    /// while running. A disconnect ends the slots on that port: their
+    /// endpoints stop, and a TD waiting on the device is dropped.
+    pub fn attach_with(&self, port: usize, speed: Option<UsbSpeed>, bus: &dyn XhciBus) -> bool {
+        let mut state = lock(&self.state);
+        let done = state.attach(port, speed);
+        if speed.is_none() {
+            state.port_gone(port);
+        }
+        state.flush(bus);
+        done
+    }
+
+    /// The root port (0-based) a device on USB bus port `uport` uses at
+    /// `speed`: USB 3 ports come first and take SuperSpeed devices, USB
+    /// 2 ports follow (QEMU's `qemu-xhci` with `SS_FIRST`).
+    pub fn root_port(&self, uport: usize, speed: UsbSpeed) -> Option<usize> {
+        let state = lock(&self.state);
+        let usb3 = (state.num_ports - state.usb2_ports) as usize;
+        match speed {
+            UsbSpeed::Super => (uport < usb3).then_some(uport),
+            _ => (uport < state.usb2_ports as usize).then_some(usb3 + uport),
+        }
+    }
+
+    /// The speeds USB bus port `uport` (0-based) accepts.
+    pub fn uport_speeds(&self, uport: usize) -> &'static [UsbSpeed] {
+        let state = lock(&self.state);
+        let usb3 = (state.num_ports - state.usb2_ports) as usize;
+        let usb2 = state.usb2_ports as usize;
+        match (uport < usb2, uport < usb3) {
+            (true, true) => &[
+                UsbSpeed::Low,
+                UsbSpeed::Full,
+                UsbSpeed::High,
+                UsbSpeed::Super,
+            ],
+            (true, false) => &[UsbSpeed::Low, UsbSpeed::Full, UsbSpeed::High],
+            (false, true) => &[UsbSpeed::Super],
+            (false, false) => &[],
+        }
+    }
+
+    /// Number of USB bus ports: one per USB 2/USB 3 root port pair.
+    pub fn num_uports(&self) -> usize {
+        let state = lock(&self.state);
+        (state.num_ports - state.usb2_ports).max(state.usb2_ports) as usize
+    }
+
+    /// The device on root port `port` (0-based) has data: retry its
+    /// waiting transfers (QEMU's `xhci_wakeup_endpoint`).
+    pub fn wake(&self, port: usize, bus: &dyn XhciBus) {
+        let mut state = lock(&self.state);
+        if state.running() {
+            state.wake_port(bus, port);
+        }
+        state.flush(bus);
     }
 }

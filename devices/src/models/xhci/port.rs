@@ -27,6 +27,11 @@ impl Port {
         }
     }
 
+    /// The speed of the device connected, if any.
+    pub(super) fn device(&self) -> Option<UsbSpeed> {
+        self.device
+    }
+
     fn link_state(&self) -> u32 {
         (self.portsc & PORTSC_PLS_MASK) >> PORTSC_PLS_SHIFT
     }
@@ -59,7 +64,8 @@ impl State {
         port.portsc |= bits;
         tracing::trace!(target: "xhci", port = port.portnr, bits, "port notify");
         if running {
-            tracing::trace!(target: "xhci", port = port.portnr, "port status change event (not delivered)");
+            let portnr = port.portnr;
+            self.port_events.push(portnr);
         }
     }
 

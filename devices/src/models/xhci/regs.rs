@@ -1,7 +1,10 @@
 //! The xHCI register state and its capability, operational, runtime and
 //! doorbell registers (QEMU's `xhci_*_read`/`xhci_*_write`).
 
+use super::context::Slot;
+use super::event::EventRing;
 use super::port::Port;
+use super::ring::Ring;
 use super::*;
 
 const LEN_RUNTIME: u64 = (MAX_INTRS as u64 + 1) * 0x20;
@@ -15,13 +18,13 @@ const NS_PER_MICROFRAME: u64 = 125_000;
 /// One interrupter's registers.
 #[derive(Clone, Copy, Default)]
 pub(super) struct Interrupter {
-    iman: u32,
-    imod: u32,
-    erstsz: u32,
-    erstba_low: u32,
-    erstba_high: u32,
-    erdp_low: u32,
-    erdp_high: u32,
+    pub(super) iman: u32,
+    pub(super) imod: u32,
+    pub(super) erstsz: u32,
+    pub(super) erstba_low: u32,
+    pub(super) erstba_high: u32,
+    pub(super) erdp_low: u32,
+    pub(super) erdp_high: u32,
 }
 
 /// QEMU's `XHCIState` registers.
@@ -31,16 +34,25 @@ pub(super) struct State {
     /// protocol capability, the others by the USB 3 one (QEMU's
     /// `qemu-xhci` numbers its USB 3 ports first).
     pub(super) usb2_ports: u32,
-    usbcmd: u32,
+    pub(super) usbcmd: u32,
     pub(super) usbsts: u32,
     dnctrl: u32,
     pub(super) crcr_low: u32,
     crcr_high: u32,
-    dcbaap_low: u32,
-    dcbaap_high: u32,
+    pub(super) dcbaap_low: u32,
+    pub(super) dcbaap_high: u32,
     config: u32,
     pub(super) ports: [Port; MAX_PORTS as usize],
-    intr: [Interrupter; MAX_INTRS],
+    pub(super) intr: [Interrupter; MAX_INTRS],
+    /// The command ring's consumer state, set by `CRCR` writes.
+    pub(super) command_ring: Ring,
+    /// Interrupter 0's event ring.
+    pub(super) event: EventRing,
+    /// Device slots 1..=MAX_SLOTS (index 0 is slot 1).
+    pub(super) slots: Box<[Slot; MAX_SLOTS as usize]>,
+    /// Port status change events waiting for the next chance to write
+    /// them (a port changes under a caller with no DMA at hand).
+    pub(super) port_events: Vec<u32>,
     /// Virtual time, advanced by the caller.
     pub(super) now_ns: u64,
     mfindex_start: u64,
@@ -61,6 +73,10 @@ impl State {
             config: 0,
             ports: std::array::from_fn(|i| Port::new(i as u32 + 1)),
             intr: [Interrupter::default(); MAX_INTRS],
+            command_ring: Ring::default(),
+            event: EventRing::default(),
+            slots: Box::new([Slot::default(); MAX_SLOTS as usize]),
+            port_events: Vec::new(),
             now_ns: 0,
             mfindex_start: 0,
         };
@@ -89,8 +105,50 @@ impl State {
             self.port_update(n, false);
         }
         self.intr = [Interrupter::default(); MAX_INTRS];
+        self.command_ring = Ring::default();
+        self.event = EventRing::default();
+        *self.slots = [Slot::default(); MAX_SLOTS as usize];
+        self.port_events.clear();
         self.mfindex_start = self.now_ns;
         tracing::trace!(target: "xhci", "reset");
+    }
+
+    /// Writes the port status change events queued by port changes and
+    /// raises an interrupt moderation held back, now that `bus` is here.
+    pub(super) fn flush(&mut self, bus: &dyn XhciBus) {
+        for portnr in std::mem::take(&mut self.port_events) {
+            use super::trb::{cc, kind, Trb};
+            self.event(
+                bus,
+                Trb::event(
+                    kind::PORT_STATUS_CHANGE,
+                    u64::from(portnr) << 24,
+                    cc::SUCCESS,
+                    0,
+                    0,
+                ),
+            );
+        }
+        self.poll_moderation(bus);
+    }
+
+    /// The device on root port `port` (0-based), through `bus`.
+    pub(super) fn port_device(&self, bus: &dyn XhciBus, port: usize) -> Option<Owned<UsbDevice>> {
+        self.ports.get(port)?.device()?;
+        let usb3 = (self.num_ports - self.usb2_ports) as usize;
+        bus.device(if port < usb3 { port } else { port - usb3 })
+    }
+
+    /// The device on root port `port` is gone: TDs waiting on it are
+    /// dropped, and the next doorbell of its slots' endpoints completes
+    /// with a USB transaction error (and halts the endpoint), so a driver
+    /// learns at once rather than by timeout.
+    pub(super) fn port_gone(&mut self, port: usize) {
+        for slot in self.slots.iter_mut().filter(|s| s.port == Some(port)) {
+            for ep in slot.endpoints.iter_mut() {
+                ep.waiting = false;
+            }
+        }
     }
 
     pub(super) fn irq_level(&self) -> bool {
@@ -119,21 +177,21 @@ impl State {
     }
 
     /// A dword write at `reg` (4-byte aligned) in BAR 0.
-    pub(super) fn write(&mut self, reg: u64, value: u32) {
+    pub(super) fn write(&mut self, reg: u64, value: u32, bus: &dyn XhciBus) {
         tracing::trace!(target: "xhci", offset = reg, value, "write");
         let ports_end = PORT_BASE + PORT_STRIDE * u64::from(self.num_ports);
         match reg {
             0..CAP_LENGTH => {} // capabilities are read-only
-            OPER_BASE..PORT_BASE => self.oper_write(reg - OPER_BASE, value),
+            OPER_BASE..PORT_BASE => self.oper_write(reg - OPER_BASE, value, bus),
             PORT_BASE.. if reg < ports_end => {
                 let n = ((reg - PORT_BASE) / PORT_STRIDE) as usize;
                 self.port_write(n, (reg - PORT_BASE) % PORT_STRIDE, value);
             }
             RUNTIME_BASE.. if reg < RUNTIME_BASE + LEN_RUNTIME => {
-                self.runtime_write(reg - RUNTIME_BASE, value)
+                self.runtime_write(reg - RUNTIME_BASE, value, bus)
             }
             DOORBELL_BASE.. if reg < DOORBELL_BASE + LEN_DOORBELL => {
-                self.doorbell_write(reg - DOORBELL_BASE, value)
+                self.doorbell_write(reg - DOORBELL_BASE, value, bus)
             }
             _ => tracing::debug!(target: "xhci", offset = reg, "write to unassigned offset"),
         }
@@ -175,15 +233,18 @@ impl State {
         }
     }
 
-    fn oper_write(&mut self, reg: u64, value: u32) {
+    fn oper_write(&mut self, reg: u64, value: u32, bus: &dyn XhciBus) {
         match reg {
-            USBCMD => self.write_usbcmd(value),
+            USBCMD => {
+                self.write_usbcmd(value);
+                self.update_interrupt(bus);
+            }
             USBSTS => {
                 self.usbsts &= !(value & (USBSTS_HSE | USBSTS_EINT | USBSTS_PCD | USBSTS_SRE))
             }
             DNCTRL => self.dnctrl = value & 0xffff,
             CRCR => self.crcr_low = (value & 0xffff_ffcf) | (self.crcr_low & CRCR_CRR),
-            0x1c => self.write_crcr_high(value),
+            0x1c => self.write_crcr_high(value, bus),
             DCBAAP => self.dcbaap_low = value & 0xffff_ffc0,
             0x34 => self.dcbaap_high = value,
             CONFIG => self.config = value & 0xff,
@@ -214,13 +275,16 @@ impl State {
         }
     }
 
-    fn write_crcr_high(&mut self, value: u32) {
+    fn write_crcr_high(&mut self, value: u32, bus: &dyn XhciBus) {
         self.crcr_high = value;
         if self.crcr_low & (CRCR_CA | CRCR_CS) != 0 && self.crcr_low & CRCR_CRR != 0 {
             self.crcr_low &= !CRCR_CRR;
-            tracing::trace!(target: "xhci", "command ring stopped (completion event not delivered)");
-        } else {
+            tracing::trace!(target: "xhci", "command ring stopped");
+            self.command_ring_stopped(bus);
+        } else if self.crcr_low & CRCR_CRR == 0 {
+            // The pointer moves only while the ring is not running.
             let base = u64::from(self.crcr_low & !0x3f) | (u64::from(value) << 32);
+            self.command_ring = Ring::new(base, self.crcr_low & 1 != 0);
             tracing::trace!(target: "xhci", base, "command ring set");
         }
         self.crcr_low &= !(CRCR_CA | CRCR_CS);
@@ -247,7 +311,7 @@ impl State {
         }
     }
 
-    fn runtime_write(&mut self, reg: u64, value: u32) {
+    fn runtime_write(&mut self, reg: u64, value: u32, bus: &dyn XhciBus) {
         if reg < 0x20 {
             tracing::debug!(target: "xhci", offset = reg, "write to read-only MFINDEX ignored");
             return;
@@ -260,13 +324,21 @@ impl State {
                     intr.iman &= !IMAN_IP;
                 }
                 intr.iman = (intr.iman & !IMAN_IE) | (value & IMAN_IE);
+                if v == 0 {
+                    self.update_interrupt(bus);
+                }
             }
             IMOD => intr.imod = value,
             ERSTSZ => intr.erstsz = value & 0xffff,
             ERSTBA => intr.erstba_low = value & 0xffff_ffc0,
             0x14 => {
                 intr.erstba_high = value;
-                self.event_ring_reset(v);
+                if v == 0 {
+                    self.event_ring_reset(bus);
+                } else {
+                    // Only interrupter 0 gets events (see `event`).
+                    tracing::trace!(target: "xhci", interrupter = v, "event ring set (unused)");
+                }
             }
             ERDP => {
                 let busy = if value & ERDP_EHB != 0 {
@@ -275,27 +347,16 @@ impl State {
                     intr.erdp_low & ERDP_EHB
                 };
                 intr.erdp_low = (value & !ERDP_EHB) | busy;
+                if v == 0 {
+                    self.erdp_written(bus);
+                }
             }
             0x1c => intr.erdp_high = value,
             _ => tracing::debug!(target: "xhci", offset = reg, "runtime write: unimplemented"),
         }
     }
 
-    /// QEMU's `xhci_er_reset`, up to the DMA read of the segment table.
-    fn event_ring_reset(&mut self, v: usize) {
-        let intr = self.intr[v];
-        let erstba = u64::from(intr.erstba_low) | (u64::from(intr.erstba_high) << 32);
-        if intr.erstsz == 0 || erstba == 0 {
-            tracing::trace!(target: "xhci", interrupter = v, "event ring disabled");
-        } else if intr.erstsz != 1 {
-            tracing::debug!(target: "xhci", interrupter = v, erstsz = intr.erstsz, "invalid ERSTSZ");
-            self.usbsts |= USBSTS_HCE;
-        } else {
-            tracing::trace!(target: "xhci", interrupter = v, erstba, "event ring segment table set (not fetched)");
-        }
-    }
-
-    fn doorbell_write(&mut self, reg: u64, value: u32) {
+    fn doorbell_write(&mut self, reg: u64, value: u32, bus: &dyn XhciBus) {
         tracing::trace!(target: "xhci", offset = reg, value, "doorbell write");
         if !self.running() {
             tracing::debug!(target: "xhci", "doorbell rung while stopped");
@@ -305,8 +366,8 @@ impl State {
         let (epid, stream) = (value & 0xff, value >> 16);
         if slot == 0 {
             if value == 0 {
-                self.crcr_low |= CRCR_CRR;
                 tracing::trace!(target: "xhci", "command ring doorbell");
+                self.run_commands(bus);
             } else {
                 tracing::debug!(target: "xhci", value, "bad command doorbell value");
             }
@@ -314,6 +375,7 @@ impl State {
             tracing::debug!(target: "xhci", slot, value, "bad doorbell");
         } else {
             tracing::trace!(target: "xhci", slot, epid, stream, "kick endpoint");
+            self.kick(bus, slot as usize, epid as usize);
         }
     }
 }
