@@ -185,15 +185,22 @@ async def device_add_and_del(t, qmp):
         await next_event(qmp, "RESUME")
     types = await hotpluggable_types(t, qmp)
     check(t.xhci in types, types)
+    pci_kinds = set(types) if t.kind == "qemu" else {
+        k["name"] for k in await qmp.execute("qom-list-types", {"implements": "pci-device"})}
     report = []
     for kind in types:
         dev_id = f"hp-{kind}"
         await qmp.execute("device_add", {"driver": kind, "id": dev_id})
         path = f"/machine/peripheral/{dev_id}"
         check(await qmp.execute("qom-get", {"path": path, "property": "type"}) == kind, kind)
-        pci = await qmp.execute("query-pci")
-        qdev = [d for d in pci[0]["devices"] if d["qdev_id"] in (dev_id, path)]
-        check(len(qdev) == 1, f"{kind} in query-pci: {pci}")
+        if kind in pci_kinds:
+            pci = await qmp.execute("query-pci")
+            qdev = [d for d in pci[0]["devices"] if d["qdev_id"] in (dev_id, path)]
+            check(len(qdev) == 1, f"{kind} in query-pci: {pci}")
+        else:
+            # A USB device: on a USB bus, listed by `info usb` with its id.
+            usb = await qmp.execute("human-monitor-command", {"command-line": "info usb"})
+            check(f"ID: {dev_id}" in usb, f"{kind} in info usb: {usb}")
         await qmp.execute("device_del", {"id": dev_id})
         try:
             event = await next_event(qmp, "DEVICE_DELETED")
