@@ -122,7 +122,9 @@ pub struct PcMachine {
 
 impl ObjectImpl for PcMachine {
     fn init(&self) {
-        let _ = self.io.set(AddressSpace::new("io", 0x1_0000));
+        let io = AddressSpace::new("io", 0x1_0000);
+        io.set_unassigned_reads_ones(0..0x1_0000);
+        let _ = self.io.set(io);
         let _ = self
             .pci_memory
             .set(AddressSpace::new("pci-memory", 1 << 32));
