@@ -331,7 +331,13 @@ fn machine_options(
         consoles.push((name, capture));
         Ok::<_, String>(backend)
     };
-    let serial = console("serial", args.serial.as_deref().unwrap_or("stdio"))?;
+    // `-qtest stdio` owns standard output: the UART's bytes would land in
+    // the protocol stream, so its default backend is then `null`.
+    let default_serial = match args.qtest.as_deref() {
+        Some("stdio") => "null",
+        _ => "stdio",
+    };
+    let serial = console("serial", args.serial.as_deref().unwrap_or(default_serial))?;
     let debugcon = match &args.debugcon {
         Some(spec) => Some(console("debugcon", spec)?),
         None => None,

@@ -66,6 +66,27 @@ fn reads_and_writes_answer_in_qemus_format() {
 }
 
 #[test]
+fn transmitted_bytes_stay_out_of_the_stdio_protocol_stream() {
+    let out = Command::new(env!("CARGO_BIN_EXE_qom"))
+        .args(["-M", "virt", "-qtest", "stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(b"writel 0x09000000 0x41\nreadl 0x09000fe0\n")?;
+            }
+            child.wait_with_output()
+        })
+        .expect("qom runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "OK\nOK 0x0000000000000011\n",
+        "no `A` from the UART in the replies"
+    );
+}
+
+#[test]
 fn clock_commands_answer_the_virtual_time() {
     let out = qtest("clock_step 100\nclock_step 0x10\nclock_set 50\nclock_set 1000\nclock_step\n");
     assert_eq!(out[..4], ["OK 100", "OK 116", "OK 116", "OK 1000"]);
