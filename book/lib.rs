@@ -57,6 +57,9 @@ pub mod monitor {}
 #[doc = include_str!("src/qmp.md")]
 pub mod qmp {}
 
+#[doc = include_str!("src/fidelity.md")]
+pub mod fidelity {}
+
 #[doc = include_str!("src/guests.md")]
 pub mod guests {}
 

@@ -6,6 +6,7 @@
 //!     [-boot menu=on|off] [-drive file=PATH,if=none,id=ID[,format=raw]]...
 //!     [-device TYPE,id=ID,prop=value,...]... [-incoming file:PATH]
 //!     [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]...
+//!     [-qtest stdio|unix:PATH]
 //!     [-c "cmd; cmd"] [--echo]
 //! ```
 //!
@@ -14,11 +15,14 @@
 //! exit status is non-zero if any command failed. With `-qmp`, QMP
 //! clients drive the same machine, and the process runs until `quit`
 //! (from either side) or the end of the interactive prompt: the end of a
-//! script or of `-c` does not end it.
+//! script or of `-c` does not end it. With `-qtest`, a test drives the
+//! machine through QEMU's qtest protocol ([`crate::qtest`]) until it
+//! closes the stream, instead of monitor commands.
 
 use crate::commands;
 use crate::monitor::{Monitor, RunLine, SharedMonitor};
 use crate::qmp;
+use crate::qtest;
 use crate::{prompt, script};
 use clap::Parser;
 use qom_devices::chardev::{Capture, CharBackend};
@@ -81,6 +85,10 @@ struct Args {
     /// `tcp:HOST:PORT,server=on,wait=off`; may be repeated.
     #[arg(long = "qmp", value_name = "ENDPOINT")]
     qmp: Vec<String>,
+    /// Serve QEMU's qtest protocol on `stdio` or `unix:PATH` (a socket
+    /// the test listens on) instead of running monitor commands.
+    #[arg(long = "qtest", value_name = "ENDPOINT")]
+    qtest: Option<String>,
     /// Add a debug console (port 0x402 on `pc`) sending to `stdio`,
     /// `file:PATH` or `null`; `wait debugcon` searches it.
     #[arg(long, value_name = "BACKEND")]
@@ -104,6 +112,7 @@ fn qemu_style(args: impl IntoIterator<Item = String>) -> Vec<String> {
     args.into_iter()
         .map(|a| match a.as_str() {
             "-qmp" => "--qmp".to_string(),
+            "-qtest" => "--qtest".to_string(),
             "-device" | "-machine" | "-accel" | "-bios" | "-usb" | "-serial" | "-debugcon"
             | "-incoming" | "-drive" | "-boot" => {
                 format!("-{a}")
@@ -149,8 +158,35 @@ pub fn run(args: impl IntoIterator<Item = String>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let qtest = match args.qtest.as_deref().map(qtest::QtestEndpoint::parse) {
+        Some(Ok(_)) if !endpoints.is_empty() || args.commands.is_some() => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "Error: -qtest drives the machine alone: it cannot be combined with -qmp or -c"
+            );
+            return ExitCode::FAILURE;
+        }
+        Some(Err(message)) => {
+            let _ = writeln!(std::io::stderr(), "Error: {message}");
+            return ExitCode::FAILURE;
+        }
+        Some(Ok(endpoint)) => Some(endpoint),
+        None => None,
+    };
     match start(&args) {
         Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(monitor)) if qtest.is_some() => {
+            let Some(endpoint) = qtest else {
+                return ExitCode::FAILURE;
+            };
+            match endpoint.serve(monitor.shared_machine()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    let _ = writeln!(std::io::stderr(), "Error: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Ok(Some(monitor)) if !endpoints.is_empty() => serve_qmp(monitor, endpoints, &args),
         Ok(Some(mut monitor)) => match run_session(&mut monitor, &args) {
             0 => ExitCode::SUCCESS,
@@ -265,9 +301,12 @@ fn start(args: &Args) -> Result<Option<Monitor>, String> {
             let vm = Vm::new(monitor.shared_machine(), options).map_err(|e| e.to_string())?;
             monitor.attach_guest(vm);
         }
+        // QEMU's qtest accelerator: no CPU runs, the test drives the
+        // machine; qom without `-accel` is that already.
+        Some("qtest") if args.qtest.is_some() => {}
         Some(other) => {
             return Err(format!(
-                "accelerator `{other}` is not available: qom runs guests with -accel kvm"
+                "accelerator `{other}` is not available: qom runs guests with -accel kvm (or -accel qtest with -qtest)"
             ))
         }
         None if args.start_paused => return Err("-S needs -accel kvm".into()),
@@ -292,7 +331,13 @@ fn machine_options(
         consoles.push((name, capture));
         Ok::<_, String>(backend)
     };
-    let serial = console("serial", args.serial.as_deref().unwrap_or("stdio"))?;
+    // `-qtest stdio` owns standard output: the UART's bytes would land in
+    // the protocol stream, so its default backend is then `null`.
+    let default_serial = match args.qtest.as_deref() {
+        Some("stdio") => "null",
+        _ => "stdio",
+    };
+    let serial = console("serial", args.serial.as_deref().unwrap_or(default_serial))?;
     let debugcon = match &args.debugcon {
         Some(spec) => Some(console("debugcon", spec)?),
         None => None,

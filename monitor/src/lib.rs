@@ -19,6 +19,10 @@
 //! drive the same machine ([`qmp`]); each QMP command calls the operation
 //! its HMP command calls.
 //!
+//! With `-qtest stdio` or `-qtest unix:PATH`, a test drives the machine
+//! through QEMU's qtest protocol ([`qtest`]), so that one script runs
+//! against QEMU and `qom` and their answers can be compared.
+//!
 //! One table, [`COMMANDS`], is the source of truth for dispatch, `help`,
 //! `info` subcommands and completion ([`complete`]).
 
@@ -28,6 +32,7 @@ mod completion;
 mod monitor;
 mod prompt;
 pub mod qmp;
+pub mod qtest;
 mod script;
 
 pub use cli::{main, run};

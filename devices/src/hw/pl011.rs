@@ -30,8 +30,12 @@ pub struct Pl011 {
 
 impl ObjectImpl for Pl011 {
     fn init(&self) {
-        self.iomem
-            .init_io("pl011", 0x1000, Sizes { min: 1, max: 4 }, Sizes::WORD);
+        self.iomem.init_io(
+            "pl011",
+            0x1000,
+            Sizes { min: 1, max: 4 },
+            Sizes { min: 1, max: 4 },
+        );
     }
 }
 

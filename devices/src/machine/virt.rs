@@ -8,7 +8,7 @@ use super::options::MachineOptions;
 use crate::error::{Error, Result};
 use crate::hotplug::HotplugHandler;
 use crate::hw::soc::VirtSoc;
-use crate::pci::{PciHost, ECAM_BASE, PIO_BASE};
+use crate::pci::{PciHost, ECAM_BASE, MMIO_BASE, MMIO_SIZE, PIO_BASE, PIO_SIZE};
 use qom_rt::prelude::*;
 
 /// The `virt` board (`"virt-machine"`), at `/machine`.
@@ -33,6 +33,12 @@ impl ObjectImpl for VirtMachine {
         // PCI addresses are CPU addresses: the PCI memory space sits below
         // everything else, so BARs answer where no platform device does.
         root.add_subregion(0, -1, Owned::from(self.pcie.memory().root()));
+        // Unassigned reads answer 0 (QEMU's `unassigned_mem_ops`), except
+        // in the PCI windows, where no BAR claiming a read is a master
+        // abort: all ones, as QEMU's virt answers there.
+        let system = self.upcast::<MachineState>().system();
+        system.set_unassigned_reads_ones(MMIO_BASE..MMIO_BASE + MMIO_SIZE);
+        system.set_unassigned_reads_ones(PIO_BASE..PIO_BASE + PIO_SIZE);
     }
 }
 

@@ -23,6 +23,8 @@ pub struct AddressSpace {
     name: String,
     root: Owned<MemoryRegion>,
     unassigned: AtomicU64,
+    /// Where unassigned reads return all ones rather than 0.
+    unassigned_ones: Mutex<Vec<std::ops::Range<u64>>>,
     /// The rendered view accesses use; a guard on it keeps every region
     /// in it (and so its memory) alive until the access returns, even if
     /// the region is unmapped meanwhile.
@@ -38,9 +40,8 @@ struct Listeners {
     mapped: Vec<RamSection>,
 }
 
-/// The value a read returns where nothing answers (all ones, as on a bus
-/// with pull-ups; QEMU's unassigned reads return the same by default for
-/// MMIO).
+/// All ones in `size` bytes: what an unassigned read returns where
+/// [`AddressSpace::set_unassigned_reads_ones`] says so.
 pub(super) const fn unassigned_value(size: u32) -> u64 {
     if size >= 8 {
         u64::MAX
@@ -59,6 +60,7 @@ impl AddressSpace {
             name: name.to_string(),
             root,
             unassigned: AtomicU64::new(0),
+            unassigned_ones: Mutex::new(Vec::new()),
             view,
             render: Mutex::new(Listeners::default()),
         }
@@ -79,10 +81,33 @@ impl AddressSpace {
         self.unassigned.load(Ordering::Relaxed)
     }
 
-    /// A guest read of `size` bytes (1, 2, 4 or 8) at `addr`.
+    /// A guest read of `size` bytes (1, 2, 4 or 8) at `addr`. Where
+    /// nothing answers (no region, a disabled one, a size it refuses) the
+    /// read returns 0, as QEMU's `unassigned_mem_ops` do, or all ones in a
+    /// space set so (see [`AddressSpace::set_unassigned_reads_ones`]).
     pub fn read(&self, addr: u64, size: u32) -> u64 {
-        self.access(addr, size, Access::Read)
-            .unwrap_or(unassigned_value(size))
+        self.access(addr, size, Access::Read).unwrap_or_else(|| {
+            let ones = self
+                .unassigned_ones
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if ones.iter().any(|range| range.contains(&addr)) {
+                unassigned_value(size)
+            } else {
+                0
+            }
+        })
+    }
+
+    /// Unassigned reads in `range` return all ones instead of 0: x86 port
+    /// I/O, where QEMU's `unassigned_io_ops` do (the ISA bus floats high),
+    /// and a PCI host's windows, where a read no BAR claims ends in a
+    /// master abort.
+    pub fn set_unassigned_reads_ones(&self, range: std::ops::Range<u64>) {
+        self.unassigned_ones
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(range);
     }
 
     /// A guest write of the low `size` bytes of `value` at `addr`.
@@ -235,6 +260,28 @@ impl AddressSpace {
         size: u32,
         access: Access,
     ) -> Option<u64> {
+        // Wider than the device accepts: split into accesses as wide as it
+        // accepts, little endian, as QEMU's `memory_access_size` does (an
+        // 8-byte read of a PL011 is two 4-byte reads there too).
+        let widest = region.valid_sizes().max;
+        if region.is_enabled()
+            && size > widest
+            && widest > 0
+            && offset.is_multiple_of(u64::from(size))
+        {
+            let mut value = 0u64;
+            let mut done = 0;
+            while done < size {
+                let shift = 8 * done;
+                let piece = match access {
+                    Access::Read => Access::Read,
+                    Access::Write(v) => Access::Write(v >> shift),
+                };
+                value |= self.io_access(region, offset + u64::from(done), widest, piece)? << shift;
+                done += widest;
+            }
+            return Some(value);
+        }
         if !region.is_enabled()
             || !region.valid_sizes().contains(size)
             || !offset.is_multiple_of(u64::from(size))

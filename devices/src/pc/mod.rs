@@ -122,10 +122,20 @@ pub struct PcMachine {
 
 impl ObjectImpl for PcMachine {
     fn init(&self) {
-        let _ = self.io.set(AddressSpace::new("io", 0x1_0000));
+        let io = AddressSpace::new("io", 0x1_0000);
+        io.set_unassigned_reads_ones(0..0x1_0000);
+        let _ = self.io.set(io);
         let _ = self
             .pci_memory
             .set(AddressSpace::new("pci-memory", 1 << 32));
+        // The PCI hole, where BARs are assigned: a read no BAR claims is a
+        // master abort, all ones. QEMU 7.2's `pc` answers 0 there (a kept
+        // difference, book/src/fidelity.md): guests probing an unplugged
+        // function expect the PCI value, and the unplug-under-a-guest test
+        // checks for it.
+        self.upcast::<MachineState>()
+            .system()
+            .set_unassigned_reads_ones(MAX_RAM_SIZE..0xfec0_0000);
     }
 }
 

@@ -18,6 +18,8 @@ pub mod reg {
     pub const REVISION: usize = 0x08;
     /// Header type (8 bits).
     pub const HEADER_TYPE: usize = 0x0e;
+    /// Cache line size (byte).
+    pub const CACHE_LINE_SIZE: usize = 0x0c;
     /// BAR 0; BAR n at `BAR0 + 4 * n`.
     pub const BAR0: usize = 0x10;
     /// Capabilities pointer (8 bits).
@@ -36,6 +38,8 @@ pub const COMMAND_IO: u16 = 1 << 0;
 pub const COMMAND_MASTER: u16 = 1 << 2;
 /// Command register: INTx emulation disable (the line stays low).
 pub const COMMAND_INTX_DISABLE: u16 = 1 << 10;
+/// Command register: SERR# enable.
+pub const COMMAND_SERR: u16 = 1 << 8;
 /// Status register: an INTx interrupt is pending (read-only).
 pub const STATUS_INTERRUPT: u16 = 1 << 3;
 

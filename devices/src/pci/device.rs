@@ -3,7 +3,7 @@
 
 use super::config::{
     reg, ConfigSpace, PciConfig, PciSlot, COMMAND_INTX_DISABLE, COMMAND_IO, COMMAND_MASTER,
-    COMMAND_MEMORY, STATUS_INTERRUPT,
+    COMMAND_MEMORY, COMMAND_SERR, STATUS_INTERRUPT,
 };
 use crate::device::{Device, DeviceImpl};
 use crate::irq::IrqLine;
@@ -165,11 +165,17 @@ impl DeviceImpl for PciDevice {
         config.set(0x2c, 2, 0x1af4);
         config.set(0x2e, 2, 0x1100);
         config.set(reg::INTERRUPT_PIN, 1, 1);
+        // QEMU's `pci_init_wmask`: SERR# enable is writable too
+        // (`command_serr_enable` defaults on), and so is the cache line
+        // size, which QEMU stores and ignores.
         config.set_writable(
             reg::COMMAND,
             2,
-            u32::from(COMMAND_IO | COMMAND_MEMORY | COMMAND_MASTER | COMMAND_INTX_DISABLE),
+            u32::from(
+                COMMAND_IO | COMMAND_MEMORY | COMMAND_MASTER | COMMAND_SERR | COMMAND_INTX_DISABLE,
+            ),
         );
+        config.set_writable(reg::CACHE_LINE_SIZE, 1, 0xff);
         config.set_writable(reg::INTERRUPT_LINE, 1, 0xff);
         for index in 0..6 {
             if let Some(bar) = (class.bar)(self, index) {

@@ -26,8 +26,12 @@
 //!   interrupt fires at one character as QEMU and Linux expect), the enable
 //!   bits `UARTEN`/`TXE`/`RXE` (QEMU only logs a guest error; so do we, as a
 //!   `debug` event), baud-rate timing, IrDA and DMA.
-//! * **Narrow writes** go to the whole register with the other byte lanes
-//!   zero (APB has no byte strobes; QEMU does the same for the lowest lane).
+//! * **Narrow accesses** (1 or 2 bytes) go to the register holding their
+//!   offset, unshifted, as QEMU 7.2 does (`pl011_read` switches on
+//!   `offset >> 2`): a read returns the register's low bytes, a write sets
+//!   the register to the narrow value. A byte read at `0xfe1` is
+//!   `PeriphID0`, not the second byte of it. 8-byte accesses are split
+//!   into two 4-byte ones by the memory core, as in QEMU.
 //! * Only the ARM identification bytes are provided, not the Luminary ones.
 
 use super::{lock, read_sized, write_sized};
@@ -183,6 +187,9 @@ impl Pl011Regs {
     /// A guest read of `size` bytes at `offset` in the 4 KiB window.
     pub fn read(&self, offset: u64, size: u32) -> u64 {
         let mut state = lock(&self.state);
+        if matches!(size, 1 | 2) {
+            return u64::from(state.read(offset & !3)) & ((1 << (8 * size)) - 1);
+        }
         read_sized(offset, size, 4, |reg| u64::from(state.read(reg)))
     }
 
@@ -191,12 +198,17 @@ impl Pl011Regs {
         let mut sent = None;
         {
             let mut state = lock(&self.state);
-            write_sized(offset, size, value, 4, |reg, v| {
-                // Registers are 32 bits wide: the upper half is never set.
-                if let Some(byte) = state.write(reg, v as u32) {
-                    sent = Some(byte);
-                }
-            });
+            if matches!(size, 1 | 2) {
+                let narrow = (value & ((1 << (8 * size)) - 1)) as u32;
+                sent = state.write(offset & !3, narrow);
+            } else {
+                write_sized(offset, size, value, 4, |reg, v| {
+                    // Registers are 32 bits wide: the upper half is never set.
+                    if let Some(byte) = state.write(reg, v as u32) {
+                        sent = Some(byte);
+                    }
+                });
+            }
         }
         if let Some(byte) = sent {
             self.transmit(byte);
