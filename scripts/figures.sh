@@ -128,9 +128,13 @@ if want fuzz; then
     step "fuzz, $seconds s per target"
     install_nightly
     cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-    section "Fuzzing, $seconds s per target" "cd fuzz && cargo +$NIGHTLY fuzz run TARGET -- -max_total_time=$seconds"
+    section "Fuzzing, $seconds s per target" "cd fuzz && cargo +$NIGHTLY fuzz run TARGET ../target/fuzz-corpus/TARGET corpus/TARGET -- -max_total_time=$seconds"
     for target in $(cd fuzz && cargo "+$NIGHTLY" fuzz list); do
-        (cd fuzz && cargo "+$NIGHTLY" fuzz run "$target" -- -max_total_time="$seconds" 2>&1) |
+        # New inputs go to a scratch directory; the checked-in corpus
+        # only seeds the run (tests replay it and expect it unchanged).
+        mkdir -p "target/fuzz-corpus/$target"
+        (cd fuzz && cargo "+$NIGHTLY" fuzz run "$target" "../target/fuzz-corpus/$target" "corpus/$target" \
+            -- -max_total_time="$seconds" 2>&1) |
             grep -E '^Done [0-9]+ runs|crash|panicked' | sed "s/^/$target: /" >> "$tmp" || true
     done
     end_section
