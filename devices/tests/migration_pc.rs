@@ -293,3 +293,134 @@ fn pc_devices_refuse_queue_lengths_past_their_queues() {
     );
     let _ = StreamImage::parse(&destination.save_state().unwrap()).unwrap();
 }
+
+fn pc_with_usb(path: &str) -> Machine {
+    let options = MachineOptions {
+        usb: true,
+        ..options()
+    };
+    let m = Machine::create_with("pc", &format!("/{path}"), &options).expect("pc builds");
+    // The UHCI's I/O BAR (BAR 4) at 0xc000, I/O decoding on.
+    config_write(&m, 0x0a, 0x20, 4, 0xc000);
+    config_write(&m, 0x0a, 0x04, 2, 0x1);
+    m
+}
+
+const UHCI: u64 = 0xc000;
+
+/// Every UHCI register a guest reads (USBCMD, USBSTS, USBINTR, FRNUM,
+/// FLBASEADD, SOFMOD, PORTSC1/2), and the PCI interrupt's level.
+fn uhci_view(m: &Machine) -> Vec<u64> {
+    let io = io(m);
+    let mut view: Vec<u64> = [(0, 2), (2, 2), (4, 2), (6, 2), (8, 4), (0xc, 1)]
+        .iter()
+        .chain(&[(0x10, 2), (0x12, 2)])
+        .map(|&(reg, size)| io.read(UHCI + reg, size))
+        .collect();
+    view.push(config_read(m, 0x0a, 0x3c, 4));
+    view
+}
+
+fn config_read(m: &Machine, devfn: u8, register: u32, size: u32) -> u64 {
+    let address = 0x8000_0000 | u32::from(devfn) << 8 | (register & 0xfc);
+    io(m).write(0xcf8, 4, address.into());
+    io(m).read(0xcfc + u64::from(register & 3), size)
+}
+
+/// A halted controller the guest has programmed: frame list, frame
+/// number, interrupt enables, SOF timing, a port enabled, configure flag.
+fn busy_uhci(m: &Machine) {
+    let io = io(m);
+    io.write(UHCI + 8, 4, 0x0012_3000);
+    io.write(UHCI + 6, 2, 0x2a5);
+    io.write(UHCI + 4, 2, 0xf);
+    io.write(UHCI + 0xc, 1, 0x50);
+    io.write(UHCI + 0x12, 2, 0x0004);
+    io.write(UHCI, 2, 0x0040);
+}
+
+#[test]
+fn uhci_round_trips_every_register_a_guest_reads() {
+    let source = pc_with_usb("mig-uhci-source");
+    busy_uhci(&source);
+    let destination = pc_with_usb("mig-uhci-destination");
+    let fresh = uhci_view(&destination);
+    destination
+        .load_state(&source.save_state().unwrap())
+        .unwrap();
+    let seen = uhci_view(&destination);
+    assert_ne!(seen, fresh, "the test can fail");
+    assert_eq!(seen, uhci_view(&source));
+    assert_eq!(seen[3], 0x2a5, "FRNUM");
+    assert_eq!(seen[4], 0x0012_3000, "FLBASEADD");
+}
+
+#[test]
+fn uhci_loads_a_stream_without_its_state_and_refuses_a_newer_one() {
+    let source = pc_with_usb("mig-uhci-old-source");
+    busy_uhci(&source);
+    let image = migration::save_image(source.object()).unwrap();
+    let mut old = image.clone();
+    for section in &mut old.sections {
+        section.levels.retain(|l| l.type_name != "piix3-usb-uhci");
+    }
+    let destination = pc_with_usb("mig-uhci-old-destination");
+    let fresh = uhci_view(&destination);
+    destination.load_state(&old.encode()).unwrap();
+    assert_eq!(uhci_view(&destination), fresh, "reset values");
+
+    let mut newer = image;
+    let section = newer
+        .sections
+        .iter_mut()
+        .find(|s| s.type_name == "piix3-usb-uhci")
+        .unwrap();
+    let path = section
+        .path
+        .replace("mig-uhci-old-source", "mig-uhci-old-destination");
+    section.levels.last_mut().unwrap().version = 2;
+    let err = destination.load_state(&newer.encode()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`{path}` (piix3-usb-uhci): the stream has version 2 of its state, \
+             this build loads versions 0 to 1"
+        )
+    );
+}
+
+/// The rule for transfers in flight: a stream saved while a control
+/// transfer was between its stages is refused, naming the port.
+#[test]
+fn uhci_refuses_a_stream_saved_mid_control_transfer() {
+    let source = pc_with_usb("mig-uhci-mid-source");
+    let mut image = migration::save_image(source.object()).unwrap();
+    let section = image
+        .sections
+        .iter_mut()
+        .find(|s| s.type_name == "piix3-usb-uhci")
+        .unwrap();
+    let migration::Value::Struct(fields) = &mut section.levels.last_mut().unwrap().fields[0].1
+    else {
+        panic!("the registers are a struct");
+    };
+    let (_, flags) = fields
+        .iter_mut()
+        .find(|(n, _)| n == "control_in_progress")
+        .unwrap();
+    let migration::Value::Array { items, .. } = flags else {
+        panic!("one flag per port");
+    };
+    items[1] = migration::Value::Bool(true);
+    let destination = pc_with_usb("mig-uhci-mid-destination");
+    let before = destination.save_state().unwrap();
+    let err = destination.load_state(&image.encode()).unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "field `regs`: a control transfer was in progress on root port 1 (its data stage \
+             is not in guest memory); migrate once the guest's control transfers are done"
+        ),
+        "{err}"
+    );
+    assert_eq!(destination.save_state().unwrap(), before);
+}
