@@ -14,7 +14,7 @@ use qom_rt::ObjectTree;
 ///
 /// let machine = Machine::create_at("virt", "/doc-complete")?;
 /// assert_eq!(complete(&machine, "device_d"), (0, vec!["device_del".to_string()]));
-/// assert_eq!(complete(&machine, "info m"), (5, vec!["mtree".to_string()]));
+/// assert_eq!(complete(&machine, "info mt"), (5, vec!["mtree".to_string()]));
 /// assert_eq!(complete(&machine, "device_add xhci"), (11, vec!["xhci-pci".to_string()]));
 /// # Ok::<(), qom_devices::Error>(())
 /// ```
@@ -160,6 +160,7 @@ mod tests {
                 "types",
                 "mtree",
                 "pci",
+                "migrate",
                 "usb",
                 "status",
                 "registers",

@@ -62,6 +62,8 @@ pub struct Monitor {
     events: Events,
     /// Cleared when the monitor goes, to end the guest watcher.
     watching: Arc<AtomicBool>,
+    /// The last migration (`info migrate`, `query-migrate`).
+    pub(crate) migration: crate::commands::migration::MigrationInfo,
 }
 
 impl Drop for Monitor {
@@ -91,6 +93,7 @@ impl Monitor {
             quit: false,
             events: Events::new(),
             watching: Arc::new(AtomicBool::new(true)),
+            migration: Default::default(),
         }
     }
 

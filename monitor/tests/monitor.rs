@@ -393,6 +393,20 @@ static CASES: &[Case] = &[
         ("xp 0x09000fe0 3", "access size `3` must be 1, 2, 4 or 8"),
     ),
     case(
+        "info migrate",
+        &[
+            ("info migrate", Out::Is("")),
+            ("migrate file:/tmp/qom-case-info-migrate.snap", Out::Is("")),
+            ("info migrate", Out::Has(&["Migration status: completed"])),
+        ],
+        ("info migrate now", "usage: info migrate"),
+    ),
+    case(
+        "migrate_cancel",
+        &[("migrate_cancel", Out::Is(""))],
+        ("migrate_cancel now", "usage: migrate_cancel"),
+    ),
+    case(
         "info usb",
         &[
             ADD_USB0,
@@ -489,8 +503,8 @@ static CASES: &[Case] = &[
             ("mmio read 0x09000024 4", Out::Is("0x27\n")),
         ],
         (
-            "migrate tcp:127.0.0.1:4444",
-            "migration over `tcp:` is not supported yet (live migration comes with KVM); save a snapshot with `file:PATH`",
+            "migrate tcp:127.0.0.1",
+            "`tcp:127.0.0.1`: write `tcp:HOST:PORT`, as in `tcp:127.0.0.1:4444`",
         ),
     ),
     case(
@@ -820,7 +834,7 @@ fn help_info_lists_every_subcommand_from_the_table() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
-        "info qom-tree [PATH] | types [FILTER] | mtree | pci | usb | status | registers | lifetime -- show machine state"
+        "info qom-tree [PATH] | types [FILTER] | mtree | pci | migrate | usb | status | registers | lifetime -- show machine state"
     );
     let subcommands: Vec<&str> = lines[1..]
         .iter()
@@ -833,6 +847,7 @@ fn help_info_lists_every_subcommand_from_the_table() {
             "types",
             "mtree",
             "pci",
+            "migrate",
             "usb",
             "status",
             "registers",
@@ -855,7 +870,7 @@ fn wrong_arguments_get_the_usage_line_from_the_table() {
         ("qom-get /machine", "usage: qom-get PATH PROP"),
         (
             "info",
-            "usage: info qom-tree [PATH] | types [FILTER] | mtree | pci | usb | status | registers | lifetime",
+            "usage: info qom-tree [PATH] | types [FILTER] | mtree | pci | migrate | usb | status | registers | lifetime",
         ),
         ("mmio read 0x0", "usage: mmio read ADDR SIZE"),
         (
@@ -1071,6 +1086,106 @@ fn graph_prints_dot_and_writes_it_or_svg_with_distinct_edges() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Every register of UART 0, the first SP804 and the xHCI (DCBAAP,
+/// CONFIG, IMAN, IMOD, ERDP) a guest reads without changing them.
+const MIGRATED_READS: &str = "\
+    mmio read 0x09000004 4; mmio read 0x09000018 4; mmio read 0x09000020 4; \
+    mmio read 0x09000024 4; mmio read 0x09000028 4; mmio read 0x0900002c 4; \
+    mmio read 0x09000030 4; mmio read 0x09000034 4; mmio read 0x09000038 4; \
+    mmio read 0x0900003c 4; mmio read 0x09000040 4; mmio read 0x09000048 4; \
+    mmio read 0x0c000000 4; mmio read 0x0c000008 4; mmio read 0x0c000010 4; \
+    mmio read 0x0c000014 4; mmio read 0x0c000018 4; \
+    mmio read 0x10000070 4; mmio read 0x10000078 4; mmio read 0x10001020 4; \
+    mmio read 0x10001024 4; mmio read 0x10001038 4";
+
+/// `migrate tcp:` / `unix:` to a second `qom` started with `-incoming` on
+/// that address: the destination reads what the source's guest would.
+/// Then a destination with another machine shape refuses the stream: the
+/// source reports the destination's error and carries on, and the
+/// destination stops without having changed.
+#[test]
+fn migrate_over_tcp_and_unix_between_two_processes() {
+    let pid = std::process::id();
+    let port = 20_000 + pid % 20_000;
+    let socket = std::env::temp_dir().join(format!("qom-migrate-{pid}.sock"));
+    let writes = "mmio write 0x09000024 4 0x27; mmio write 0x09000028 4 0x4; \
+                  mmio write 0x0900002c 4 0x70; mmio write 0x09000038 4 0x50; \
+                  mmio write 0x0c000000 4 0x1234; mmio write 0x0c000008 4 0xa2; \
+                  mmio write 0x10000070 4 0x12345640; mmio write 0x10000078 4 0x8; \
+                  mmio write 0x10001020 4 0x2; mmio write 0x10001024 4 0xa0; \
+                  mmio write 0x10001038 4 0x456780";
+    for uri in [
+        format!("tcp:127.0.0.1:{port}"),
+        format!("unix:{}", socket.display()),
+    ] {
+        let destination = Command::new(env!("CARGO_BIN_EXE_qom"))
+            .args(["-device", "xhci-pci,id=usb0", "-incoming", &uri])
+            .args(["-c", MIGRATED_READS])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("qom runs");
+        let script = format!("{writes}; {MIGRATED_READS}; migrate {uri}; info migrate");
+        let source = qom(&["-device", "xhci-pci,id=usb0", "-c", &script]);
+        let destination = destination.wait_with_output().unwrap();
+        assert!(source.status.success(), "{uri}: {}", stderr(&source));
+        assert!(
+            destination.status.success(),
+            "{uri}: {}",
+            stderr(&destination)
+        );
+        let (source_out, destination_out) = (stdout(&source), stdout(&destination));
+        let reads = MIGRATED_READS.split(';').count();
+        let source_reads: Vec<&str> = source_out.lines().take(reads).collect();
+        assert_eq!(
+            destination_out.lines().collect::<Vec<_>>(),
+            source_reads,
+            "{uri}"
+        );
+        assert!(source_reads.contains(&"0x12345640"), "{source_out}");
+        assert!(source_reads.contains(&"0x1234"), "{source_out}");
+        assert!(
+            source_out.contains("Migration status: completed"),
+            "{source_out}"
+        );
+    }
+
+    // A destination without the xHCI refuses; the source keeps running.
+    let uri = format!("unix:{}", socket.display());
+    let destination = Command::new(env!("CARGO_BIN_EXE_qom"))
+        .args(["-incoming", &uri, "-c", "mmio read 0x09000024 4"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qom runs");
+    let script = format!(
+        "mmio write 0x09000024 4 0x27; migrate {uri}; mmio read 0x09000024 4; info migrate"
+    );
+    let source = qom(&["-device", "xhci-pci,id=usb0", "-c", &script]);
+    assert!(!source.status.success(), "the migration failed");
+    let destination = destination.wait_with_output().unwrap();
+    let refusal = concat!(
+        "the machine's shape differs from the stream's: the stream has ",
+        "`/machine/peripheral/usb0` (xhci-pci), this machine has nothing there; ",
+        "start the destination with the same devices as the source"
+    );
+    assert_eq!(stdout(&destination), "", "nothing ran on the destination");
+    assert_eq!(
+        stderr(&destination),
+        format!("Error: -incoming {uri}: {refusal}\n")
+    );
+    let out = stdout(&source) + &stderr(&source);
+    assert!(
+        out.contains(&format!("the destination refused the stream: {refusal}")),
+        "{out}"
+    );
+    assert!(out.contains("0x27"), "the source still runs: {out}");
+    assert!(out.contains("Migration status: failed"), "{out}");
+    let _ = std::fs::remove_file(&socket);
+}
+
 /// `-incoming file:PATH` loads a snapshot `migrate` wrote before the first
 /// command, into a machine started with the same devices; a snapshot that
 /// does not fit stops `qom` with one error line.
@@ -1088,9 +1203,9 @@ fn incoming_loads_a_snapshot_before_the_first_command() {
     let read = "mmio read 0x10000070 4";
     let o = qom(&["-device", "xhci-pci,id=usb0", "-incoming", &uri, "-c", read]);
     assert!(o.status.success(), "{}", stderr(&o));
-    // DCBAAP is the xHCI's own state, which migrates in phase 2; its
-    // configuration space (BAR 0 at 0x10000000, enabled) migrated now.
-    assert_eq!(stdout(&o), "0x0\n");
+    // DCBAAP, the xHCI's own state, behind BAR 0 (at 0x10000000, enabled
+    // by its configuration space, which migrated too).
+    assert_eq!(stdout(&o), "0x12345640\n");
 
     let o = qom(&["-incoming", &uri, "-c", read]);
     assert!(!o.status.success());

@@ -797,3 +797,58 @@ fn hmp_quit_through_qmp_is_quit() {
     );
     assert!(qom.wait().success());
 }
+
+/// `migrate`, `query-migrate` and `migrate_cancel` over QMP: the same
+/// implementation as HMP's `migrate` and `info migrate`. A failed
+/// migration is an error naming the URI and leaves the machine running.
+#[test]
+fn migrate_query_migrate_and_migrate_cancel() {
+    let snap = std::env::temp_dir().join(format!("qom-qmp-migrate-{}.snap", std::process::id()));
+    let mut qom = Qom::start(&[]);
+    let mut c = qom.negotiated();
+    assert_eq!(c.ok("query-migrate", json!({})), json!({}));
+    let uri = format!("file:{}", snap.display());
+    assert_eq!(c.ok("migrate", json!({"uri": uri})), json!({}));
+    let info = c.ok("query-migrate", json!({}));
+    assert_eq!(info["status"], "completed");
+    let size = std::fs::metadata(&snap).unwrap().len();
+    assert_eq!(info["ram"]["transferred"], json!(size));
+    assert!(info["total-time"].is_u64(), "{info}");
+    let hmp = c.ok(
+        "human-monitor-command",
+        json!({"command-line": "info migrate"}),
+    );
+    assert_eq!(
+        hmp,
+        format!(
+            "Migration status: completed\ntransferred ram: 0 kbytes\ndevice state: {size} bytes\n"
+        )
+    );
+    assert_eq!(c.ok("migrate_cancel", json!({})), json!({}));
+
+    let answer = c.execute("migrate", json!({"uri": "tcp:127.0.0.1"}));
+    assert_eq!(
+        error_of(&answer),
+        (
+            "GenericError".to_string(),
+            "`tcp:127.0.0.1`: write `tcp:HOST:PORT`, as in `tcp:127.0.0.1:4444`".to_string()
+        )
+    );
+    let info = c.ok("query-migrate", json!({}));
+    assert_eq!(info["status"], "failed");
+    assert_eq!(
+        info["error-desc"],
+        "`tcp:127.0.0.1`: write `tcp:HOST:PORT`, as in `tcp:127.0.0.1:4444`"
+    );
+    // The session carries on: the machine answers as before.
+    assert_eq!(
+        c.ok(
+            "qom-get",
+            json!({"path": "/machine/soc/uarts[1]", "property": "type"})
+        ),
+        "pl011"
+    );
+    c.ok("quit", json!({}));
+    assert!(qom.wait().success());
+    let _ = std::fs::remove_file(&snap);
+}

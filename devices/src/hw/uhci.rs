@@ -17,6 +17,7 @@ use crate::memory::{MemoryRegion, MmioOps, Sizes};
 use crate::models::uhci::{self, UhciBus, UhciRegs};
 use crate::pci::{BarKind, PciBar, PciDevice, PciDeviceImpl};
 use crate::usb::{UsbBus, UsbDevice, UsbHost, UsbSpeed};
+use qom_rt::migration::MigrationHooks;
 use qom_rt::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -31,11 +32,15 @@ struct FrameThread {
 /// The UHCI controller of the south bridge (`"piix3-usb-uhci"`).
 #[derive(QomObject)]
 #[qom(name = "piix3-usb-uhci", interfaces(MmioOps))]
+#[migrate(version = 1, min_version = 0)]
 pub struct PiixUhci {
     parent: ParentField<Device>,
     /// The 32-byte I/O register block.
     #[child(embedded)]
     pub io: MemoryRegion,
+    /// Migrates as [`UhciState`](crate::models::uhci::UhciState), with
+    /// its rule for transfers in flight.
+    #[migrate]
     regs: UhciRegs,
     bus: OnceLock<UsbBus>,
     frames: Mutex<Option<FrameThread>>,
@@ -51,6 +56,18 @@ impl ObjectImpl for PiixUhci {
         );
         let full: &'static [UsbSpeed] = &[UsbSpeed::Low, UsbSpeed::Full];
         let _ = self.bus.set(UsbBus::new(vec![full; uhci::NUM_PORTS]));
+    }
+}
+
+/// After a load the interrupt line follows the registers, and a running
+/// controller's frame thread starts (the schedule is fetched again from
+/// guest memory).
+impl MigrationHooks for PiixUhci {
+    fn post_load(&self, _version: u32) {
+        if let Some(piix3) = self.container::<Piix3>() {
+            piix3.upcast::<PciDevice>().set_irq(self.regs.irq_level());
+        }
+        self.ensure_frames();
     }
 }
 

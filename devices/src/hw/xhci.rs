@@ -23,10 +23,11 @@
 use crate::clock::VirtualClock;
 use crate::device::{Device, DeviceImpl};
 use crate::memory::{MemoryRegion, MmioOps, Sizes};
-use crate::models::xhci::{self, XhciBus, XhciRegs};
+use crate::models::xhci::{self, XhciBus, XhciRegs, XhciSnapshot};
 use crate::pci::msix::{self, MsixTable};
 use crate::pci::{BarKind, PciBar, PciDevice, PciDeviceImpl};
 use crate::usb::{UsbBus, UsbDevice, UsbHost};
+use qom_rt::migration::{MigrateField, MigrationHooks, Value, VmState};
 use qom_rt::prelude::*;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -48,6 +49,7 @@ thread_local! {
 /// The xHCI controller state: BAR 0's registers (`"base-xhci"`).
 #[derive(QomObject)]
 #[qom(name = "base-xhci", interfaces(MmioOps))]
+#[migrate(version = 1, min_version = 0)]
 pub struct XhciState {
     parent: ParentField<Device>,
     /// BAR 0: capability, operational, runtime and doorbell registers.
@@ -55,8 +57,14 @@ pub struct XhciState {
     pub mem: MemoryRegion,
     ports: AtomicU32,
     usb2_ports: AtomicU32,
-    regs: OnceLock<XhciRegs>,
+    /// Migrates as [`XhciSnapshot`](crate::models::xhci::XhciSnapshot),
+    /// with its rule for transfers in flight.
+    #[migrate]
+    regs: XhciRegsCell,
     bus: OnceLock<UsbBus>,
+    /// The MSI-X table and pending bits (QEMU migrates them with
+    /// `msix_save`).
+    #[migrate]
     msix: XhciMsix,
     clock: OnceLock<VirtualClock>,
     /// A moderation timer is armed (see `arm_moderation`).
@@ -96,6 +104,81 @@ impl DeviceImpl for XhciState {
             regs.reset();
         }
         self.msix.reset();
+    }
+}
+
+/// The registers, built at the first realize (with the port counts).
+#[derive(Default)]
+struct XhciRegsCell(OnceLock<XhciRegs>);
+
+impl std::ops::Deref for XhciRegsCell {
+    type Target = OnceLock<XhciRegs>;
+    fn deref(&self) -> &OnceLock<XhciRegs> {
+        &self.0
+    }
+}
+
+/// A realized controller's registers migrate; both sides are realized
+/// before a save or a load, so an unrealized one has nothing to carry
+/// and keeps its reset state.
+impl MigrateField for XhciRegsCell {
+    type Value = XhciSnapshot;
+
+    fn save(&self) -> Value {
+        match self.0.get() {
+            Some(regs) => <XhciRegs as MigrateField>::save(regs),
+            // Not realized: the reset state (ports only differ once
+            // devices attach, which needs a realized controller).
+            None => <XhciRegs as MigrateField>::save(&XhciRegs::with_usb2(0, 0)),
+        }
+    }
+
+    fn restore(&self, value: XhciSnapshot) {
+        if let Some(regs) = self.0.get() {
+            <XhciRegs as MigrateField>::restore(regs, value);
+        }
+    }
+}
+
+/// The MSI-X table as it migrates: one entry per interrupter (address
+/// low, address high, data, vector control) and the pending bits.
+#[derive(Clone, VmState)]
+pub struct XhciMsixState {
+    table: [[u32; 4]; xhci::MAX_INTRS],
+    pending: u64,
+}
+
+impl MigrateField for XhciMsix {
+    type Value = XhciMsixState;
+
+    fn save(&self) -> Value {
+        let (entries, pending) = self.0.entries();
+        let mut table = [[0; 4]; xhci::MAX_INTRS];
+        for (slot, entry) in table.iter_mut().zip(entries) {
+            *slot = entry;
+        }
+        XhciMsixState { table, pending }.to_value()
+    }
+
+    fn restore(&self, value: XhciMsixState) {
+        self.0.set_entries(&value.table, value.pending);
+    }
+}
+
+/// After a load: interrupts the loaded state asks for go out (the PCI
+/// level or the pending MSI-X vectors), and every endpoint with a TD
+/// waiting is tried again (see the rule for transfers in flight in
+/// [`XhciSnapshot`]).
+impl MigrationHooks for XhciState {
+    fn post_load(&self, _version: u32) {
+        self.with_bus(|regs, bus| {
+            if let Some(bus) = bus {
+                regs.poll(bus);
+                for port in 0..regs.num_ports() as usize {
+                    regs.wake(port, bus);
+                }
+            }
+        });
     }
 }
 

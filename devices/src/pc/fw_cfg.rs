@@ -14,6 +14,7 @@
 
 use crate::device::DeviceImpl;
 use crate::memory::{MemoryRegion, MmioOps, Sizes};
+use qom_rt::migration::{MigrateField, MigrationHooks, Value, VmState};
 use qom_rt::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -55,6 +56,46 @@ pub mod e820 {
     pub const RESERVED: u32 = 2;
 }
 
+/// The guest-visible position as it migrates (QEMU's `vmstate_fw_cfg`:
+/// `cur_entry` and `cur_offset`). The items are the destination board's,
+/// built from the same options as the source's.
+#[derive(Clone, VmState)]
+pub struct FwCfgPosition {
+    selected: u16,
+    offset: usize,
+}
+
+/// The items and the position behind their lock; only the position
+/// migrates.
+#[derive(Default)]
+struct FwCfgState(Mutex<State>);
+
+impl MigrateField for FwCfgState {
+    type Value = FwCfgPosition;
+
+    fn save(&self) -> Value {
+        let state = lock(&self.0);
+        FwCfgPosition {
+            selected: state.selected,
+            offset: state.offset,
+        }
+        .to_value()
+    }
+
+    fn restore(&self, value: FwCfgPosition) {
+        let mut state = lock(&self.0);
+        state.selected = value.selected;
+        state.offset = value.offset;
+    }
+}
+
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Nothing is derived from the position.
+impl MigrationHooks for FwCfg {}
+
 #[derive(Default)]
 struct State {
     items: BTreeMap<u16, Vec<u8>>,
@@ -87,12 +128,14 @@ impl State {
 /// The firmware configuration device (`"fw_cfg_io"`).
 #[derive(QomObject)]
 #[qom(name = "fw_cfg_io", interfaces(MmioOps))]
+#[migrate(version = 1, min_version = 0)]
 pub struct FwCfg {
     parent: ParentField<crate::Device>,
     /// Selector (0x510, 16-bit) and data (0x511, 8-bit) ports.
     #[child(embedded)]
     pub io: MemoryRegion,
-    state: Mutex<State>,
+    #[migrate]
+    state: FwCfgState,
 }
 
 impl ObjectImpl for FwCfg {
@@ -117,7 +160,7 @@ impl DeviceImpl for FwCfg {
 
 impl FwCfg {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state.0)
     }
 
     /// Sets item `key` (`fw_cfg_add_bytes`).

@@ -22,13 +22,26 @@
 //! (`ps2_write_keyboard`), the mouse's common ones (`ps2_write_mouse`).
 //! Not modelled: key and mouse input, typematic repeat, scan code
 //! translation (nothing is ever typed), the mouse's wrap and remote modes.
+//!
+//! Each device's queue holds at most [`PS2_QUEUE`] bytes (QEMU's
+//! `PS2_BUFFER_SIZE`; a byte that does not fit is dropped, as
+//! `ps2_queue_noirq` drops it), the controller's answers at most
+//! [`CONTROLLER_QUEUE`]. The whole state migrates ([`I8042State`], QEMU's
+//! `vmstate_kbd` with each device's `vmstate_ps2_common`); the interrupt
+//! lines are recomputed after a load.
 
 use crate::device::DeviceImpl;
 use crate::irq::IrqLine;
 use crate::memory::{MemoryRegion, MmioOps, Sizes};
+use qom_rt::migration::{MigrateField, MigrationHooks, Value, VmState};
 use qom_rt::prelude::*;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
+
+/// How many bytes a PS/2 device's queue holds (`PS2_BUFFER_SIZE`).
+pub const PS2_QUEUE: usize = 256;
+/// How many answers of the controller's own can wait.
+pub const CONTROLLER_QUEUE: usize = 16;
 
 /// The data port.
 pub const DATA_PORT: u64 = 0x60;
@@ -177,7 +190,15 @@ impl State {
     }
 
     fn answer(&mut self, byte: u8) {
-        self.controller.push_back((byte, Source::Controller));
+        self.controller_push(byte, Source::Controller);
+    }
+
+    /// Queues an answer of the controller's, dropped when the queue is
+    /// full (a guest that never reads cannot grow it without bound).
+    fn controller_push(&mut self, byte: u8, source: Source) {
+        if self.controller.len() < CONTROLLER_QUEUE {
+            self.controller.push_back((byte, source));
+        }
     }
 
     /// A write to 0x64 (`kbd_write_command`). Returns whether the guest
@@ -229,8 +250,8 @@ impl State {
                 self.outport = value;
                 return value & 1 == 0;
             }
-            Some(0xd2) => self.controller.push_back((value, Source::Keyboard)),
-            Some(0xd3) => self.controller.push_back((value, Source::Mouse)),
+            Some(0xd2) => self.controller_push(value, Source::Keyboard),
+            Some(0xd3) => self.controller_push(value, Source::Mouse),
             Some(_) => self.mouse.mouse_write(value),
         }
         false
@@ -239,7 +260,12 @@ impl State {
 
 impl Ps2Device {
     fn reply(&mut self, bytes: &[u8]) {
-        self.queue.extend(bytes);
+        for byte in bytes {
+            // `ps2_queue_noirq`: a full queue drops the byte.
+            if self.queue.len() < PS2_QUEUE {
+                self.queue.push_back(*byte);
+            }
+        }
     }
 
     /// `ps2_write_keyboard`.
@@ -335,9 +361,190 @@ impl Ps2Device {
     }
 }
 
+/// A PS/2 device's side as it migrates (`vmstate_ps2_common` and the
+/// keyboard's `scancode_set`/`translate`).
+#[derive(Clone, VmState)]
+#[migrate(check = Ps2State::check_loaded)]
+pub struct Ps2State {
+    /// The queue, oldest byte first; `queue_len` of them are valid.
+    queue: [u8; PS2_QUEUE],
+    queue_len: usize,
+    pending: Option<u8>,
+    scan_enabled: bool,
+    scancode_set: u8,
+    translate: bool,
+}
+
+impl Ps2State {
+    fn check_loaded(&mut self, _version: u32) -> Result<(), String> {
+        if self.queue_len > PS2_QUEUE {
+            return Err(format!(
+                "queue_len {} does not fit the {PS2_QUEUE}-byte queue",
+                self.queue_len
+            ));
+        }
+        Ok(())
+    }
+
+    fn save(device: &Ps2Device) -> Ps2State {
+        let mut queue = [0; PS2_QUEUE];
+        for (slot, byte) in queue.iter_mut().zip(&device.queue) {
+            *slot = *byte;
+        }
+        Ps2State {
+            queue,
+            queue_len: device.queue.len().min(PS2_QUEUE),
+            pending: device.pending,
+            scan_enabled: device.scan_enabled,
+            scancode_set: device.scancode_set,
+            translate: device.translate,
+        }
+    }
+
+    fn restore(&self) -> Ps2Device {
+        Ps2Device {
+            queue: self.queue[..self.queue_len.min(PS2_QUEUE)]
+                .iter()
+                .copied()
+                .collect(),
+            pending: self.pending,
+            scan_enabled: self.scan_enabled,
+            scancode_set: self.scancode_set,
+            translate: self.translate,
+        }
+    }
+}
+
+/// The controller's state as it migrates (QEMU's `vmstate_kbd`: `write_cmd`,
+/// `status`, `mode`, `outport`, and the pending output with its source).
+/// A byte's source travels as 0 (controller), 1 (keyboard) or 2 (mouse).
+#[derive(Clone, VmState)]
+#[migrate(check = I8042State::check_loaded)]
+pub struct I8042State {
+    status: u8,
+    mode: u8,
+    outport: u8,
+    write_cmd: Option<u8>,
+    output: Option<u8>,
+    output_source: u8,
+    last_read: u8,
+    controller: [u8; CONTROLLER_QUEUE],
+    controller_sources: [u8; CONTROLLER_QUEUE],
+    controller_len: usize,
+    keyboard: Ps2State,
+    mouse: Ps2State,
+}
+
+fn source_code(source: Source) -> u8 {
+    match source {
+        Source::Controller => 0,
+        Source::Keyboard => 1,
+        Source::Mouse => 2,
+    }
+}
+
+fn source_from(code: u8) -> Source {
+    match code {
+        1 => Source::Keyboard,
+        2 => Source::Mouse,
+        _ => Source::Controller,
+    }
+}
+
+impl I8042State {
+    fn check_loaded(&mut self, _version: u32) -> Result<(), String> {
+        if self.controller_len > CONTROLLER_QUEUE {
+            return Err(format!(
+                "controller_len {} does not fit the {CONTROLLER_QUEUE}-byte queue",
+                self.controller_len
+            ));
+        }
+        let sources = self.controller_sources.iter().take(self.controller_len);
+        if let Some(bad) = sources.chain([&self.output_source]).find(|s| **s > 2) {
+            return Err(format!(
+                "byte source {bad} is none of 0 (controller), 1 (keyboard), 2 (mouse)"
+            ));
+        }
+        Ok(())
+    }
+
+    fn save(state: &State) -> I8042State {
+        let mut controller = [0; CONTROLLER_QUEUE];
+        let mut controller_sources = [0; CONTROLLER_QUEUE];
+        for (i, (byte, source)) in state.controller.iter().take(CONTROLLER_QUEUE).enumerate() {
+            controller[i] = *byte;
+            controller_sources[i] = source_code(*source);
+        }
+        I8042State {
+            status: state.status,
+            mode: state.mode,
+            outport: state.outport,
+            write_cmd: state.write_cmd,
+            output: state.output.map(|(byte, _)| byte),
+            output_source: state.output.map_or(0, |(_, s)| source_code(s)),
+            last_read: state.last_read,
+            controller,
+            controller_sources,
+            controller_len: state.controller.len().min(CONTROLLER_QUEUE),
+            keyboard: Ps2State::save(&state.keyboard),
+            mouse: Ps2State::save(&state.mouse),
+        }
+    }
+
+    fn restore(&self) -> State {
+        let len = self.controller_len.min(CONTROLLER_QUEUE);
+        State {
+            status: self.status,
+            mode: self.mode,
+            outport: self.outport,
+            write_cmd: self.write_cmd,
+            output: self
+                .output
+                .map(|byte| (byte, source_from(self.output_source))),
+            last_read: self.last_read,
+            controller: self.controller[..len]
+                .iter()
+                .zip(&self.controller_sources[..len])
+                .map(|(byte, source)| (*byte, source_from(*source)))
+                .collect(),
+            keyboard: self.keyboard.restore(),
+            mouse: self.mouse.restore(),
+        }
+    }
+}
+
+/// The controller's state behind its lock: what migrates of the i8042.
+#[derive(Default)]
+struct I8042Regs(Mutex<State>);
+
+impl MigrateField for I8042Regs {
+    type Value = I8042State;
+
+    fn save(&self) -> Value {
+        I8042State::save(&lock(&self.0)).to_value()
+    }
+
+    fn restore(&self, value: I8042State) {
+        *lock(&self.0) = value.restore();
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The interrupt lines follow the loaded output buffer.
+impl MigrationHooks for I8042 {
+    fn post_load(&self, _version: u32) {
+        let state = self.lock();
+        self.update_irqs(&state);
+    }
+}
+
 /// The keyboard controller (`"i8042"`).
 #[derive(QomObject)]
 #[qom(name = "i8042", interfaces(MmioOps))]
+#[migrate(version = 1, min_version = 0)]
 pub struct I8042 {
     parent: ParentField<crate::Device>,
     /// The data port, 0x60.
@@ -346,7 +553,8 @@ pub struct I8042 {
     /// The status and command port, 0x64.
     #[child(embedded)]
     pub command: MemoryRegion,
-    state: Mutex<State>,
+    #[migrate]
+    state: I8042Regs,
     /// IRQ 1.
     pub kbd_irq: IrqLine,
     /// IRQ 12.
@@ -374,7 +582,7 @@ impl DeviceImpl for I8042 {
 
 impl I8042 {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state.0)
     }
 
     /// Drives IRQ 1 and 12 (under the state's lock, so the lines follow

@@ -15,6 +15,12 @@
 //! Each function's INTx pin is wired, while it is on the bus, to the PIRQ
 //! its slot and pin reach ([`slot_pirq`]), which the PIIX3 routes to an
 //! ISA line.
+//!
+//! `CONFIG_ADDRESS` migrates (QEMU's `i440FX-pcihost` vmstate carries
+//! `config_reg`); each function's configuration space migrates as its
+//! `pci-device` level, and the host's `post_load` brings everything
+//! derived from them in line: BAR mappings, the i440FX's PAM windows and
+//! the PIIX3's PIRQ routes.
 
 use super::i440fx::I440fx;
 use super::isa_irq::{slot_pirq, IsaIrqs};
@@ -24,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::hotplug::HotplugHandler;
 use crate::memory::{MemoryRegion, MmioOps, Sizes};
 use crate::pci::{reg, BarKind, BusMaster, MsiSink, PciDevice, PciFunctions};
+use qom_rt::migration::MigrationHooks;
 use qom_rt::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -47,6 +54,7 @@ struct Bus {
 /// The host bridge's bus side (`"i440FX-pcihost"`).
 #[derive(QomObject)]
 #[qom(name = "i440FX-pcihost", interfaces(MmioOps, HotplugHandler))]
+#[migrate(version = 1, min_version = 0)]
 pub struct PcPciHost {
     parent: ParentField<Device>,
     /// `CONFIG_ADDRESS` (4 ports at 0xcf8).
@@ -55,6 +63,7 @@ pub struct PcPciHost {
     /// `CONFIG_DATA` (4 ports at 0xcfc).
     #[child(embedded)]
     pub data: MemoryRegion,
+    #[migrate]
     config_address: AtomicU32,
     bus: Mutex<Bus>,
     /// PCI memory's root (memory BARs) and the port space's (I/O BARs).
@@ -63,6 +72,24 @@ pub struct PcPciHost {
     irqs: OnceLock<IsaIrqs>,
     /// What bus masters see (system memory) and where their messages go.
     bus_master: OnceLock<(Owned<MemoryRegion>, Option<MsiSink>)>,
+}
+
+/// After a load every function's configuration space is the source's
+/// (every section is applied before any `post_load` runs): map the BARs
+/// where they now decode and let the i440FX and the PIIX3 recompute what
+/// their registers control, as each configuration write would have.
+impl MigrationHooks for PcPciHost {
+    fn post_load(&self, _version: u32) {
+        for (devfn, function) in self.functions() {
+            self.update_mappings(devfn);
+            if let Some(i440fx) = function.downcast::<I440fx>() {
+                i440fx.config_written(0, 256);
+            }
+            if let Some(piix3) = function.downcast::<Piix3Isa>() {
+                piix3.config_written(0, 256);
+            }
+        }
+    }
 }
 
 impl ObjectImpl for PcPciHost {

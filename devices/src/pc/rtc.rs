@@ -9,9 +9,15 @@
 //! the time registers are kept in CMOS but the clock keeps host time),
 //! alarms, periodic and update interrupts (IRQ 8 is never raised; the
 //! firmware this board runs polls).
+//!
+//! The CMOS bytes and the index register migrate (QEMU's
+//! `vmstate_rtc_mc146818rtc` carries `cmos_data` and `cmos_index`); the
+//! time registers read the host clock on both sides, as QEMU's
+//! `base=utc` clock does.
 
 use crate::device::DeviceImpl;
 use crate::memory::{MemoryRegion, MmioOps, Sizes};
+use qom_rt::migration::{MigrationHooks, VmState};
 use qom_rt::prelude::*;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -28,9 +34,22 @@ const REG_B_BINARY: u8 = 0x04;
 /// `RTC_CENTURY` (0x32, as QEMU's `pc` places it).
 const CENTURY: usize = 0x32;
 
-struct Cmos {
+/// The CMOS memory and its index register, as they migrate.
+#[derive(Clone, VmState)]
+#[migrate(check = Cmos::check_loaded)]
+pub struct Cmos {
     index: usize,
     bytes: [u8; 128],
+}
+
+impl Cmos {
+    /// An index past the 128 bytes would address nothing.
+    fn check_loaded(&mut self, _version: u32) -> Result<(), String> {
+        match self.index {
+            0..128 => Ok(()),
+            index => Err(format!("cmos index {index} is past the 128 CMOS bytes")),
+        }
+    }
 }
 
 impl Default for Cmos {
@@ -48,13 +67,18 @@ impl Default for Cmos {
 /// The RTC (`"mc146818rtc"`).
 #[derive(QomObject)]
 #[qom(name = "mc146818rtc", interfaces(MmioOps))]
+#[migrate(version = 1, min_version = 0)]
 pub struct Rtc {
     parent: ParentField<crate::Device>,
     /// Index (0x70) and data (0x71) ports.
     #[child(embedded)]
     pub io: MemoryRegion,
+    #[migrate]
     cmos: Mutex<Cmos>,
 }
+
+/// Nothing is derived from the CMOS bytes.
+impl MigrationHooks for Rtc {}
 
 impl ObjectImpl for Rtc {
     fn init(&self) {

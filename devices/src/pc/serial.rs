@@ -5,14 +5,20 @@
 //! MCR (with loopback of nothing), LSR, MSR as QEMU resets it with no
 //! modem lines wired (DCD, DSR, CTS), and SCR. Transmission is immediate:
 //! a THR write goes to the backend and THR is empty again at once (QEMU
-//! with a backend that never blocks). Not modelled: receive FIFO
-//! triggers and timeouts (a received byte raises RDI at once), modem
+//! with a backend that never blocks). The receive FIFO holds 16 bytes
+//! (`UART_FIFO_LENGTH`); a byte arriving when it is full is dropped and
+//! sets LSR.OE, as QEMU's `serial_receive1` does. Not modelled: receive
+//! FIFO triggers and timeouts (a received byte raises RDI at once), modem
 //! status interrupts, break.
+//!
+//! The registers and the receive FIFO migrate (QEMU's `vmstate_serial`
+//! with its `fifo` subsection); the backend does not.
 
 use crate::chardev::CharBackend;
 use crate::device::DeviceImpl;
 use crate::irq::IrqLine;
 use crate::memory::{MemoryRegion, MmioOps, Sizes};
+use qom_rt::migration::{MigrateField, MigrationHooks, Value, VmState};
 use qom_rt::prelude::*;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -37,6 +43,8 @@ const LSR_BI_FE_PE: u8 = 0x1c;
 const LSR_THRE: u8 = 0x20;
 const LSR_TEMT: u8 = 0x40;
 const FCR_FE: u8 = 0x01;
+/// The receive FIFO's size (`UART_FIFO_LENGTH`).
+pub const RX_FIFO: usize = 16;
 
 struct Regs {
     divider: u16,
@@ -55,7 +63,74 @@ struct Regs {
 impl Regs {
     /// `serial_reset`.
     fn reset() -> Regs {
+        Regs::from_state(&SerialState::default())
+    }
+
+    /// The registers as they migrate.
+    fn state(&self) -> SerialState {
+        let mut rx = [0; RX_FIFO];
+        for (slot, byte) in rx.iter_mut().zip(&self.rx) {
+            *slot = *byte;
+        }
+        SerialState {
+            divider: self.divider,
+            ier: self.ier,
+            fcr: self.fcr,
+            lcr: self.lcr,
+            mcr: self.mcr,
+            lsr: self.lsr,
+            msr: self.msr,
+            scr: self.scr,
+            thr_ipending: self.thr_ipending,
+            rx,
+            rx_len: self.rx.len(),
+        }
+    }
+
+    /// The registers from a migrated (checked) state.
+    fn from_state(state: &SerialState) -> Regs {
         Regs {
+            divider: state.divider,
+            ier: state.ier,
+            fcr: state.fcr,
+            lcr: state.lcr,
+            mcr: state.mcr,
+            lsr: state.lsr,
+            msr: state.msr,
+            scr: state.scr,
+            rx: state.rx[..state.rx_len.min(RX_FIFO)]
+                .iter()
+                .copied()
+                .collect(),
+            thr_ipending: state.thr_ipending,
+        }
+    }
+}
+
+/// The 16550A's registers as they migrate, QEMU's `vmstate_serial` fields
+/// (`divider`, `rbr`/FIFO, `ier`, `iir` derived here, `lcr`, `mcr`, `lsr`,
+/// `msr`, `scr`, `fcr`) with the receive FIFO as its bytes and length.
+#[derive(Clone, VmState)]
+#[migrate(check = SerialState::check_loaded)]
+pub struct SerialState {
+    divider: u16,
+    ier: u8,
+    fcr: u8,
+    lcr: u8,
+    mcr: u8,
+    lsr: u8,
+    msr: u8,
+    scr: u8,
+    thr_ipending: bool,
+    /// The receive FIFO, oldest byte first; `rx_len` of them are valid.
+    rx: [u8; RX_FIFO],
+    rx_len: usize,
+}
+
+impl Default for SerialState {
+    /// `serial_reset`.
+    fn default() -> Self {
+        SerialState {
             divider: 0x0c,
             ier: 0,
             fcr: 0,
@@ -64,11 +139,47 @@ impl Regs {
             lsr: LSR_TEMT | LSR_THRE,
             msr: 0xb0,
             scr: 0,
-            rx: VecDeque::new(),
             thr_ipending: false,
+            rx: [0; RX_FIFO],
+            rx_len: 0,
         }
     }
+}
 
+impl SerialState {
+    /// A FIFO length past the FIFO would index outside it.
+    fn check_loaded(&mut self, _version: u32) -> Result<(), String> {
+        if self.rx_len > RX_FIFO {
+            return Err(format!(
+                "rx_len {} does not fit the {RX_FIFO}-byte receive FIFO",
+                self.rx_len
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The registers behind their lock: what migrates of the UART.
+#[derive(Default)]
+struct SerialRegs(Mutex<Regs>);
+
+impl MigrateField for SerialRegs {
+    type Value = SerialState;
+
+    fn save(&self) -> Value {
+        lock(&self.0).state().to_value()
+    }
+
+    fn restore(&self, value: SerialState) {
+        *lock(&self.0) = Regs::from_state(&value);
+    }
+}
+
+fn lock(regs: &Mutex<Regs>) -> std::sync::MutexGuard<'_, Regs> {
+    regs.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Regs {
     /// `serial_update_irq`: the highest-priority pending source.
     fn iir(&self) -> u8 {
         let id = if self.ier & IER_RLSI != 0 && self.lsr & (LSR_OE | LSR_BI_FE_PE) != 0 {
@@ -92,12 +203,14 @@ impl Regs {
 /// The UART (`"isa-serial"`).
 #[derive(QomObject)]
 #[qom(name = "isa-serial", interfaces(MmioOps))]
+#[migrate(version = 1, min_version = 0)]
 pub struct Serial {
     parent: ParentField<crate::Device>,
     /// The eight registers.
     #[child(embedded)]
     pub io: MemoryRegion,
-    regs: Mutex<Regs>,
+    #[migrate]
+    regs: SerialRegs,
     backend: Mutex<CharBackend>,
     /// The interrupt output (ISA IRQ 4 on `pc`).
     pub irq: IrqLine,
@@ -125,9 +238,18 @@ impl DeviceImpl for Serial {
     }
 }
 
+/// The interrupt line follows the loaded registers (QEMU migrates IIR's
+/// inputs; the line is derived from them).
+impl MigrationHooks for Serial {
+    fn post_load(&self, _version: u32) {
+        let regs = self.lock();
+        self.update_irq(&regs);
+    }
+}
+
 impl Serial {
     fn lock(&self) -> std::sync::MutexGuard<'_, Regs> {
-        self.regs.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.regs.0)
     }
 
     /// Sends transmitted bytes to `backend`.
@@ -138,7 +260,12 @@ impl Serial {
     /// A byte arriving on the receive line.
     pub fn receive(&self, byte: u8) {
         let mut regs = self.lock();
-        regs.rx.push_back(byte);
+        if regs.rx.len() < RX_FIFO {
+            regs.rx.push_back(byte);
+        } else {
+            // `serial_receive1` with a full FIFO: the byte is lost.
+            regs.lsr |= LSR_OE;
+        }
         regs.lsr |= LSR_DR;
         self.update_irq(&regs);
     }

@@ -59,6 +59,22 @@ impl MsixTable {
         }
     }
 
+    /// Every entry (address low, address high, data, vector control) and
+    /// the pending bits, for migration.
+    pub fn entries(&self) -> (Vec<[u32; 4]>, u64) {
+        self.lock().clone()
+    }
+
+    /// Replaces the entries present in `entries` (the rest keep their
+    /// values) and the pending bits, for migration.
+    pub fn set_entries(&self, entries: &[[u32; 4]], pending: u64) {
+        let mut table = self.lock();
+        for (entry, value) in table.0.iter_mut().zip(entries) {
+            *entry = *value;
+        }
+        table.1 = pending;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<[u32; 4]>, u64)> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }

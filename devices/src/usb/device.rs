@@ -102,6 +102,7 @@ pub type Wakeup = Arc<dyn Fn() + Send + Sync>;
 /// The abstract base of USB devices (`"usb-device"`).
 #[derive(QomObject)]
 #[qom(name = "usb-device", abstract, class = UsbDeviceClass)]
+#[migrate(version = 1, min_version = 0)]
 pub struct UsbDevice {
     parent: ParentField<Device>,
     /// The bus to plug into, `<controller id>.0` (QEMU's `bus=usb0.0`).
@@ -109,12 +110,20 @@ pub struct UsbDevice {
     pub bus: Prop<String>,
     /// The speed the port gave it; 0 while detached (`UsbSpeed` index + 1).
     speed: AtomicU8,
+    /// The address `SET_ADDRESS` gave it (migrates; the speed is the
+    /// destination port's).
+    #[migrate]
     address: AtomicU8,
+    /// The configuration `SET_CONFIGURATION` chose (migrates).
+    #[migrate]
     configuration: AtomicU8,
     wakeup: Mutex<Option<Wakeup>>,
 }
 
 impl ObjectImpl for UsbDevice {}
+
+/// Nothing is derived from the address and configuration.
+impl qom_rt::migration::MigrationHooks for UsbDevice {}
 
 impl DeviceImpl for UsbDevice {}
 

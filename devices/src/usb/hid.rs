@@ -12,6 +12,7 @@ use super::desc::{Endpoint, Identity, Interface, EP_INTERRUPT};
 use super::device::{UsbDevice, UsbDeviceImpl};
 use super::{Setup, UsbError, UsbResult, UsbSpeed};
 use crate::device::DeviceImpl;
+use qom_rt::migration::{MigrateField, MigrationHooks, Value, VmState};
 use qom_rt::prelude::*;
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -34,6 +35,68 @@ fn hid_descriptor() -> Vec<u8> {
     vec![9, 0x21, 0x11, 0x01, 0, 1, 0x22, len[0], len[1]]
 }
 
+/// The keyboard's state as it migrates (QEMU's `vmstate_usb_kbd`: the
+/// event queue, protocol, idle rate, LEDs), the queue as its reports and
+/// their count.
+#[derive(Clone, VmState)]
+#[migrate(check = KbdSnapshot::check_loaded)]
+pub struct KbdSnapshot {
+    reports: [[u8; 8]; QUEUE_LEN],
+    reports_len: usize,
+    protocol: u8,
+    idle: u8,
+    leds: u8,
+}
+
+impl KbdSnapshot {
+    fn check_loaded(&mut self, _version: u32) -> Result<(), String> {
+        if self.reports_len > QUEUE_LEN {
+            return Err(format!(
+                "reports_len {} does not fit the {QUEUE_LEN}-report queue",
+                self.reports_len
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The keyboard's state behind its lock.
+#[derive(Default)]
+struct KbdCell(Mutex<KbdState>);
+
+impl MigrateField for KbdCell {
+    type Value = KbdSnapshot;
+
+    fn save(&self) -> Value {
+        let state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut reports = [[0; 8]; QUEUE_LEN];
+        for (slot, report) in reports.iter_mut().zip(&state.reports) {
+            *slot = *report;
+        }
+        KbdSnapshot {
+            reports,
+            reports_len: state.reports.len().min(QUEUE_LEN),
+            protocol: state.protocol,
+            idle: state.idle,
+            leds: state.leds,
+        }
+        .to_value()
+    }
+
+    fn restore(&self, value: KbdSnapshot) {
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *state = KbdState {
+            reports: value.reports[..value.reports_len].iter().copied().collect(),
+            protocol: value.protocol,
+            idle: value.idle,
+            leds: value.leds,
+        };
+    }
+}
+
+/// Nothing is derived from the keyboard's state.
+impl MigrationHooks for UsbKbd {}
+
 #[derive(Default)]
 struct KbdState {
     reports: VecDeque<[u8; 8]>,
@@ -46,9 +109,12 @@ struct KbdState {
 /// A USB HID boot keyboard (`"usb-kbd"`).
 #[derive(QomObject)]
 #[qom(name = "usb-kbd")]
+#[migrate(version = 1, min_version = 0)]
 pub struct UsbKbd {
     parent: ParentField<UsbDevice>,
-    state: Mutex<KbdState>,
+    /// Migrates as [`KbdSnapshot`].
+    #[migrate]
+    state: KbdCell,
 }
 
 impl ObjectImpl for UsbKbd {}
@@ -140,7 +206,7 @@ impl UsbDeviceImpl for UsbKbd {
 
 impl UsbKbd {
     fn lock(&self) -> std::sync::MutexGuard<'_, KbdState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Presses the keys of an HMP `sendkey` combination (`ctrl-alt-f1`,

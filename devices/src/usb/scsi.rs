@@ -57,6 +57,16 @@ fn be32(b: &[u8]) -> u64 {
 }
 
 impl ScsiDisk {
+    /// The sense data (key, ASC, ASCQ) `REQUEST SENSE` reports next.
+    pub(crate) fn sense(&self) -> (u8, u8, u8) {
+        self.sense
+    }
+
+    /// Restores migrated sense data.
+    pub(crate) fn set_sense(&mut self, sense: (u8, u8, u8)) {
+        self.sense = sense;
+    }
+
     /// A disk of `file`'s size in whole blocks.
     pub fn new(file: File) -> std::io::Result<Self> {
         let sectors = file.metadata()?.len() / BLOCK;

@@ -19,6 +19,7 @@ use super::scsi::{Reply, ScsiDisk, BLOCK, CHECK_CONDITION, GOOD};
 use super::{Setup, UsbError, UsbResult, UsbSpeed};
 use crate::device::DeviceImpl;
 use crate::machine::MachineState;
+use qom_rt::migration::{MigrateField, MigrationHooks, Value, VmState};
 use qom_rt::prelude::*;
 use std::sync::Mutex;
 
@@ -66,6 +67,101 @@ fn csw(tag: u32, residue: u64, status: u8) -> [u8; 13] {
     c
 }
 
+/// The bulk-only state as it migrates (QEMU's `vmstate_usb_msd`: the
+/// phase, tag, residue, status; and the SCSI disk's sense data). The
+/// image is the destination's own `-drive` (shared storage, as QEMU
+/// expects for a migrated disk).
+///
+/// **Transfers in flight.** Between a command wrapper and its status,
+/// this device holds the data phase's bytes (read from the image, or
+/// gathered for a write), not guest memory. A stream saved in a data
+/// phase says so (`phase` 3) and the destination refuses it: migrate
+/// when the guest's command has completed. The command, discard and
+/// status phases migrate in full.
+#[derive(Clone, VmState)]
+#[migrate(check = StorageSnapshot::check_loaded)]
+pub struct StorageSnapshot {
+    /// 0: waiting for a command wrapper, 1: status wrapper to send,
+    /// 2: discarding the data of a failed command, 3: a data phase.
+    phase: u8,
+    /// The status wrapper (phase 1).
+    csw: [u8; 13],
+    /// Phase 2: the tag, the bytes still to drop, the status after.
+    discard_tag: u32,
+    discard_left: u64,
+    discard_status: u8,
+    /// The SCSI sense data (key, ASC, ASCQ), if a disk is open.
+    sense: Option<[u8; 3]>,
+}
+
+impl StorageSnapshot {
+    fn check_loaded(&mut self, _version: u32) -> Result<(), String> {
+        match self.phase {
+            0..=2 => Ok(()),
+            3 => Err(
+                "saved in the data phase of a SCSI command (its data is not in guest \
+                      memory); migrate once the guest's command has completed"
+                    .into(),
+            ),
+            phase => Err(format!("phase {phase} is none of 0 to 3")),
+        }
+    }
+}
+
+/// The state behind its lock: what migrates of the device.
+#[derive(Default)]
+struct StorageCell(Mutex<StorageState>);
+
+impl MigrateField for StorageCell {
+    type Value = StorageSnapshot;
+
+    fn save(&self) -> Value {
+        let state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut snapshot = StorageSnapshot {
+            phase: 0,
+            csw: [0; 13],
+            discard_tag: 0,
+            discard_left: 0,
+            discard_status: 0,
+            sense: state.disk.as_ref().map(|d| {
+                let (key, asc, ascq) = d.sense();
+                [key, asc, ascq]
+            }),
+        };
+        match &state.phase {
+            Phase::Command => {}
+            Phase::Status(csw) => (snapshot.phase, snapshot.csw) = (1, *csw),
+            Phase::Discard { tag, left, status } => {
+                snapshot.phase = 2;
+                snapshot.discard_tag = *tag;
+                snapshot.discard_left = *left;
+                snapshot.discard_status = *status;
+            }
+            Phase::DataIn { .. } | Phase::DataOut { .. } => snapshot.phase = 3,
+        }
+        snapshot.to_value()
+    }
+
+    fn restore(&self, value: StorageSnapshot) {
+        let mut state = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        state.phase = match value.phase {
+            1 => Phase::Status(value.csw),
+            2 => Phase::Discard {
+                tag: value.discard_tag,
+                left: value.discard_left,
+                status: value.discard_status,
+            },
+            _ => Phase::Command,
+        };
+        if let (Some(disk), Some([key, asc, ascq])) = (state.disk.as_mut(), value.sense) {
+            disk.set_sense((key, asc, ascq));
+        }
+    }
+}
+
+/// Nothing is derived from the bulk-only state.
+impl MigrationHooks for UsbStorage {}
+
 #[derive(Default)]
 struct StorageState {
     disk: Option<ScsiDisk>,
@@ -75,6 +171,7 @@ struct StorageState {
 /// A USB mass storage device over a raw image (`"usb-storage"`).
 #[derive(QomObject)]
 #[qom(name = "usb-storage")]
+#[migrate(version = 1, min_version = 0)]
 pub struct UsbStorage {
     parent: ParentField<UsbDevice>,
     /// The drive (`-drive ...,id=ID`) holding the image.
@@ -86,7 +183,9 @@ pub struct UsbStorage {
     /// The raw image, without a `-drive`.
     #[property(name = "file", doc = "raw disk image (read-write), instead of drive")]
     pub file: Prop<String>,
-    state: Mutex<StorageState>,
+    /// Migrates as [`StorageSnapshot`].
+    #[migrate]
+    state: StorageCell,
 }
 
 impl ObjectImpl for UsbStorage {}
@@ -364,6 +463,6 @@ fn command(disk: &mut ScsiDisk, cbw: &[u8]) -> Option<Phase> {
 
 impl UsbStorage {
     fn lock(&self) -> std::sync::MutexGuard<'_, StorageState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

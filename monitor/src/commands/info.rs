@@ -49,6 +49,16 @@ pub(super) static SUBCOMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "migrate",
+        aliases: &[],
+        synopsis: "",
+        help: "the last migration: status, total time, device state sent",
+        action: Action::Run {
+            handler: super::migration::info_migrate,
+            args: &[],
+        },
+    },
+    Command {
         name: "usb",
         aliases: &[],
         synopsis: "",

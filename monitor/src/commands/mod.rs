@@ -305,8 +305,8 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "migrate",
         aliases: &[],
-        synopsis: "[-d] \"file:PATH\"",
-        help: "save the machine's device state to a file (a snapshot; load it with migrate_incoming or -incoming)",
+        synopsis: "[-d] \"file:PATH\"|tcp:HOST:PORT|unix:PATH",
+        help: "save the machine's device state to a file (a snapshot; load it with migrate_incoming or -incoming), or send it to a qom started with -incoming tcp:/unix:",
         action: Action::Run {
             handler: migration::migrate,
             args: &[Arg::MigrationUri],
@@ -320,6 +320,16 @@ pub static COMMANDS: &[Command] = &[
         action: Action::Run {
             handler: migration::migrate_incoming,
             args: &[Arg::MigrationUri],
+        },
+    },
+    Command {
+        name: "migrate_cancel",
+        aliases: &[],
+        synopsis: "",
+        help: "cancel a migration in flight (migrate returns once done, so there is none: nothing happens)",
+        action: Action::Run {
+            handler: migration::migrate_cancel,
+            args: &[],
         },
     },
     Command {
@@ -461,7 +471,7 @@ mod tests {
         let info = find(COMMANDS, "info").unwrap();
         assert_eq!(
             info.usage(),
-            "info qom-tree [PATH] | types [FILTER] | mtree | pci | usb | status | registers | lifetime"
+            "info qom-tree [PATH] | types [FILTER] | mtree | pci | migrate | usb | status | registers | lifetime"
         );
     }
 

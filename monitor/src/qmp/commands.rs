@@ -141,6 +141,12 @@ qmp_commands! {
     "device_add" (open) => machine::device_add, machine::DeviceAddArgs => Empty;
     /// Unplugs, unrealizes and removes a device; DEVICE_DELETED follows.
     "device_del" => machine::device_del, machine::DeviceDelArgs => Empty;
+    /// Saves the device state to a file or sends it to a `qom -incoming`.
+    "migrate" => machine::migrate, machine::MigrateArgs => Empty;
+    /// The last migration's status, time and size.
+    "query-migrate" => machine::query_migrate, NoArgs => machine::MigrationInfo;
+    /// Cancels a migration in flight (there is none once `migrate` returns).
+    "migrate_cancel" => machine::migrate_cancel, NoArgs => Empty;
     /// The PCI bus and its functions.
     "query-pci" => machine::query_pci, NoArgs => Vec<machine::PciInfo>;
     /// Runs an HMP command line and returns its output.

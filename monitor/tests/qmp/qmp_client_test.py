@@ -30,7 +30,8 @@ COMMANDS = [
     "system_reset", "quit", "qom-list", "qom-get", "qom-set",
     "qom-list-types", "qom-list-properties", "device-list-properties",
     "device_add", "device_del", "query-pci", "human-monitor-command",
-    "qmp_capabilities", "query-qmp-schema",
+    "qmp_capabilities", "query-qmp-schema", "migrate", "query-migrate",
+    "migrate_cancel",
 ]
 
 

@@ -28,6 +28,7 @@
 
 use super::{lock, merge_lanes, read_sized, write_sized, UsbSpeed};
 use crate::clock::VirtualClock;
+use qom_rt::migration::{MigrateField, Value, VmState};
 use std::sync::Mutex;
 
 mod schedule;
@@ -123,6 +124,94 @@ const PORT_READ_ONLY: u16 = 0x1bb;
 const PORT_WRITE_CLEAR: u16 = PORT_CSC | PORT_ENC;
 
 const NS_PER_FRAME: u64 = 1_000_000;
+
+/// The registers as they migrate (QEMU's `vmstate_uhci`: `cmd`, `status`,
+/// `intr`, `frnum`, `fl_base_addr`, `sof_timing`, `status2`, each port's
+/// `ctrl`). `frnum` is the frame number at the save; a running
+/// controller counts on from there on the destination's clock.
+///
+/// **Transfers in flight.** A TD stays active in guest memory until the
+/// controller retires it, so a TD the schedule has not retired is simply
+/// fetched again by the destination. A control transfer whose SETUP stage
+/// was retired but whose status stage was not holds the device's answer
+/// here, outside guest memory; rather than migrate it, the stream says
+/// which ports had one (`control_in_progress`) and the destination
+/// refuses such a stream: migrate while the guest's control transfers
+/// are done (they last a few frames).
+#[derive(Clone, VmState)]
+#[migrate(check = UhciState::check_loaded)]
+pub struct UhciState {
+    cmd: u16,
+    status: u16,
+    status2: u8,
+    intr: u16,
+    frnum: u16,
+    fl_base_addr: u32,
+    sof_timing: u8,
+    port_ctrl: [u16; NUM_PORTS],
+    control_in_progress: [bool; NUM_PORTS],
+}
+
+impl UhciState {
+    fn check_loaded(&mut self, _version: u32) -> Result<(), String> {
+        if let Some(port) = self.control_in_progress.iter().position(|p| *p) {
+            return Err(format!(
+                "a control transfer was in progress on root port {port} (its data stage is \
+                 not in guest memory); migrate once the guest's control transfers are done"
+            ));
+        }
+        if self.frnum > 0x7ff {
+            return Err(format!(
+                "frnum {:#x} is past the 11-bit frame number",
+                self.frnum
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The registers migrate; attached devices are the destination's own
+/// (attached when its machine is built) and carry their own state.
+impl MigrateField for UhciRegs {
+    type Value = UhciState;
+
+    fn save(&self) -> Value {
+        let state = lock(&self.state);
+        UhciState {
+            cmd: state.cmd,
+            status: state.status,
+            status2: state.status2,
+            intr: state.intr,
+            frnum: state.frame_number(),
+            fl_base_addr: state.fl_base_addr,
+            sof_timing: state.sof_timing,
+            port_ctrl: state.ports.map(|p| p.ctrl),
+            control_in_progress: state
+                .control
+                .each_ref()
+                .map(|c| !matches!(c, schedule::Control::Idle)),
+        }
+        .to_value()
+    }
+
+    fn restore(&self, value: UhciState) {
+        let mut state = lock(&self.state);
+        state.cmd = value.cmd;
+        state.status = value.status;
+        state.status2 = value.status2;
+        state.intr = value.intr;
+        state.frnum = value.frnum;
+        state.fl_base_addr = value.fl_base_addr;
+        state.sof_timing = value.sof_timing;
+        for (port, ctrl) in state.ports.iter_mut().zip(value.port_ctrl) {
+            port.ctrl = ctrl;
+        }
+        state.control = Default::default();
+        state.frames_run = 0;
+        // Running (not halted): frames count from now on this clock.
+        state.running_since_ns = (state.status & STS_HCHALTED == 0).then(|| state.clock.now_ns());
+    }
+}
 
 /// The UHCI register file. Cheap to share: all methods take `&self`.
 pub struct UhciRegs {

@@ -19,23 +19,23 @@ use super::*;
 /// One segment: base address and size in TRBs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Segment {
-    base: u64,
-    size: u32,
+    pub(super) base: u64,
+    pub(super) size: u32,
 }
 
 /// The producer side of an event ring.
 #[derive(Clone, Debug, Default)]
 pub(super) struct EventRing {
-    segments: Vec<Segment>,
-    segment: usize,
-    index: u32,
-    pcs: bool,
+    pub(super) segments: Vec<Segment>,
+    pub(super) segment: usize,
+    pub(super) index: u32,
+    pub(super) pcs: bool,
     /// An Event Ring Full event was written: nothing more until the
     /// driver moves `ERDP`.
-    full: bool,
+    pub(super) full: bool,
     /// An interrupt held back by moderation.
-    held: bool,
-    last_interrupt_ns: Option<u64>,
+    pub(super) held: bool,
+    pub(super) last_interrupt_ns: Option<u64>,
 }
 
 impl EventRing {

@@ -49,6 +49,8 @@ pub mod context;
 #[cfg(test)]
 mod datapath_tests;
 pub mod event;
+mod migrate;
+pub use migrate::{InterrupterState, SlotState, XhciSnapshot};
 mod port;
 mod regs;
 pub mod ring;

@@ -14,7 +14,7 @@ const PORTSC_RW: u32 = PORTSC_PP | PORTSC_WCE | PORTSC_WDE | PORTSC_WOE;
 #[derive(Clone, Copy)]
 pub(super) struct Port {
     portnr: u32,
-    portsc: u32,
+    pub(super) portsc: u32,
     device: Option<UsbSpeed>,
 }
 

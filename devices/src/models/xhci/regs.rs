@@ -36,12 +36,12 @@ pub(super) struct State {
     pub(super) usb2_ports: u32,
     pub(super) usbcmd: u32,
     pub(super) usbsts: u32,
-    dnctrl: u32,
+    pub(super) dnctrl: u32,
     pub(super) crcr_low: u32,
-    crcr_high: u32,
+    pub(super) crcr_high: u32,
     pub(super) dcbaap_low: u32,
     pub(super) dcbaap_high: u32,
-    config: u32,
+    pub(super) config: u32,
     pub(super) ports: [Port; MAX_PORTS as usize],
     pub(super) intr: [Interrupter; MAX_INTRS],
     /// The command ring's consumer state, set by `CRCR` writes.
@@ -55,7 +55,7 @@ pub(super) struct State {
     pub(super) port_events: Vec<u32>,
     /// Virtual time, advanced by the caller.
     pub(super) now_ns: u64,
-    mfindex_start: u64,
+    pub(super) mfindex_start: u64,
 }
 
 impl State {
