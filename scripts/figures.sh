@@ -26,9 +26,9 @@ dirty=$(git status --porcelain --untracked-files=no | grep -q . && echo " (with 
 # at; a run of some sections replaces those in figures/FIGURES.md and
 # keeps the others as they were.
 section() {
-    printf '\n## %s\n\nMeasured at commit `%s`%s on %s, %s cores, load average %s.\n\n`%s`\n\n```text\n' \
-        "$1" "$commit" "$dirty" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" \
-        "$(cut -d' ' -f1-3 /proc/loadavg)" "$2" >> "$tmp"
+    local when="${3:-on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)}"
+    printf '\n## %s\n\nMeasured at commit `%s`%s %s.\n\n`%s`\n\n```text\n' \
+        "$1" "$commit" "$dirty" "$when" "$2" >> "$tmp"
 }
 end_section() {
     printf '```\n' >> "$tmp"
@@ -144,7 +144,8 @@ if [ -n "${CI_LOG:-}" ]; then
     # The run's own commit, which `.ci/run` prints first.
     commit=$(sed -n 's/^CI at commit \([0-9a-f]*\).*/\1/p' "$CI_LOG" | head -1)
     dirty=""
-    section "CI (\`bash .ci/run\` on a clean clone)" "bash .ci/run > \$CI_LOG"
+    section "CI (\`bash .ci/run\` on a clean clone)" "bash .ci/run > \$CI_LOG" \
+        "on $(date -u -r "$CI_LOG" '+%Y-%m-%d') (the run's first line below gives its machine and load)"
     grep -m1 '^CI at commit' "$CI_LOG" >> "$tmp" || true
     sed -n '/^=== done/,$p' "$CI_LOG" | tail -n +2 >> "$tmp"
     end_section
