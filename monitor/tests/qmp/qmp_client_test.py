@@ -154,6 +154,11 @@ async def types_and_properties(t, qmp):
     check(cls == "GenericError" and "abstract" in desc, (cls, desc))
 
 
+def device_args(t, kind):
+    """What a type needs besides its driver and id: usb-storage a drive."""
+    return {"drive": t.drive} if kind == "usb-storage" and t.drive else {}
+
+
 async def hotpluggable_types(t, qmp):
     """The types device_del can remove: qom asks the machine (every
     concrete device type is plugged; those the machine refuses, and those
@@ -166,7 +171,7 @@ async def hotpluggable_types(t, qmp):
     for kind in sorted(k["name"] for k in kinds):
         probe = f"probe-{kind}"
         try:
-            await qmp.execute("device_add", {"driver": kind, "id": probe})
+            await qmp.execute("device_add", {"driver": kind, "id": probe, **device_args(t, kind)})
         except ExecuteError:
             continue
         try:
@@ -191,7 +196,7 @@ async def device_add_and_del(t, qmp):
     report = []
     for kind in types:
         dev_id = f"hp-{kind}"
-        await qmp.execute("device_add", {"driver": kind, "id": dev_id})
+        await qmp.execute("device_add", {"driver": kind, "id": dev_id, **device_args(t, kind)})
         path = f"/machine/peripheral/{dev_id}"
         check(await qmp.execute("qom-get", {"path": path, "property": "type"}) == kind, kind)
         if kind in pci_kinds:

@@ -31,9 +31,16 @@ class Target:
         self.socket = os.path.join(self.dir, "qmp.sock")
         qmp = f"unix:{self.socket},server=on,wait=off"
         self.guest = kvm_usable() or kind == "qemu"
+        self.drive = None
         if kind == "qom":
             args = [binary]
             args += ["-M", "pc", "-accel", "kvm", "-S"] if kvm_usable() else ["-M", "virt"]
+            # A drive for usb-storage, so that it joins the hot-plug checks.
+            image = os.path.join(self.dir, "disk.img")
+            with open(image, "wb") as f:
+                f.truncate(1 << 20)
+            self.drive = "qmpdisk"
+            args += ["-drive", f"file={image},if=none,id={self.drive},format=raw"]
             args += ["-serial", "null", "-qmp", qmp, *extra]
         else:
             accel = "kvm" if kvm_usable() else "tcg"
