@@ -162,6 +162,14 @@ impl Capture {
         String::from_utf8_lossy(&self.lock().bytes).into_owned()
     }
 
+    /// The output from position `from` (see [`end`](Self::end)) on, as
+    /// text; bytes already forgotten are left out.
+    pub fn since(&self, from: u64) -> String {
+        let kept = self.lock();
+        let offset = from.saturating_sub(kept.forgotten) as usize;
+        String::from_utf8_lossy(&kept.bytes[offset.min(kept.bytes.len())..]).into_owned()
+    }
+
     /// The position after the last byte written so far.
     pub fn end(&self) -> u64 {
         self.lock().end()
@@ -238,6 +246,17 @@ mod tests {
     }
 
     #[test]
+    fn output_since_a_position_is_what_came_after_it() {
+        let (backend, capture) = CharBackend::Null.captured();
+        backend.write(b"boot 1\n");
+        let second = capture.end();
+        backend.write(b"boot 2\n");
+        assert_eq!(capture.since(second), "boot 2\n");
+        assert_eq!(capture.since(0), "boot 1\nboot 2\n");
+        assert_eq!(capture.since(capture.end() + 5), "");
+    }
+
+    #[test]
     // Searching megabytes takes minutes under Miri; the logic is the same
     // at any size, and the other tests cover it there.
     #[cfg_attr(miri, ignore)]
@@ -251,5 +270,10 @@ mod tests {
         assert!(capture.wait_from(0, "marker", now).is_err(), "forgotten");
         backend.write(b"marker");
         assert_eq!(capture.wait_from(0, "marker", now), Ok(capture.end()));
+        assert_eq!(
+            capture.since(0).len(),
+            CAPTURE_KEEP + 6,
+            "forgotten bytes left out"
+        );
     }
 }

@@ -9,8 +9,9 @@
 # byte at offset 0x1f0 (patched by the test):
 #   0: halts;
 #   1: forever: reads 64 sectors, printing "r" (good) or "E" (failed),
-#      then writes LBA 9 again with the same block, printing "w" or "F"
-#      (the unplug tests: the image must end as after the first write);
+#      then writes LBA 9 again with the same block, printing "w" or "F",
+#      each after a 0x01 byte (the unplug tests: the image must end as
+#      after the first write);
 #   2: prints "T", reads 32 MiB in 64-sector reads, prints "DONE" (the
 #      throughput measurement), halts.
     .code16
@@ -93,14 +94,15 @@ fail:
     call print
     jmp halt
 
-# Mode 1: read and rewrite forever.
+# Mode 1: read and rewrite forever. Each result is a token: a 0x01 byte,
+# which SeaBIOS never prints, then the letter, so that the test tells the
+# tokens from the firmware's messages between them.
 stream:
     call read64
     movb $'r', %al
     jnc 1f
     movb $'E', %al
-1:  movw $0x402, %dx
-    outb %al, %dx
+1:  call token
     movw $1, dap_count
     movw $0x9000, dap_buf
     movw $0, dap_seg
@@ -110,9 +112,17 @@ stream:
     movb $'w', %al
     jnc 7f
     movb $'F', %al
-7:  movw $0x402, %dx
-    outb %al, %dx
+7:  call token
     jmp stream
+
+token:
+    movw $0x402, %dx
+    xchgb %al, %ah
+    movb $1, %al
+    outb %al, %dx
+    xchgb %al, %ah
+    outb %al, %dx
+    ret
 
 # Mode 2: 512 reads of 64 sectors (16 MiB), timed by the host.
 timed:

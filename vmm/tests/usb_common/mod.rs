@@ -6,10 +6,17 @@ use qom_devices::chardev::{Capture, CharBackend};
 use qom_devices::machine::{Firmware, Machine, MachineOptions};
 use qom_test_support::guests::{self, usb_written};
 use qom_test_support::seabios::BIOS;
-use qom_vmm::{Vm, VmOptions};
+use qom_vmm::{RunState, Vm, VmOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+mod cycles;
+pub use cycles::{Summary, Target};
+
+/// What the boot sector prints once it has checked the disk and written
+/// its block, before it streams.
+const BOOTED: &str = "USBBOOT ok\n";
 
 /// A disk image file, removed at the end.
 pub struct Image(pub PathBuf);
@@ -20,8 +27,8 @@ impl Drop for Image {
     }
 }
 
-/// A guest streaming INT 13h reads (and rewrites of LBA 9) from the USB
-/// disk, under KVM.
+/// A guest that boots from the USB disk and streams INT 13h reads (and
+/// rewrites of LBA 9) from it, under KVM.
 pub struct Streaming {
     pub machine: Arc<Machine>,
     pub vm: Vm,
@@ -36,27 +43,25 @@ impl Streaming {
         disk_spec(self.controller, &self.image)
     }
 
-    /// What the boot sector printed in its loop: "r"/"E" per read, "w"/"F"
-    /// per write.
-    pub fn guest_output(&self) -> String {
-        let text = self.log.text();
-        text.split_once("USBBOOT ok\n")
-            .map(|(_, out)| out.to_string())
-            .unwrap_or_default()
-    }
-
-    /// Waits (up to `timeout`) until the guest's output satisfies `done`.
-    pub fn wait_for_guest(&self, done: impl Fn(&str) -> bool, timeout: Duration) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            if done(&self.guest_output()) {
-                return true;
-            }
-            if std::time::Instant::now() > deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    /// The checks after the cycles: the guest, which has seen its disk
+    /// fail, goes on running its loop (each failed call prints); the image
+    /// holds exactly what the guest wrote. Prints what the cycles saw.
+    pub fn check_after(&self, summary: &Summary, what: &str) {
+        let end = self.log.end();
+        assert!(
+            wait_until(|| self.log.end() > end, Duration::from_secs(30)),
+            "the guest keeps trying after the failures; log since the last cycle: {}",
+            self.log.since(end)
+        );
+        let status = self.vm.status();
+        eprintln!(
+            "{what} in {:.2?} under a streaming guest, each after a fresh boot: {} good INT 13h \
+             calls before the unplugs, failure seen and waited for in {} cycles; {status}",
+            summary.elapsed, summary.served_before, summary.failures_seen
+        );
+        assert_eq!(status, RunState::Running, "the guest keeps running");
+        self.image_intact()
+            .expect("the image holds exactly what the guest wrote");
     }
 
     /// Whether the image is what the guest's first write left: the test
@@ -96,7 +101,8 @@ fn disk_spec(controller: Controller, image: &Image) -> String {
     format!("usb-storage,bus={bus},id=disk0,file={}", image.0.display())
 }
 
-/// Boots the streaming guest from the disk on `controller`.
+/// Starts the machine that boots the streaming guest from the disk on
+/// `controller` (the cycles wait for the boot).
 pub fn boot_on(path: &str, controller: Controller) -> Result<Streaming, String> {
     qom_vmm::kvm_available().map_err(|e| e.to_string())?;
     let bios =
@@ -126,24 +132,25 @@ pub fn boot_on(path: &str, controller: Controller) -> Result<Streaming, String> 
         .device_add(&disk_spec(controller, &image))
         .expect("disk plugs");
     let vm = Vm::new(machine.clone(), VmOptions::default()).expect("VM starts");
-    let streaming = Streaming {
+    Ok(Streaming {
         machine,
         vm,
         log,
         image,
         controller,
-    };
-    assert!(
-        streaming
-            .log
-            .wait_for("USBBOOT ok\n", Duration::from_secs(60)),
-        "the boot sector ran; log:\n{}",
-        streaming.log.text()
-    );
-    assert!(
-        streaming.wait_for_guest(|out| out.contains("rwrwrw"), Duration::from_secs(30)),
-        "the guest streams; log:\n{}",
-        streaming.log.text()
-    );
-    Ok(streaming)
+    })
+}
+
+/// Polls `done` every 50 ms for up to `timeout`; whether it held.
+fn wait_until(done: impl Fn() -> bool, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
