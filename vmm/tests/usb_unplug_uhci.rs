@@ -22,7 +22,7 @@ fn guest_streaming_from_the_uhci_disk_survives_a_hundred_disk_unplugs() {
         Err(why) => return eprintln!("usb unplug test skipped: {why}"),
     };
     let summary = s.unplug_cycles(usb_common::Target::Disk, 100, 1);
-    s.check_after(&summary, "100 disk unplugs on the UHCI");
+    s.check_after(&summary, "disk unplugs on the UHCI");
     let usb_common::Streaming { machine, vm, .. } = s;
     drop(vm);
     drop(machine);

@@ -21,6 +21,8 @@ pub enum Target {
 
 /// What the cycles saw.
 pub struct Summary {
+    /// The cycles run.
+    pub cycles: usize,
     /// Good INT 13h reads and writes the guest made before the unplugs,
     /// over all cycles (each cycle's are at least one read and a write).
     pub served_before: usize,
@@ -49,6 +51,7 @@ impl Streaming {
         // The first boot's output starts with the log.
         let mut boot = 0;
         let mut summary = Summary {
+            cycles,
             served_before: 0,
             failures_seen: 0,
             elapsed: Duration::ZERO,

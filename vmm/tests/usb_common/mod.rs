@@ -55,9 +55,9 @@ impl Streaming {
         );
         let status = self.vm.status();
         eprintln!(
-            "{what} in {:.2?} under a streaming guest, each after a fresh boot: {} good INT 13h \
+            "{} {what} in {:.2?} under a streaming guest, each after a fresh boot: {} good INT 13h \
              calls before the unplugs, failure seen and waited for in {} cycles; {status}",
-            summary.elapsed, summary.served_before, summary.failures_seen
+            summary.cycles, summary.elapsed, summary.served_before, summary.failures_seen
         );
         assert_eq!(status, RunState::Running, "the guest keeps running");
         self.image_intact()
