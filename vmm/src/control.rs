@@ -15,6 +15,9 @@ pub enum RunState {
     Running,
     /// Stopped by [`Vm::pause`](crate::Vm::pause) (`stop`).
     Paused,
+    /// Stopped after a completed migration: the destination runs the
+    /// guest now (QEMU's `postmigrate`); `cont` runs it here again.
+    PostMigrate,
     /// The guest asked to stop through an exit device, with this status.
     GuestExit(u32),
     /// The guest shut down (triple fault, HLT without an interrupt
@@ -34,6 +37,7 @@ impl fmt::Display for RunState {
             RunState::Prelaunch => write!(f, "VM status: paused (prelaunch)"),
             RunState::Running => write!(f, "VM status: running"),
             RunState::Paused => write!(f, "VM status: paused"),
+            RunState::PostMigrate => write!(f, "VM status: paused (postmigrate)"),
             RunState::GuestExit(status) => write!(
                 f,
                 "VM status: paused (shutdown): the guest exited with status {status}"

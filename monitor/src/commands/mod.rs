@@ -7,6 +7,7 @@ mod guest;
 pub(crate) mod hotplug;
 pub(crate) mod info;
 pub(crate) mod migration;
+pub(crate) mod migration_kvm;
 pub(crate) mod qom;
 pub(crate) mod run;
 
