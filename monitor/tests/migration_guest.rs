@@ -179,3 +179,117 @@ fn a_counting_guest_counts_on_after_a_snapshot_restored_in_a_fresh_process() {
         let _ = std::fs::remove_file(path);
     }
 }
+
+/// A free TCP port on the loopback (bound, then released).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Live migration to a second process over `uri`; the counts go on.
+fn live_migration(test: &str, uri: &str, tag: &str) {
+    let Some(guest) = counter_guest(test) else {
+        return;
+    };
+    let (src_log, dst_log) = (
+        temp(&format!("{tag}-src.log")),
+        temp(&format!("{tag}-dst.log")),
+    );
+    let destination = spawn(&guest, &dst_log, &["-incoming", uri]);
+    let source = spawn(&guest, &src_log, &[]);
+    // HMP `migrate` waits for the end of the migration.
+    let out = run_source(
+        source,
+        &format!("wait debugcon \"00000100\" 30\nmigrate {uri}\ninfo status\ninfo migrate\n"),
+    );
+    assert!(
+        out.starts_with("VM status: paused (postmigrate)\nMigration status: completed\n"),
+        "{out}"
+    );
+    assert!(field(&out, "dirty sync count") >= 1, "{out}");
+    assert_eq!(field(&out, "total ram"), 128 * 1024);
+    let downtime = field(&out, "downtime");
+    eprintln!("{test}: {out}");
+    let before = read_log(&src_log);
+    let moved_at = check_counting(before.trim_end_matches(|c| c != '\n'));
+    let counted = wait_lines(&dst_log, 300, Duration::from_secs(30));
+    let (_, stderr) = quit(destination);
+    assert!(
+        counted,
+        "the destination did not count on: {stderr}\n{}",
+        read_log(&dst_log)
+    );
+    let last = check_counting(&(before + &read_log(&dst_log)));
+    assert!(last >= moved_at + 300);
+    assert!(downtime < 5000, "{downtime} ms");
+    for path in [&src_log, &dst_log] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[test]
+fn a_counting_guest_counts_on_after_a_live_migration_over_unix() {
+    let socket = temp("live.sock");
+    let uri = format!("unix:{}", socket.display());
+    live_migration("live migration over unix:", &uri, "unix");
+}
+
+#[test]
+fn a_counting_guest_counts_on_after_a_live_migration_over_tcp() {
+    let uri = format!("tcp:127.0.0.1:{}", free_port());
+    live_migration("live migration over tcp:", &uri, "tcp");
+}
+
+#[test]
+fn a_refused_stream_leaves_the_source_running() {
+    let Some(guest) = counter_guest("refused live migration") else {
+        return;
+    };
+    let (src_log, dst_log) = (temp("refused-src.log"), temp("refused-dst.log"));
+    let socket = temp("refused.sock");
+    let uri = format!("unix:{}", socket.display());
+    // Another RAM size: the destination refuses the header.
+    let debugcon = format!("file:{}", dst_log.display());
+    let destination = Command::new(env!("CARGO_BIN_EXE_qom"))
+        .args([
+            "-M",
+            "pc",
+            "-accel",
+            "kvm",
+            "-m",
+            "64",
+            "-bios",
+            guest.to_str().unwrap(),
+        ])
+        .args(["-debugcon", &debugcon, "-incoming", &uri])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let source = spawn(&guest, &src_log, &[]);
+    let mut stdin_script = format!("wait debugcon \"00000080\" 30\nmigrate {uri}\ninfo status\n");
+    stdin_script.push_str("wait debugcon \"00000200\" 30\ninfo migrate\n");
+    let mut source = source;
+    let mut stdin = source.stdin.take().unwrap();
+    stdin.write_all(stdin_script.as_bytes()).unwrap();
+    drop(stdin);
+    let out = source.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(stderr.contains("the destination refused the stream: the stream's guest RAM is pc.ram (128M), this machine's is pc.ram (64M): start the destination with the same -m"), "{stderr}");
+    assert!(
+        stdout.starts_with("VM status: running\nMigration status: failed\n"),
+        "{stdout}"
+    );
+    check_counting(read_log(&src_log).trim_end_matches(|c| c != '\n'));
+    let dst = destination.wait_with_output().unwrap();
+    assert!(!dst.status.success());
+    assert!(String::from_utf8_lossy(&dst.stderr).contains("-incoming"));
+    assert_eq!(read_log(&dst_log), "", "the destination ran");
+    for path in [&src_log, &dst_log] {
+        let _ = std::fs::remove_file(path);
+    }
+}

@@ -98,11 +98,17 @@ impl Control {
 
     /// Parks the calling vCPU thread until the machine runs; false when
     /// the thread must end.
-    pub(crate) fn wait_until_running(&self) -> bool {
-        let mut shared = self.lock();
-        if shared.state == RunState::Running && !shared.quit {
-            return true;
+    /// `before_park` runs first, outside the lock, when the thread is
+    /// about to park.
+    pub(crate) fn wait_until_running(&self, before_park: impl FnOnce()) -> bool {
+        {
+            let shared = self.lock();
+            if shared.state == RunState::Running && !shared.quit {
+                return true;
+            }
         }
+        before_park();
+        let mut shared = self.lock();
         shared.parked += 1;
         self.changed.notify_all();
         while shared.state != RunState::Running && !shared.quit {

@@ -190,21 +190,28 @@ fn send_live(
             .map_err(|e| format!("the connection broke: {e}"));
         sent.and_then(|s| flushed.map(|()| s))
     };
-    // The guest is stopped here (or the migration failed): the answer
-    // decides whether it stays stopped.
-    let outcome = outcome.and_then(|stats| {
-        socket
-            .read_to_end(&mut answer)
-            .map_err(|e| format!("the connection broke: {e}"))?;
-        match answer.split_first() {
-            Some((0, _)) => Ok(stats),
-            Some((1, message)) => Err(format!(
-                "the destination refused the stream: {}",
-                String::from_utf8_lossy(message)
-            )),
-            _ => Err("the destination closed the connection without an answer".into()),
-        }
-    });
+    // The guest is stopped here, or the migration failed: the answer
+    // decides. A destination that refused the stream early has answered
+    // and closed (the source's write then broke): its reason is the
+    // error to report.
+    let cancelled = cancel.load(Ordering::Acquire);
+    let read = if cancelled {
+        Ok(0)
+    } else {
+        socket.read_to_end(&mut answer)
+    };
+    let outcome = match (outcome, answer.split_first()) {
+        (_, Some((1, message))) => Err(format!(
+            "the destination refused the stream: {}",
+            String::from_utf8_lossy(message)
+        )),
+        (Err(e), _) => Err(e),
+        (Ok(stats), Some((0, _))) => Ok(stats),
+        (Ok(_), _) => Err(match read {
+            Err(e) => format!("the connection broke: {e}"),
+            Ok(_) => "the destination closed the connection without an answer".into(),
+        }),
+    };
     if outcome.is_err() && vm.status() == qom_vmm::RunState::PostMigrate {
         // The destination did not take the guest: it runs on here.
         vm.resume();
