@@ -295,3 +295,74 @@ fn a_refused_stream_leaves_the_source_running() {
         let _ = std::fs::remove_file(path);
     }
 }
+
+#[test]
+fn migrate_cancel_stops_a_live_migration_and_the_guest_counts_on() {
+    let Some(guest) = counter_guest("migrate_cancel") else {
+        return;
+    };
+    let src_log = temp("cancel-src.log");
+    let socket = temp("cancel.sock");
+    // A destination that takes the connection and never reads: the
+    // source's writes block once the socket's buffer is full, so the
+    // migration is surely in flight when cancelled.
+    let _ = std::fs::remove_file(&socket);
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let holder = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+    let source = spawn(&guest, &src_log, &[]);
+    let out = run_source(
+        source,
+        &format!(
+            "wait debugcon \"00000080\" 30\nmigrate -d unix:{}\nwait debugcon \"000000c0\" 30\n\
+             info migrate\nmigrate_cancel\ninfo status\ninfo migrate\nwait debugcon \"00000180\" 30\n",
+            socket.display()
+        ),
+    );
+    let _connection = holder.join().unwrap().unwrap();
+    let (during, after) = out.split_at(out.find("VM status").unwrap());
+    assert!(during.starts_with("Migration status: active\n"), "{out}");
+    assert!(field(during, "transferred ram") > 0, "{out}");
+    assert!(field(during, "remaining ram") > 0, "{out}");
+    assert_eq!(field(during, "total ram"), 128 * 1024);
+    assert!(
+        after.starts_with("VM status: running\nMigration status: cancelled\n"),
+        "{out}"
+    );
+    // The guest counted on here, past 0x180, with no gap.
+    let log = read_log(&src_log);
+    assert!(check_counting(log.trim_end_matches(|c| c != '\n')) >= 0x180);
+    let _ = std::fs::remove_file(&src_log);
+    let _ = std::fs::remove_file(&socket);
+}
+
+#[test]
+fn a_corrupted_snapshot_is_refused_by_a_fresh_process() {
+    let Some(guest) = counter_guest("corrupted snapshot") else {
+        return;
+    };
+    let (src_log, dst_log, snap) = (temp("bad-src.log"), temp("bad-dst.log"), temp("bad.snap"));
+    let source = spawn(&guest, &src_log, &[]);
+    run_source(
+        source,
+        &format!(
+            "wait debugcon \"00000040\" 30\nmigrate \"file:{}\"\n",
+            snap.display()
+        ),
+    );
+    let mut bytes = std::fs::read(&snap).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&snap, &bytes).unwrap();
+    let destination = spawn(
+        &guest,
+        &dst_log,
+        &["-incoming", &format!("file:{}", snap.display())],
+    );
+    let (_, stderr) = quit(destination);
+    assert!(stderr.contains("fails its checksum"), "{stderr}");
+    assert!(stderr.contains("-incoming file:"), "{stderr}");
+    assert_eq!(read_log(&dst_log), "", "the destination ran");
+    for path in [&src_log, &dst_log, &snap] {
+        let _ = std::fs::remove_file(path);
+    }
+}
