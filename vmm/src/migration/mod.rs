@@ -128,12 +128,18 @@ impl Vm {
         let logging = live && was_running;
         if logging {
             self.slots.set_dirty_logging(true)?;
+            for block in ram::blocks(&self.machine) {
+                block.block.set_dirty_log(true);
+            }
         }
         let mut paused_at = None;
         let result = self.send_stream(out, progress, cancel, logging, &mut paused_at, confirm);
         if logging {
             if let Err(e) = self.slots.set_dirty_logging(false) {
                 tracing::warn!(target: "kvm", "cannot turn dirty logging off: {e}");
+            }
+            for block in ram::blocks(&self.machine) {
+                block.block.set_dirty_log(false);
             }
         }
         let mut shared = self.control.lock();
@@ -186,8 +192,7 @@ impl Vm {
             loop {
                 records += self.send_pages(&mut out, &blocks, &dirty, cancel)?;
                 dirty = DirtyMap::none(&blocks);
-                self.slots
-                    .take_dirty(|block, offset| dirty.mark(&blocks, block, offset))?;
+                self.take_dirty(&blocks, &mut dirty)?;
                 let mut stats = lock(progress);
                 stats.iterations += 1;
                 stats.dirty_pages = dirty.count();
@@ -200,8 +205,7 @@ impl Vm {
         self.pause().map_err(|e| e.to_string())?;
         *paused_at = Some(Instant::now());
         if logging {
-            self.slots
-                .take_dirty(|block, offset| dirty.mark(&blocks, block, offset))?;
+            self.take_dirty(&blocks, &mut dirty)?;
         } else {
             lock(progress).iterations += 1;
         }
@@ -217,6 +221,19 @@ impl Vm {
             return Err("migration cancelled".into());
         }
         confirm()
+    }
+
+    /// Marks the pages written since the last call: by the guest (KVM's
+    /// dirty log) and by device models' DMA (the blocks' own log).
+    fn take_dirty(&self, blocks: &[ram::Block], dirty: &mut DirtyMap) -> Result<(), String> {
+        self.slots
+            .take_dirty(|block, offset| dirty.mark(blocks, block, offset))?;
+        for block in blocks {
+            block
+                .block
+                .take_dirty(|offset| dirty.mark(blocks, &block.block, offset));
+        }
+        Ok(())
     }
 
     /// Sends the marked pages; returns how many records it wrote.
