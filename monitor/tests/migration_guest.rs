@@ -366,3 +366,101 @@ fn a_corrupted_snapshot_is_refused_by_a_fresh_process() {
         let _ = std::fs::remove_file(path);
     }
 }
+
+/// SeaBIOS paused at its boot menu, with a USB keyboard and a USB disk on
+/// an xHCI, migrated live to a second process: there `sendkey 1` still
+/// picks the disk, SeaBIOS boots it and the boot sector reads it (its
+/// pattern checked) and writes it through the destination's devices.
+#[test]
+fn seabios_at_its_boot_menu_migrates_and_sendkey_boots_the_usb_disk_there() {
+    let test = "boot menu across a migration";
+    if let Err(e) = qom_vmm::kvm_available() {
+        return eprintln!("{test} skipped: {e}");
+    }
+    if std::fs::metadata(qom_test_support::seabios::BIOS).is_err() {
+        return eprintln!(
+            "{test} skipped: {} missing (apt-get install seabios)",
+            qom_test_support::seabios::BIOS
+        );
+    }
+    let disk = match guests::usb_disk(0) {
+        Ok(disk) => disk,
+        Err(why) => return eprintln!("{test} skipped: {why}"),
+    };
+    let (image, src_log, dst_log) = (temp("menu.img"), temp("menu-src.log"), temp("menu-dst.log"));
+    let socket = temp("menu.sock");
+    let uri = format!("unix:{}", socket.display());
+    std::fs::write(&image, disk).unwrap();
+    let drive = format!("file={},if=none,id=d0,format=raw", image.display());
+    let machine = |log: &Path, extra: &[&str]| {
+        let debugcon = format!("file:{}", log.display());
+        let mut args = vec![
+            "-M".to_string(),
+            "pc".into(),
+            "-accel".into(),
+            "kvm".into(),
+            "-debugcon".into(),
+            debugcon,
+            "-boot".into(),
+            "menu=on".into(),
+            "-drive".into(),
+            drive.clone(),
+            "-device".into(),
+            "xhci-pci,id=usb0".into(),
+            "-device".into(),
+            "usb-kbd,bus=usb0.0,id=kbd0".into(),
+            "-device".into(),
+            "usb-storage,bus=usb0.0,drive=d0,id=disk0".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Command::new(env!("CARGO_BIN_EXE_qom"))
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("qom runs")
+    };
+    let mut destination = machine(&dst_log, &["-incoming", &uri]);
+    let source = machine(&src_log, &[]);
+    let out = run_source(
+        source,
+        &format!(
+            "wait debugcon \"Press ESC\" 60s\nsendkey esc\nwait debugcon \"Select boot device\"\n\
+             migrate {uri}\ninfo status\n"
+        ),
+    );
+    assert_eq!(out, "VM status: paused (postmigrate)\n");
+    let mut stdin = destination.stdin.take().unwrap();
+    stdin
+        .write_all(b"sendkey 1\nwait debugcon \"USBBOOT ok\" 60\ninfo status\n")
+        .unwrap();
+    drop(stdin);
+    let dst = destination.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&dst.stdout).into_owned(),
+        String::from_utf8_lossy(&dst.stderr).into_owned(),
+    );
+    let (before, after) = (read_log(&src_log), read_log(&dst_log));
+    let written = std::fs::read(&image).unwrap();
+    for path in [&image, &src_log, &dst_log] {
+        let _ = std::fs::remove_file(path);
+    }
+    assert!(
+        dst.status.success(),
+        "destination: {stderr}\nlog after:\n{after}"
+    );
+    assert_eq!(stdout, "VM status: running\n");
+    // The menu was printed by the source; the boot by the destination.
+    assert!(
+        before.contains("1. USB MSC Drive QEMU QEMU HARDDISK"),
+        "{before}"
+    );
+    assert!(!before.contains("USBBOOT"), "{before}");
+    let usb: Vec<_> = after.lines().filter(|l| l.starts_with("USBBOOT")).collect();
+    assert_eq!(usb, ["USBBOOT start", "USBBOOT ok"], "{after}");
+    assert!(
+        (0..512).all(|i| written[9 * 512 + i] == guests::usb_written(i)),
+        "LBA 9 written"
+    );
+}
