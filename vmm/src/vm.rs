@@ -103,6 +103,7 @@ impl Vm {
             .map_err(Error::kvm("KVM_CREATE_PIT2"))?;
         let chips = ChipsReset::capture(&fd)?;
 
+        crate::migration::advise_huge_pages(&machine);
         let slots = Arc::new(KvmSlots::new(fd.clone()));
         let listener: Arc<dyn MemoryListener> = slots.clone();
         machine.system().add_listener(listener);

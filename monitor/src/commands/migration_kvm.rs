@@ -22,11 +22,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A live migration running in the background.
 pub(crate) struct Live {
-    thread: Option<JoinHandle<Result<MigrationStats, String>>>,
+    /// The outcome and how long it took, measured when it ended.
+    thread: Option<JoinHandle<(Result<MigrationStats, String>, Duration)>>,
     progress: Arc<Mutex<MigrationStats>>,
     cancel: Arc<AtomicBool>,
     /// Shuts the connection, so that a blocked write returns.
@@ -58,20 +59,23 @@ impl Live {
 
     /// Waits for the thread; returns the outcome.
     fn join(mut self) -> MigrationInfo {
-        let outcome = match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(outcome)) => outcome,
-            _ => Err("the migration thread panicked".into()),
+        let (outcome, took) = match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(ended)) => ended,
+            _ => (
+                Err("the migration thread panicked".into()),
+                self.started.elapsed(),
+            ),
         };
         let stats = self
             .progress
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        finish(outcome.map(|_| ()), stats, self.started)
+        finish(outcome.map(|_| ()), stats, took)
     }
 }
 
-fn finish(outcome: Result<(), String>, stats: MigrationStats, started: Instant) -> MigrationInfo {
+fn finish(outcome: Result<(), String>, stats: MigrationStats, took: Duration) -> MigrationInfo {
     MigrationInfo {
         status: if outcome.is_ok() {
             "completed"
@@ -79,7 +83,7 @@ fn finish(outcome: Result<(), String>, stats: MigrationStats, started: Instant) 
             "failed"
         },
         transferred: stats.transferred,
-        total_time_ms: started.elapsed().as_millis() as u64,
+        total_time_ms: took.as_millis() as u64,
         error: outcome.err(),
         ram: Some(stats),
     }
@@ -126,7 +130,7 @@ pub(crate) fn start(
         MigrationUri::File(path) => {
             let outcome = save_file(&vm, path, &progress);
             let stats = progress.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            monitor.migration = finish(outcome.clone(), stats, started);
+            monitor.migration = finish(outcome.clone(), stats, started.elapsed());
             return outcome;
         }
         MigrationUri::Tcp(address) => {
@@ -152,7 +156,10 @@ pub(crate) fn start(
     let (thread_progress, thread_cancel) = (progress.clone(), cancel.clone());
     let thread = std::thread::Builder::new()
         .name("migration".into())
-        .spawn(move || send_live(&vm, socket, &thread_progress, &thread_cancel))
+        .spawn(move || {
+            let outcome = send_live(&vm, socket, &thread_progress, &thread_cancel);
+            (outcome, started.elapsed())
+        })
         .map_err(|e| format!("cannot start the migration thread: {e}"))?;
     monitor.live = Some(Live {
         thread: Some(thread),

@@ -21,6 +21,7 @@ mod state;
 use crate::control::RunState;
 use crate::vm::Vm;
 use format::{Reader, END, PAGE, PAGES, PAGES_PER_RECORD, STATE};
+pub(crate) use ram::advise_huge_pages;
 use ram::{DirtyMap, PageCounts};
 use state::{ChipState, VcpuState};
 use std::io::{Read, Write};

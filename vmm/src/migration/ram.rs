@@ -43,6 +43,26 @@ pub fn blocks(machine: &Machine) -> Vec<Block> {
     out
 }
 
+/// Asks the kernel for transparent huge pages on guest RAM, as QEMU does
+/// (`qemu_madvise(QEMU_MADV_HUGEPAGE)` in `ram_block_add`): the guest's
+/// TLB misses cost less, and a migration's first pass over memory the
+/// guest never touched faults in the huge zero page once per 2 MiB
+/// rather than a zero page per 4 KiB. A hint: refused, nothing changes.
+pub fn advise_huge_pages(machine: &Machine) {
+    for block in blocks(machine) {
+        let mapping = block.block.mapping();
+        // SAFETY: the range is exactly the block's mapping (its start and
+        // size), alive while `block` is held; MADV_HUGEPAGE changes no
+        // byte of it and no access right, only how the kernel may back
+        // it, so no Rust-visible state changes.
+        let result =
+            unsafe { libc::madvise(mapping.as_ptr().cast(), mapping.size(), libc::MADV_HUGEPAGE) };
+        if result != 0 {
+            tracing::debug!(target: "kvm", block = block.info.name, "MADV_HUGEPAGE refused: {}", std::io::Error::last_os_error());
+        }
+    }
+}
+
 /// Checks that the stream's blocks are this machine's.
 pub fn check_layout(ours: &[Block], theirs: &[BlockInfo]) -> Result<(), String> {
     let describe = |blocks: Vec<&BlockInfo>| {
