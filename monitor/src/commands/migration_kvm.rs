@@ -238,7 +238,7 @@ fn save_file(vm: &Vm, path: &PathBuf, progress: &Mutex<MigrationStats>) -> Resul
             let flushed = out
                 .flush()
                 .map_err(|e| format!("cannot write `{}`: {e}", path.display()));
-            saved.and_then(|_| flushed)
+            saved.and(flushed)
         })
         .and_then(|()| {
             std::fs::rename(&partial, path)

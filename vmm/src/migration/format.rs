@@ -241,7 +241,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next record, its checksum checked: (tag, body).
-    pub fn next(&mut self) -> Result<(u8, Vec<u8>), String> {
+    pub fn next_record(&mut self) -> Result<(u8, Vec<u8>), String> {
         let number = self.records;
         let io = |e: std::io::Error| format!("record {number}: the stream broke off: {e}");
         let mut head = [0u8; 5];
@@ -288,12 +288,15 @@ mod tests {
         let mut input = &stream[..];
         let (mut reader, read) = Reader::open(&mut input).unwrap();
         assert_eq!(read, blocks);
-        assert_eq!(reader.next().unwrap(), (END, 0u32.to_le_bytes().to_vec()));
+        assert_eq!(
+            reader.next_record().unwrap(),
+            (END, 0u32.to_le_bytes().to_vec())
+        );
         for bit in [3 * 8, 20 * 8, (stream.len() - 6) * 8] {
             let mut bad = stream.clone();
             bad[bit / 8] ^= 1;
             let mut input = &bad[..];
-            let refused = Reader::open(&mut input).and_then(|(mut r, _)| r.next());
+            let refused = Reader::open(&mut input).and_then(|(mut r, _)| r.next_record());
             assert!(refused.is_err(), "bit {bit}");
         }
     }

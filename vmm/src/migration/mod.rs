@@ -323,7 +323,7 @@ impl Vm {
         let mut staged_pages = Vec::new();
         let mut state = None;
         loop {
-            let (tag, body) = reader.next()?;
+            let (tag, body) = reader.next_record()?;
             stats.bytes += body.len() as u64 + 9;
             match tag {
                 PAGES => {

@@ -97,7 +97,7 @@ impl DirtyMap {
             .map(|b| {
                 let pages = b.info.size.div_ceil(PAGE as u64) as usize;
                 let mut words = vec![u64::MAX; pages.div_ceil(64)];
-                if pages % 64 != 0 {
+                if !pages.is_multiple_of(64) {
                     if let Some(last) = words.last_mut() {
                         *last = (1u64 << (pages % 64)) - 1;
                     }
