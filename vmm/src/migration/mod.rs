@@ -1,7 +1,7 @@
 //! Migration of a running guest: guest RAM, the KVM state of the vCPUs
 //! and in-kernel devices, and the machine's device stream
 //! (`qom_rt::migration`), in one checksummed stream
-//! ([`format`] has the layout).
+//! ([`format`](mod@format) has the layout).
 //!
 //! - [`Vm::save_snapshot`]: stops the guest and writes everything (a
 //!   snapshot file).
