@@ -303,32 +303,58 @@ fn migrate_cancel_stops_a_live_migration_and_the_guest_counts_on() {
     };
     let src_log = temp("cancel-src.log");
     let socket = temp("cancel.sock");
-    // A destination that takes the connection and never reads: the
-    // source's writes block once the socket's buffer is full, so the
-    // migration is surely in flight when cancelled.
+    // A destination that takes the connection and never reads or
+    // answers: the migration cannot end, so it is surely in flight when
+    // cancelled (sending, or stopped for the last round and waiting for
+    // the answer).
     let _ = std::fs::remove_file(&socket);
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     let holder = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
-    let source = spawn(&guest, &src_log, &[]);
-    let out = run_source(
-        source,
-        &format!(
-            "wait debugcon \"00000080\" 30\nmigrate -d unix:{}\nwait debugcon \"000000c0\" 30\n\
-             info migrate\nmigrate_cancel\ninfo status\ninfo migrate\nwait debugcon \"00000180\" 30\n",
-            socket.display()
-        ),
-    );
-    let _connection = holder.join().unwrap().unwrap();
-    let (during, after) = out.split_at(out.find("VM status").unwrap());
-    assert!(during.starts_with("Migration status: active\n"), "{out}");
-    assert!(field(during, "transferred ram") > 0, "{out}");
-    assert!(field(during, "remaining ram") > 0, "{out}");
-    assert_eq!(field(during, "total ram"), 128 * 1024);
+    let mut source = spawn(&guest, &src_log, &[]);
+    let mut commands = source.stdin.take().unwrap();
+    let answers = lines_of(source.stdout.take().unwrap());
+    // Runs `command`, then `info status`; the lines up to its answer.
+    let mut ask = |command: &str| {
+        commands.write_all(command.as_bytes()).unwrap();
+        commands.write_all(b"info status\n").unwrap();
+        let mut lines = Vec::new();
+        loop {
+            let line = answers
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the source answers");
+            let done = line.starts_with("VM status: ");
+            lines.push(line);
+            if done {
+                return lines.join("\n") + "\n";
+            }
+        }
+    };
+    ask("wait debugcon \"00000080\" 30\n");
+    ask(&format!("migrate -d unix:{}\n", socket.display()));
+    // Progress while it runs: the bytes sent grow from 0.
+    let mut during = String::new();
+    for _ in 0..500 {
+        during = ask("info migrate\n");
+        assert!(during.starts_with("Migration status: active\n"), "{during}");
+        if field(&during, "transferred ram") > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(field(&during, "transferred ram") > 0, "{during}");
+    assert_eq!(field(&during, "total ram"), 128 * 1024);
+    let after = ask("migrate_cancel\ninfo migrate\n");
     assert!(
-        after.starts_with("VM status: running\nMigration status: cancelled\n"),
-        "{out}"
+        after.starts_with("Migration status: cancelled\n"),
+        "{after}"
     );
-    // The guest counted on here, past 0x180, with no gap.
+    assert!(after.ends_with("VM status: running\n"), "{after}");
+    // The guest counts on here, with no gap.
+    let counted = ask("wait debugcon \"00000180\" 30\n");
+    assert!(counted.ends_with("VM status: running\n"), "{counted}");
+    drop(commands);
+    let _ = source.wait();
+    let _connection = holder.join().unwrap().unwrap();
     let log = read_log(&src_log);
     assert!(check_counting(log.trim_end_matches(|c| c != '\n')) >= 0x180);
     let _ = std::fs::remove_file(&src_log);
