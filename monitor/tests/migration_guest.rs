@@ -572,3 +572,100 @@ fn usb_across_a_migration(mode: u8) {
         "LBA 9 written"
     );
 }
+
+/// A QMP client on a Unix socket: one command, its `return` or `error`
+/// line (events skipped), with spaces removed.
+struct Qmp {
+    reader: std::io::BufReader<std::os::unix::net::UnixStream>,
+    writer: std::os::unix::net::UnixStream,
+}
+
+impl Qmp {
+    fn connect(path: &Path) -> Qmp {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let stream = loop {
+            match std::os::unix::net::UnixStream::connect(path) {
+                Ok(stream) => break stream,
+                Err(e) if Instant::now() > deadline => panic!("QMP at {}: {e}", path.display()),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        let mut qmp = Qmp {
+            reader: std::io::BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        };
+        let mut greeting = String::new();
+        std::io::BufRead::read_line(&mut qmp.reader, &mut greeting).unwrap();
+        assert!(greeting.contains("QMP"), "{greeting}");
+        qmp.execute(r#"{"execute": "qmp_capabilities"}"#);
+        qmp
+    }
+
+    fn execute(&mut self, command: &str) -> String {
+        writeln!(self.writer, "{command}").unwrap();
+        loop {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut self.reader, &mut line).unwrap();
+            assert!(!line.is_empty(), "QMP closed after {command}");
+            let line: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+            if line.starts_with("{\"return\"") || line.starts_with("{\"error\"") {
+                return line;
+            }
+        }
+    }
+}
+
+/// QMP's `migrate` returns at once with a guest; `query-migrate` follows
+/// the migration to `completed` with QEMU's members, and the source is
+/// then in `postmigrate`.
+#[test]
+fn qmp_migrate_and_query_migrate_follow_a_live_migration() {
+    let Some(guest) = counter_guest("QMP live migration") else {
+        return;
+    };
+    let (src_log, dst_log) = (temp("qmp-src.log"), temp("qmp-dst.log"));
+    let (socket, qmp_path) = (temp("qmp-mig.sock"), temp("qmp-src.qmp"));
+    let uri = format!("unix:{}", socket.display());
+    let destination = spawn(&guest, &dst_log, &["-incoming", &uri]);
+    let qmp_spec = format!("unix:{},server=on,wait=off", qmp_path.display());
+    let mut source = spawn(&guest, &src_log, &["-qmp", &qmp_spec]);
+    let mut qmp = Qmp::connect(&qmp_path);
+    assert!(wait_lines(&src_log, 0x40, Duration::from_secs(30)));
+    let answer = qmp.execute(&format!(
+        r#"{{"execute": "migrate", "arguments": {{"uri": "{uri}"}}}}"#
+    ));
+    assert_eq!(answer, r#"{"return":{}}"#);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let info = loop {
+        let info = qmp.execute(r#"{"execute": "query-migrate"}"#);
+        assert!(!info.contains("\"failed\""), "{info}");
+        if info.contains("\"status\":\"completed\"") || Instant::now() > deadline {
+            break info;
+        }
+        assert!(info.contains("\"status\":\"active\""), "{info}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(info.contains("\"status\":\"completed\""), "{info}");
+    for member in [
+        "\"total-time\":",
+        "\"downtime\":",
+        "\"transferred\":",
+        "\"dirty-sync-count\":",
+    ] {
+        assert!(info.contains(member), "{member} in {info}");
+    }
+    assert!(info.contains("\"total\":134217728"), "{info}");
+    let status = qmp.execute(r#"{"execute": "query-status"}"#);
+    assert!(status.contains("\"status\":\"postmigrate\""), "{status}");
+    assert!(status.contains("\"running\":false"), "{status}");
+    qmp.execute(r#"{"execute": "quit"}"#);
+    let _ = source.wait();
+    let counted = wait_lines(&dst_log, 100, Duration::from_secs(30));
+    let (_, stderr) = quit(destination);
+    assert!(counted, "the destination did not count on: {stderr}");
+    let all = read_log(&src_log) + &read_log(&dst_log);
+    check_counting(all.trim_end_matches(|c| c != '\n'));
+    for path in [&src_log, &dst_log] {
+        let _ = std::fs::remove_file(path);
+    }
+}
