@@ -128,9 +128,9 @@ if want migration; then
     cargo build --release -p qom-monitor --bin qom -p qom-test-support
     guest=$(ls -t target/release/build/qom-test-support-*/out/counter.bin | head -1)
     section "Live migration of a running 128 MiB guest: qom against QEMU" \
-        "python3 scripts/migration_vs_qemu.py --qom target/release/qom --guest counter.bin --qemu qemu-system-x86_64 --rounds 5"
+        "python3 scripts/migration_vs_qemu.py --qom target/release/qom --guest counter.bin --qemu qemu-system-x86_64 --rounds 9"
     python3 scripts/migration_vs_qemu.py --qom target/release/qom --guest "$guest" \
-        --qemu qemu-system-x86_64 --rounds 5 >> "$tmp" 2>&1 || true
+        --qemu qemu-system-x86_64 --rounds 9 >> "$tmp" 2>&1 || true
     end_section
 fi
 
