@@ -203,8 +203,9 @@ impl Vm {
                 }
             }
         }
-        self.pause().map_err(|e| e.to_string())?;
+        // Downtime counts from the moment the vCPUs are told to stop.
         *paused_at = Some(Instant::now());
+        self.pause().map_err(|e| e.to_string())?;
         if logging {
             self.take_dirty(&blocks, &mut dirty)?;
         } else {

@@ -165,17 +165,23 @@ pub fn page_is_zero(block: &RamBlock, offset: u64) -> bool {
         return false;
     }
     let base = mapping.as_ptr().cast::<u64>();
-    (0..PAGE / 8).all(|word| {
-        // SAFETY: `start + PAGE <= mapping.size()` (checked above), so
-        // every word read lies inside the block's mapping, which lives
-        // while `block` is borrowed; the mapping is page-aligned and
-        // `start` a multiple of 8 (`PAGE`-sized pages), so the `u64`s
-        // are aligned. The guest and device models may write the memory
-        // meanwhile, so it is read with volatile loads of plain integers
-        // (valid for any bits), as vm-memory's own `VolatileSlice` reads
-        // it; no reference to the memory is made. A word that changes
-        // under the read is caught by KVM's dirty log and sent again.
-        unsafe { base.add(start / 8 + word).read_volatile() == 0 }
+    // Eight words a step, one branch per 64-byte line.
+    (0..PAGE / 64).all(|line| {
+        let mut any = 0u64;
+        for word in 0..8 {
+            // SAFETY: `start + PAGE <= mapping.size()` (checked above),
+            // so every word read lies inside the block's mapping, which
+            // lives while `block` is borrowed; the mapping is
+            // page-aligned and `start` a multiple of `PAGE`, so the
+            // `u64`s are aligned. The guest and device models may write
+            // the memory meanwhile, so it is read with volatile loads of
+            // plain integers (valid for any bits), as vm-memory's own
+            // `VolatileSlice` reads it; no reference to the memory is
+            // made. A word that changes under the read is caught by the
+            // dirty logs and sent again.
+            any |= unsafe { base.add(start / 8 + line * 8 + word).read_volatile() };
+        }
+        any == 0
     })
 }
 
