@@ -13,10 +13,12 @@
 //! broken migration is an error on the source, which keeps running, and
 //! leaves the destination as it was.
 //!
-//! `migrate` returns once the stream is written and answered, so no
-//! migration runs in the background: `migrate_cancel` finds none to
-//! cancel (QEMU's answer too when none is active), and `info migrate` /
-//! `query-migrate` report the last one.
+//! Without a guest `migrate` returns once the stream is written and
+//! answered, so no migration runs in the background: `migrate_cancel`
+//! finds none to cancel (QEMU's answer too when none is active), and
+//! `info migrate` / `query-migrate` report the last one. With a guest
+//! (`-accel kvm`) `migration_kvm.rs` takes over: live migration in the
+//! background, progress, cancel.
 
 use super::{fail, Failure};
 use crate::monitor::Monitor;
