@@ -6,7 +6,10 @@
 # USB ones in vmm/tests: SeaBIOS finding usb-kbd and booting a sector
 # from usb-storage on our xHCI and UHCI (against QEMU's logs), and 100
 # unplugs of the disk and of the controller, each under a guest freshly
-# booted from the disk and streaming from it.
+# booted from the disk and streaming from it; and migration of running
+# guests through `qom` (monitor/tests/migration_guest.rs: a counting guest
+# across a snapshot and live migrations, migrate_cancel, refused streams,
+# SeaBIOS's boot menu and the USB boot sector across a live migration).
 #
 # Installs what they need with apt when it is missing: seabios (the
 # firmware), binutils (as, ld: the test guests are assembled at build
@@ -65,6 +68,7 @@ for t in usb_unplug_controller usb_unplug_device usb_unplug_uhci; do
 done
 [ "$failed" -eq 0 ] || { echo "FAIL: a USB unplug test failed (its output is above)"; exit 1; }
 cargo test -p qom-monitor --test guest -- --nocapture 2>&1 | tee -a "$log"
+cargo test -p qom-monitor --test migration_guest -- --nocapture 2>&1 | tee -a "$log"
 
 skipped=$(grep -E "skipped: |skipped \(" "$log" || true)
 if [ -n "$skipped" ]; then

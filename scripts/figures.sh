@@ -7,7 +7,7 @@
 #   scripts/figures.sh bench model  # only some sections
 #
 # Sections: instructions bench model stress seed-race loom guests usb qmp
-# fuzz (guests, usb and qmp need /dev/kvm or QEMU as .ci/guests.sh and
+# migration fuzz (guests, usb, qmp and migration need /dev/kvm or QEMU as .ci/guests.sh and
 # .ci/qmp.sh install them). Timings move with the machine's load (the benches print ranges and
 # alternate the two sides of every ratio in one process); instruction
 # counts (callgrind) do not. FUZZ_SECONDS (default 600) sets each fuzz
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 source .ci/lib.sh
 out=figures/FIGURES.md
 sections=("$@")
-[ ${#sections[@]} -eq 0 ] && sections=(instructions bench model stress seed-race loom guests usb qmp fuzz)
+[ ${#sections[@]} -eq 0 ] && sections=(instructions bench model stress seed-race loom guests usb qmp migration fuzz)
 tmp=$(mktemp)
 commit=$(git rev-parse --short HEAD)
 dirty=$(git status --porcelain --untracked-files=no | grep -q . && echo " (with uncommitted changes)" || true)
@@ -120,6 +120,17 @@ if want qmp; then
         "target/qmp-venv/bin/python monitor/tests/qmp/roundtrip.py --qom target/release/qom --qemu qemu-system-x86_64"
     target/qmp-venv/bin/python monitor/tests/qmp/roundtrip.py --qom target/release/qom \
         --qemu qemu-system-x86_64 >> "$tmp" 2>&1 || true
+    end_section
+fi
+
+if want migration; then
+    step "migration"
+    cargo build --release -p qom-monitor --bin qom -p qom-test-support
+    guest=$(ls -t target/release/build/qom-test-support-*/out/counter.bin | head -1)
+    section "Live migration of a running 128 MiB guest: qom against QEMU" \
+        "python3 scripts/migration_vs_qemu.py --qom target/release/qom --guest counter.bin --qemu qemu-system-x86_64 --rounds 9"
+    python3 scripts/migration_vs_qemu.py --qom target/release/qom --guest "$guest" \
+        --qemu qemu-system-x86_64 --rounds 9 >> "$tmp" 2>&1 || true
     end_section
 fi
 

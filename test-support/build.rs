@@ -74,6 +74,7 @@ fn main() {
         .and_then(|()| build(&out, "bench", "bar_reader", Some("BENCH=1")))
         .and_then(|()| build(&out, "reset_probe", "reset_probe", None))
         .and_then(|()| build(&out, "pci_dump", "pci_dump", None))
+        .and_then(|()| build(&out, "counter", "counter", None))
         .and_then(|()| build_boot_sector(&out, "usb_boot"));
     println!("cargo:rustc-env=QOM_GUESTS_DIR={}", out.display());
     let error = result.err().unwrap_or_default().replace('\n', " ");

@@ -284,7 +284,9 @@ fn start(args: &Args) -> Result<Option<Monitor>, String> {
             .device_add_options(&options)
             .map_err(|e| format!("-device {spec}: {e}"))?;
     }
-    if let Some(uri) = &args.incoming {
+    // With a guest the stream goes into its VM, below, before it runs.
+    let kvm = args.accel.as_deref() == Some("kvm");
+    if let Some(uri) = args.incoming.as_ref().filter(|_| !kvm) {
         commands::migration::MigrationUri::parse(uri)
             .and_then(|incoming| incoming.load(&machine))
             .map_err(|e| format!("-incoming {uri}: {e}"))?;
@@ -296,9 +298,18 @@ fn start(args: &Args) -> Result<Option<Monitor>, String> {
     match args.accel.as_deref() {
         Some("kvm") => {
             let options = VmOptions {
-                start_paused: args.start_paused,
+                start_paused: args.start_paused || args.incoming.is_some(),
             };
             let vm = Vm::new(monitor.shared_machine(), options).map_err(|e| e.to_string())?;
+            if let Some(uri) = &args.incoming {
+                commands::migration::MigrationUri::parse(uri)
+                    .and_then(|incoming| commands::migration_kvm::incoming(&vm, &incoming))
+                    .map_err(|e| format!("-incoming {uri}: {e}"))?;
+                // As QEMU's destination: it runs once loaded, unless -S.
+                if !args.start_paused {
+                    vm.resume();
+                }
+            }
             monitor.attach_guest(vm);
         }
         // QEMU's qtest accelerator: no CPU runs, the test drives the

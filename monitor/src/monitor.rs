@@ -47,7 +47,7 @@ pub enum Flow {
 pub struct Monitor {
     /// The guest running on the machine, with `-accel kvm`. First, so it
     /// stops before anything else of the session goes.
-    pub(crate) guest: Option<Vm>,
+    pub(crate) guest: Option<Arc<Vm>>,
     /// Shared with the prompt's completion, which reads the live machine,
     /// and with the guest's vCPU threads.
     machine: Arc<Machine>,
@@ -64,6 +64,8 @@ pub struct Monitor {
     watching: Arc<AtomicBool>,
     /// The last migration (`info migrate`, `query-migrate`).
     pub(crate) migration: crate::commands::migration::MigrationInfo,
+    /// A live migration of the guest running in the background.
+    pub(crate) live: Option<crate::commands::migration_kvm::Live>,
 }
 
 impl Drop for Monitor {
@@ -94,6 +96,7 @@ impl Monitor {
             events: Events::new(),
             watching: Arc::new(AtomicBool::new(true)),
             migration: Default::default(),
+            live: None,
         }
     }
 
@@ -118,7 +121,7 @@ impl Monitor {
             self.events.clone(),
             Arc::clone(&self.watching),
         );
-        self.guest = Some(vm);
+        self.guest = Some(Arc::new(vm));
     }
 
     /// The events this monitor's commands raise, for QMP clients to
@@ -129,7 +132,7 @@ impl Monitor {
 
     /// The guest, if one runs.
     pub fn guest(&self) -> Option<&Vm> {
-        self.guest.as_ref()
+        self.guest.as_deref()
     }
 
     /// Lets `wait NAME ...` search the output kept in `capture` (the

@@ -39,15 +39,16 @@ pub fn split_commands(text: &str) -> Vec<String> {
 /// `err`. Returns how many failed. Stops at `quit`. With `echo`, each
 /// command is printed after a `(qom) ` prompt first (and each `#` comment
 /// as it is), so the output reads as a transcript.
-pub fn run_commands<'a>(
+pub fn run_commands<S: AsRef<str>>(
     monitor: &mut impl RunLine,
-    lines: impl IntoIterator<Item = &'a str>,
+    lines: impl IntoIterator<Item = S>,
     echo: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> usize {
     let mut failures = 0;
     for line in lines {
+        let line = line.as_ref();
         let trimmed = line.trim();
         if echo && trimmed.starts_with('#') {
             let _ = writeln!(out, "{trimmed}");
@@ -72,7 +73,9 @@ pub fn run_commands<'a>(
 }
 
 /// Runs a script read from `input`, one command a line (a `;` is part of
-/// the line, not a separator).
+/// the line, not a separator). Each line runs as soon as it is read, so a
+/// program driving `qom` through a pipe sees each answer before it sends
+/// the next command.
 pub fn run_script(
     monitor: &mut impl RunLine,
     input: impl BufRead,
@@ -80,8 +83,7 @@ pub fn run_script(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> usize {
-    let lines: Vec<String> = input.lines().map_while(Result::ok).collect();
-    run_commands(monitor, lines.iter().map(String::as_str), echo, out, err)
+    run_commands(monitor, input.lines().map_while(Result::ok), echo, out, err)
 }
 
 #[cfg(test)]

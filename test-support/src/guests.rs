@@ -11,6 +11,9 @@
 //!   finds on isa-debugcon, changes it and halts (`guests/reset_probe.S`);
 //! - `pci_dump`: prints the configuration space of 00:02.0 on
 //!   isa-debugcon, one dword a line, then halts (`guests/pci_dump.S`);
+//! - `counter`: counts, printing each count on isa-debugcon and
+//!   checking 1,024 pages of RAM it writes, for migration tests
+//!   (`guests/counter.S`);
 //! - `usb_boot`: a 512-byte boot sector (not a BIOS image) that SeaBIOS
 //!   boots from a USB disk: INT 13h reads checked against a pattern, a
 //!   write, then halt, stream reads or timed reads (`guests/usb_boot.S`).
@@ -18,7 +21,7 @@
 use std::path::PathBuf;
 
 /// Where guest `name` was built (`bar_reader`, `bench`, `reset_probe`,
-/// `pci_dump`, `usb_boot`), or why the
+/// `pci_dump`, `counter`, `usb_boot`), or why the
 /// guests were not built (binutils missing): a test prints that it
 /// skipped and why.
 ///

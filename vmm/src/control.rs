@@ -15,6 +15,9 @@ pub enum RunState {
     Running,
     /// Stopped by [`Vm::pause`](crate::Vm::pause) (`stop`).
     Paused,
+    /// Stopped after a completed migration: the destination runs the
+    /// guest now (QEMU's `postmigrate`); `cont` runs it here again.
+    PostMigrate,
     /// The guest asked to stop through an exit device, with this status.
     GuestExit(u32),
     /// The guest shut down (triple fault, HLT without an interrupt
@@ -34,6 +37,7 @@ impl fmt::Display for RunState {
             RunState::Prelaunch => write!(f, "VM status: paused (prelaunch)"),
             RunState::Running => write!(f, "VM status: running"),
             RunState::Paused => write!(f, "VM status: paused"),
+            RunState::PostMigrate => write!(f, "VM status: paused (postmigrate)"),
             RunState::GuestExit(status) => write!(
                 f,
                 "VM status: paused (shutdown): the guest exited with status {status}"
@@ -94,11 +98,17 @@ impl Control {
 
     /// Parks the calling vCPU thread until the machine runs; false when
     /// the thread must end.
-    pub(crate) fn wait_until_running(&self) -> bool {
-        let mut shared = self.lock();
-        if shared.state == RunState::Running && !shared.quit {
-            return true;
+    /// `before_park` runs first, outside the lock, when the thread is
+    /// about to park.
+    pub(crate) fn wait_until_running(&self, before_park: impl FnOnce()) -> bool {
+        {
+            let shared = self.lock();
+            if shared.state == RunState::Running && !shared.quit {
+                return true;
+            }
         }
+        before_park();
+        let mut shared = self.lock();
         shared.parked += 1;
         self.changed.notify_all();
         while shared.state != RunState::Running && !shared.quit {

@@ -35,6 +35,7 @@
 
 mod control;
 mod error;
+pub mod migration;
 mod regs;
 mod reset;
 mod slots;
@@ -43,6 +44,7 @@ mod vm;
 
 pub use control::RunState;
 pub use error::{Error, Result};
+pub use migration::{LoadStats, MigrationStats};
 pub use regs::Registers;
 pub use vm::{RunStateWatch, Vm, VmOptions, IDENTITY_MAP_ADDR};
 

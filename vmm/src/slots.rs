@@ -1,9 +1,10 @@
 //! KVM memory slots that follow an address space's RAM sections: the
 //! accelerator's [`MemoryListener`] (QEMU's `kvm_region_add`/`_del`).
 
-use kvm_bindings::{kvm_userspace_memory_region, KVM_MEM_READONLY};
+use kvm_bindings::{kvm_userspace_memory_region, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY};
 use kvm_ioctls::VmFd;
-use qom_devices::memory::{MemoryListener, RamSection};
+use qom_devices::memory::{MemoryListener, RamBlock, RamSection};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The VM's memory slots, one per mapped [`RamSection`]. Each slot keeps a
@@ -15,6 +16,12 @@ use std::sync::{Arc, Mutex};
 pub(crate) struct KvmSlots {
     vm: Arc<VmFd>,
     slots: Mutex<Vec<Option<RamSection>>>,
+    /// Writable slots log the pages the guest writes
+    /// (`KVM_MEM_LOG_DIRTY_PAGES`), for a live migration.
+    logging: AtomicBool,
+    /// Writable sections unmapped while logging: their dirty bits went
+    /// with the slot, so all their pages count as dirty.
+    lost: Mutex<Vec<RamSection>>,
 }
 
 impl KvmSlots {
@@ -22,7 +29,58 @@ impl KvmSlots {
         KvmSlots {
             vm,
             slots: Mutex::new(Vec::new()),
+            logging: AtomicBool::new(false),
+            lost: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Turns dirty-page logging on or off on every writable slot (and on
+    /// the slots mapped from now on).
+    pub(crate) fn set_dirty_logging(&self, on: bool) -> Result<(), String> {
+        let slots = self.slots();
+        self.logging.store(on, Ordering::Release);
+        for (index, slot) in slots.iter().enumerate() {
+            if let Some(section) = slot.as_ref().filter(|s| !s.readonly) {
+                self.set_slot(index, Some(section))?;
+            }
+        }
+        if !on {
+            self.lost.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+        Ok(())
+    }
+
+    /// Calls `dirty(block, offset)` for each page the guest wrote since
+    /// the last call (or since logging started), by the offset of the
+    /// page in its block; KVM clears the bits it reports.
+    pub(crate) fn take_dirty(&self, mut dirty: impl FnMut(&RamBlock, u64)) -> Result<(), String> {
+        let slots = self.slots();
+        for (index, slot) in slots.iter().enumerate() {
+            let Some(section) = slot.as_ref().filter(|s| !s.readonly) else {
+                continue;
+            };
+            let bitmap = self
+                .vm
+                .get_dirty_log(index as u32, section.size as usize)
+                .map_err(|e| format!("KVM_GET_DIRTY_LOG of slot {index} failed: {e}"))?;
+            for (word_index, &word) in bitmap.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let bit = u64::from(bits.trailing_zeros());
+                    bits &= bits - 1;
+                    let page = word_index as u64 * 64 + bit;
+                    dirty(&section.block, section.offset + page * 4096);
+                }
+            }
+        }
+        drop(slots);
+        let lost = std::mem::take(&mut *self.lost.lock().unwrap_or_else(|e| e.into_inner()));
+        for section in lost {
+            for page in 0..section.size.div_ceil(4096) {
+                dirty(&section.block, section.offset + page * 4096);
+            }
+        }
+        Ok(())
     }
 
     fn slots(&self) -> std::sync::MutexGuard<'_, Vec<Option<RamSection>>> {
@@ -54,6 +112,8 @@ impl KvmSlots {
             region.userspace_addr = block.mapping().as_ptr() as u64 + section.offset;
             region.flags = if section.readonly {
                 KVM_MEM_READONLY
+            } else if self.logging.load(Ordering::Acquire) {
+                KVM_MEM_LOG_DIRTY_PAGES
             } else {
                 0
             };
@@ -101,6 +161,10 @@ impl MemoryListener for KvmSlots {
         };
         match self.set_slot(index, None) {
             Ok(()) => {
+                if !section.readonly && self.logging.load(Ordering::Acquire) {
+                    let mut lost = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+                    lost.push(section.clone());
+                }
                 slots[index] = None;
                 tracing::debug!(target: "kvm", slot = index, start = section.start, "slot deleted");
             }

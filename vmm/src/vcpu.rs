@@ -69,7 +69,19 @@ pub(crate) fn thread_main(
         system: machine.system(),
         io: board.system_io(),
     };
-    while control.wait_until_running() {
+    // Before parking, the exit just served is completed inside KVM
+    // (`KVM_RUN` with `immediate_exit`): an `IN`'s data reaches the
+    // register and RIP moves past the instruction, so that the state a
+    // migration or `info registers` reads is consistent (KVM's API: the
+    // I/O is complete only once user space re-enters `KVM_RUN`).
+    let complete = || {
+        let mut vcpu = vcpu.lock().unwrap_or_else(|e| e.into_inner());
+        vcpu.set_kvm_immediate_exit(1);
+        // EINTR is the expected answer; anything else shows at the next run.
+        let _ = vcpu.run();
+        vcpu.set_kvm_immediate_exit(0);
+    };
+    while control.wait_until_running(complete) {
         let outcome = {
             let mut vcpu = vcpu.lock().unwrap_or_else(|e| e.into_inner());
             step(index, &mut vcpu, run_size, &spaces)

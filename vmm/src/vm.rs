@@ -30,8 +30,8 @@ pub struct VmOptions {
     pub start_paused: bool,
 }
 
-struct VcpuThread {
-    fd: Arc<Mutex<VcpuFd>>,
+pub(crate) struct VcpuThread {
+    pub(crate) fd: Arc<Mutex<VcpuFd>>,
     thread: Option<JoinHandle<()>>,
     /// The state `system_reset` puts back.
     reset: VcpuReset,
@@ -40,15 +40,15 @@ struct VcpuThread {
 /// A KVM virtual machine running a [`Machine`] that has CPUs (its board
 /// lists [`CpuBoard`](qom_devices::machine::CpuBoard)).
 pub struct Vm {
-    machine: Arc<Machine>,
+    pub(crate) machine: Arc<Machine>,
     // Kept for the VM's life: KVM wants the system fd open while its VMs
     // run; asked for the supported CPUID and MSRs when a vCPU is made.
-    kvm: Kvm,
-    fd: Arc<VmFd>,
-    slots: Arc<KvmSlots>,
-    control: Arc<Control>,
+    pub(crate) kvm: Kvm,
+    pub(crate) fd: Arc<VmFd>,
+    pub(crate) slots: Arc<KvmSlots>,
+    pub(crate) control: Arc<Control>,
     chips: ChipsReset,
-    vcpus: Vec<VcpuThread>,
+    pub(crate) vcpus: Vec<VcpuThread>,
 }
 
 /// Opens `/dev/kvm` and checks the API this accelerator needs.
@@ -103,6 +103,7 @@ impl Vm {
             .map_err(Error::kvm("KVM_CREATE_PIT2"))?;
         let chips = ChipsReset::capture(&fd)?;
 
+        crate::migration::advise_huge_pages(&machine);
         let slots = Arc::new(KvmSlots::new(fd.clone()));
         let listener: Arc<dyn MemoryListener> = slots.clone();
         machine.system().add_listener(listener);
@@ -202,7 +203,10 @@ impl Vm {
     /// has shut down or failed (`system_reset` makes it startable again).
     pub fn resume(&self) {
         let mut shared = self.control.lock();
-        if matches!(shared.state, RunState::Prelaunch | RunState::Paused) {
+        if matches!(
+            shared.state,
+            RunState::Prelaunch | RunState::Paused | RunState::PostMigrate
+        ) {
             self.control.set(&mut shared, RunState::Running);
         }
     }

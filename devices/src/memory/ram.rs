@@ -14,6 +14,7 @@
 //! address from [`RamBlock::mapping`] for its memory slots: one object,
 //! both users, and every `unsafe` stays in the accelerator.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use vm_memory::{MmapRegion, VolatileMemory};
 
@@ -21,7 +22,21 @@ use vm_memory::{MmapRegion, VolatileMemory};
 #[derive(Clone)]
 pub struct RamBlock {
     mapping: Arc<MmapRegion<()>>,
+    dirty: Arc<DirtyLog>,
 }
+
+/// The pages device models wrote ([`RamBlock::write`]) while logging is
+/// on: a live migration resends them, as it resends the pages KVM's own
+/// dirty log reports for the guest's writes (QEMU's
+/// `cpu_physical_memory_set_dirty_range` on DMA).
+struct DirtyLog {
+    on: AtomicBool,
+    /// A bit per 4 KiB page.
+    bits: Vec<AtomicU64>,
+}
+
+/// Pages of the dirty log.
+const DIRTY_PAGE: u64 = 4096;
 
 impl std::fmt::Debug for RamBlock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,8 +66,13 @@ impl RamBlock {
             return Err(error("a RAM block cannot be empty".into()));
         }
         let mapping = MmapRegion::<()>::new(len).map_err(|e| error(e.to_string()))?;
+        let words = size.div_ceil(DIRTY_PAGE).div_ceil(64) as usize;
         Ok(RamBlock {
             mapping: Arc::new(mapping),
+            dirty: Arc::new(DirtyLog {
+                on: AtomicBool::new(false),
+                bits: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            }),
         })
     }
 
@@ -91,9 +111,56 @@ impl RamBlock {
         match self.slice(offset, buf.len()) {
             Some(slice) => {
                 slice.copy_from(buf);
+                // Acquire: pairs with `set_dirty_log`'s Release, so a
+                // write after logging starts is marked.
+                if self.dirty.on.load(Ordering::Acquire) && !buf.is_empty() {
+                    let last = offset + buf.len() as u64 - 1;
+                    for page in offset / DIRTY_PAGE..=last / DIRTY_PAGE {
+                        if let Some(word) = self.dirty.bits.get((page / 64) as usize) {
+                            word.fetch_or(1 << (page % 64), Ordering::AcqRel);
+                        }
+                    }
+                }
                 true
             }
             None => false,
+        }
+    }
+
+    /// Starts (clearing what was logged) or stops logging the pages
+    /// [`write`](Self::write) changes, for a live migration.
+    pub fn set_dirty_log(&self, on: bool) {
+        for word in &self.dirty.bits {
+            word.store(0, Ordering::Relaxed);
+        }
+        self.dirty.on.store(on, Ordering::Release);
+    }
+
+    /// Calls `dirty(offset)` for each 4 KiB page written through
+    /// [`write`](Self::write) since logging started or the last call, and
+    /// clears them.
+    ///
+    /// ```
+    /// use qom_devices::memory::RamBlock;
+    ///
+    /// let block = RamBlock::new(0x4000).unwrap();
+    /// block.write(0, &[1]);
+    /// block.set_dirty_log(true);
+    /// block.write(0x2ffe, &[1, 2, 3]);
+    /// let mut pages = Vec::new();
+    /// block.take_dirty(|offset| pages.push(offset));
+    /// assert_eq!(pages, [0x2000, 0x3000]);
+    /// block.take_dirty(|offset| pages.push(offset));
+    /// assert_eq!(pages.len(), 2);
+    /// ```
+    pub fn take_dirty(&self, mut dirty: impl FnMut(u64)) {
+        for (index, word) in self.dirty.bits.iter().enumerate() {
+            let mut bits = word.swap(0, Ordering::AcqRel);
+            while bits != 0 {
+                let bit = u64::from(bits.trailing_zeros());
+                bits &= bits - 1;
+                dirty((index as u64 * 64 + bit) * DIRTY_PAGE);
+            }
         }
     }
 

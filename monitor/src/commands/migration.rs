@@ -13,10 +13,12 @@
 //! broken migration is an error on the source, which keeps running, and
 //! leaves the destination as it was.
 //!
-//! `migrate` returns once the stream is written and answered, so no
-//! migration runs in the background: `migrate_cancel` finds none to
-//! cancel (QEMU's answer too when none is active), and `info migrate` /
-//! `query-migrate` report the last one.
+//! Without a guest `migrate` returns once the stream is written and
+//! answered, so no migration runs in the background: `migrate_cancel`
+//! finds none to cancel (QEMU's answer too when none is active), and
+//! `info migrate` / `query-migrate` report the last one. With a guest
+//! (`-accel kvm`) `migration_kvm.rs` takes over: live migration in the
+//! background, progress, cancel.
 
 use super::{fail, Failure};
 use crate::monitor::Monitor;
@@ -34,8 +36,9 @@ const CONNECT_FOR: Duration = Duration::from_secs(10);
 /// The last migration, as `info migrate` and `query-migrate` report it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrationInfo {
-    /// QEMU's `MigrationStatus`: `none` before the first, then
-    /// `completed` or `failed`.
+    /// QEMU's `MigrationStatus`: `none` before the first, `active` while
+    /// a guest's live migration runs, then `completed`, `failed` or
+    /// `cancelled`.
     pub status: &'static str,
     /// Bytes of the stream sent.
     pub transferred: u64,
@@ -43,6 +46,8 @@ pub struct MigrationInfo {
     pub total_time_ms: u64,
     /// Why it failed.
     pub error: Option<String>,
+    /// A guest's migration: RAM, rounds, downtime.
+    pub ram: Option<qom_vmm::MigrationStats>,
 }
 
 impl MigrationInfo {
@@ -53,10 +58,31 @@ impl MigrationInfo {
         }
         // The time is `query-migrate`'s (`total-time`): left out here so
         // that the text of a migration is the same each run.
-        let mut out = format!(
-            "Migration status: {}\ntransferred ram: 0 kbytes\ndevice state: {} bytes\n",
-            self.status, self.transferred
-        );
+        let mut out = match &self.ram {
+            None => format!(
+                "Migration status: {}\ntransferred ram: 0 kbytes\ndevice state: {} bytes\n",
+                self.status, self.transferred
+            ),
+            Some(ram) => {
+                let mut out = format!(
+                    "Migration status: {}\ntotal time: {} ms\ntransferred ram: {} kbytes\nremaining ram: {} kbytes\ntotal ram: {} kbytes\nduplicate: {} pages\nnormal: {} pages\ndirty pages: {}\ndirty sync count: {}\ndevice state: {} bytes\n",
+                    self.status,
+                    self.total_time_ms,
+                    ram.transferred / 1024,
+                    ram.remaining / 1024,
+                    ram.total_ram / 1024,
+                    ram.zero_pages,
+                    ram.data_pages,
+                    ram.dirty_pages,
+                    ram.iterations,
+                    ram.state_bytes
+                );
+                if let Some(downtime) = ram.downtime {
+                    out.push_str(&format!("downtime: {} ms\n", downtime.as_millis()));
+                }
+                out
+            }
+        };
         if let Some(error) = &self.error {
             out.push_str(&format!("error description: {error}\n"));
         }
@@ -67,7 +93,12 @@ impl MigrationInfo {
 /// Runs `migrate URI` for HMP and QMP alike: saves the machine's state,
 /// sends it, records the outcome in the monitor. The machine keeps
 /// running whatever happens.
-pub(crate) fn run_migrate(monitor: &mut Monitor, uri: &str) -> Result<(), String> {
+/// With a guest and `detach`, a socket migration runs on in the
+/// background (`info migrate` follows it).
+pub(crate) fn run_migrate(monitor: &mut Monitor, uri: &str, detach: bool) -> Result<(), String> {
+    if monitor.guest.is_some() {
+        return super::migration_kvm::start(monitor, uri, detach);
+    }
     let started = Instant::now();
     let outcome = MigrationUri::parse(uri).and_then(|uri| uri.save(monitor.machine()));
     let total_time_ms = started.elapsed().as_millis() as u64;
@@ -77,12 +108,14 @@ pub(crate) fn run_migrate(monitor: &mut Monitor, uri: &str) -> Result<(), String
             transferred: *transferred,
             total_time_ms,
             error: None,
+            ram: None,
         },
         Err(e) => MigrationInfo {
             status: "failed",
             transferred: 0,
             total_time_ms,
             error: Some(e.clone()),
+            ram: None,
         },
     };
     outcome.map(|_| ())
@@ -191,7 +224,7 @@ impl MigrationUri {
 }
 
 /// Connects, retrying while the destination is still starting.
-fn connect<S>(mut attempt: impl FnMut() -> std::io::Result<S>) -> std::io::Result<S> {
+pub(crate) fn connect<S>(mut attempt: impl FnMut() -> std::io::Result<S>) -> std::io::Result<S> {
     let started = Instant::now();
     loop {
         match attempt() {
@@ -252,19 +285,27 @@ fn receive(mut socket: impl Read + Write, machine: &Machine) -> Result<(), Strin
 /// `migrate URI`; QEMU's `-d` (return at once) is accepted: a snapshot is
 /// written before the command returns either way.
 pub(super) fn migrate(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
-    let uri = match args {
-        [uri] | ["-d", uri] => uri,
+    let (uri, detach) = match args {
+        [uri] => (uri, false),
+        ["-d", uri] => (uri, true),
         _ => return Err(Failure::Usage),
     };
-    run_migrate(monitor, uri).or_else(fail)?;
+    run_migrate(monitor, uri, detach).or_else(fail)?;
     Ok(String::new())
 }
 
 /// `migrate_cancel`: `migrate` has returned by the time this runs, so
 /// there is nothing in flight to cancel; as QEMU, that is not an error.
-pub(super) fn migrate_cancel(_: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
+pub(super) fn migrate_cancel(
+    monitor: &mut Monitor,
+    args: &[&str],
+    _: &str,
+) -> Result<String, Failure> {
     match args {
-        [] => Ok(String::new()),
+        [] => {
+            super::migration_kvm::cancel(monitor);
+            Ok(String::new())
+        }
         _ => Err(Failure::Usage),
     }
 }
@@ -276,8 +317,18 @@ pub(super) fn info_migrate(
     _: &str,
 ) -> Result<String, Failure> {
     match args {
-        [] => Ok(monitor.migration.to_hmp()),
+        [] => Ok(current(monitor).to_hmp()),
         _ => Err(Failure::Usage),
+    }
+}
+
+/// The migration `info migrate` reports: the one running, else the
+/// last.
+pub(crate) fn current(monitor: &mut Monitor) -> MigrationInfo {
+    super::migration_kvm::reap(monitor, false);
+    match &monitor.live {
+        Some(live) => live.info(),
+        None => monitor.migration.clone(),
     }
 }
 
@@ -291,7 +342,18 @@ pub(super) fn migrate_incoming(
         return Err(Failure::Usage);
     };
     let uri = MigrationUri::parse(uri).or_else(fail)?;
-    uri.load(monitor.machine()).or_else(fail)?;
+    match monitor.guest() {
+        Some(vm) => {
+            let was_running = vm.status() == qom_vmm::RunState::Running;
+            vm.pause().map_err(|e| e.to_string()).or_else(fail)?;
+            let loaded = super::migration_kvm::incoming(vm, &uri);
+            if was_running {
+                vm.resume();
+            }
+            loaded.or_else(fail)?;
+        }
+        None => uri.load(monitor.machine()).or_else(fail)?,
+    }
     Ok(String::new())
 }
 

@@ -7,6 +7,7 @@ mod guest;
 pub(crate) mod hotplug;
 pub(crate) mod info;
 pub(crate) mod migration;
+pub(crate) mod migration_kvm;
 pub(crate) mod qom;
 pub(crate) mod run;
 
@@ -306,7 +307,7 @@ pub static COMMANDS: &[Command] = &[
         name: "migrate",
         aliases: &[],
         synopsis: "[-d] \"file:PATH\"|tcp:HOST:PORT|unix:PATH",
-        help: "save the machine's device state to a file (a snapshot; load it with migrate_incoming or -incoming), or send it to a qom started with -incoming tcp:/unix:",
+        help: "save the machine's state (with -accel kvm: the running guest's RAM, vCPU and devices) to a file (a snapshot; load it with migrate_incoming or -incoming), or send it to a qom started with -incoming tcp:/unix: (a guest migrates live; -d: in the background, see info migrate)",
         action: Action::Run {
             handler: migration::migrate,
             args: &[Arg::MigrationUri],
@@ -326,7 +327,7 @@ pub static COMMANDS: &[Command] = &[
         name: "migrate_cancel",
         aliases: &[],
         synopsis: "",
-        help: "cancel a migration in flight (migrate returns once done, so there is none: nothing happens)",
+        help: "cancel a guest's live migration in flight (migrate -d); the guest runs on here. With none in flight, nothing happens",
         action: Action::Run {
             handler: migration::migrate_cancel,
             args: &[],

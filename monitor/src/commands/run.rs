@@ -48,7 +48,7 @@ pub(crate) fn cont_guest(monitor: &Monitor) -> Result<(), CommandError> {
     let vm = guest(monitor)?;
     match vm.status() {
         RunState::Running => Ok(()),
-        RunState::Prelaunch | RunState::Paused => {
+        RunState::Prelaunch | RunState::Paused | RunState::PostMigrate => {
             vm.resume();
             monitor.events().emit("RESUME", None::<&NoData>);
             Ok(())

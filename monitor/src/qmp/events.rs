@@ -143,7 +143,10 @@ pub fn watch_guest(watch: RunStateWatch, events: Events, watching: Arc<AtomicBoo
             let stopped = |s: &RunState| {
                 !matches!(
                     s,
-                    RunState::Prelaunch | RunState::Running | RunState::Paused
+                    RunState::Prelaunch
+                        | RunState::Running
+                        | RunState::Paused
+                        | RunState::PostMigrate
                 )
             };
             let mut last = watch.status();

@@ -162,6 +162,7 @@ pub(super) fn query_status(monitor: &mut Monitor, _: NoArgs) -> Result<StatusInf
         RunState::Prelaunch => "prelaunch",
         RunState::Running => "running",
         RunState::Paused => "paused",
+        RunState::PostMigrate => "postmigrate",
         RunState::GuestExit(_) | RunState::Shutdown(_) => "shutdown",
         RunState::InternalError(_) => "internal-error",
     };
@@ -319,8 +320,17 @@ qapi_struct! {
         transferred: u64,
         /// Bytes still to send (0 once done).
         remaining: u64,
-        /// Bytes in all.
+        /// Bytes in all (guest RAM, or the device stream without a
+        /// guest).
         total: u64,
+        /// Pages dirtied during the last pre-copy round.
+        dirty_pages_rate: Option<u64>,
+        /// Pre-copy rounds.
+        dirty_sync_count: Option<u64>,
+        /// Zero pages, sent as one byte.
+        duplicate: Option<u64>,
+        /// Pages sent with their bytes.
+        normal: Option<u64>,
     }
 }
 
@@ -336,40 +346,66 @@ qapi_struct! {
         ram: Option<MigrationStats>,
         /// Why it failed.
         error_desc: Option<String>,
+        /// Milliseconds the guest was stopped.
+        downtime: Option<u64>,
     }
 }
 
 /// `migrate`: the same implementation as HMP's.
 pub(super) fn migrate(monitor: &mut Monitor, args: MigrateArgs) -> Result<Empty, QmpError> {
-    crate::commands::migration::run_migrate(monitor, &args.uri).map_err(QmpError::generic)?;
+    // As QEMU's: a guest's migration runs on in the background
+    // (`query-migrate` follows it).
+    crate::commands::migration::run_migrate(monitor, &args.uri, true).map_err(QmpError::generic)?;
     Ok(Empty {})
 }
 
 /// `query-migrate`: the last migration, as `info migrate` shows it.
 pub(super) fn query_migrate(monitor: &mut Monitor, _: NoArgs) -> Result<MigrationInfo, QmpError> {
-    let last = &monitor.migration;
+    let last = &crate::commands::migration::current(monitor);
     if last.status.is_empty() {
         return Ok(MigrationInfo {
             status: None,
             total_time: None,
             ram: None,
             error_desc: None,
+            downtime: None,
         });
     }
     Ok(MigrationInfo {
         status: Some(last.status.to_string()),
         total_time: Some(last.total_time_ms),
-        ram: Some(MigrationStats {
-            transferred: last.transferred,
-            remaining: 0,
-            total: last.transferred,
+        ram: Some(match &last.ram {
+            Some(ram) => MigrationStats {
+                transferred: ram.transferred,
+                remaining: ram.remaining,
+                total: ram.total_ram,
+                dirty_pages_rate: Some(ram.dirty_pages),
+                dirty_sync_count: Some(ram.iterations),
+                duplicate: Some(ram.zero_pages),
+                normal: Some(ram.data_pages),
+            },
+            None => MigrationStats {
+                transferred: last.transferred,
+                remaining: 0,
+                total: last.transferred,
+                dirty_pages_rate: None,
+                dirty_sync_count: None,
+                duplicate: None,
+                normal: None,
+            },
         }),
+        downtime: last
+            .ram
+            .as_ref()
+            .and_then(|r| r.downtime)
+            .map(|d| d.as_millis() as u64),
         error_desc: last.error.clone(),
     })
 }
 
 /// `migrate_cancel`: nothing is in flight once `migrate` has returned;
 /// as QEMU with no active migration, it succeeds and does nothing.
-pub(super) fn migrate_cancel(_: &mut Monitor, _: NoArgs) -> Result<Empty, QmpError> {
+pub(super) fn migrate_cancel(monitor: &mut Monitor, _: NoArgs) -> Result<Empty, QmpError> {
+    crate::commands::migration_kvm::cancel(monitor);
     Ok(Empty {})
 }
