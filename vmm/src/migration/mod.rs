@@ -14,6 +14,7 @@
 //! - [`Vm::load_snapshot`]: reads a stream into a stopped VM, checking
 //!   every record first.
 
+mod abi;
 pub mod format;
 mod ram;
 mod state;

@@ -3,9 +3,10 @@
 //! the TSC among them), local APIC, pending events, MP state and debug
 //! registers; for the VM the in-kernel PICs and IOAPIC, the PIT and the
 //! KVM clock. The structures are KVM's own, carried as their bytes
-//! (`zerocopy`), each with its length so that a stream from another
+//! ([`KvmAbi`]), each with its length so that a stream from another
 //! layout is refused rather than misread.
 
+use super::abi::KvmAbi;
 use super::format::Cursor;
 use crate::error::{Error, Result};
 use kvm_bindings::{
@@ -14,7 +15,6 @@ use kvm_bindings::{
     KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE,
 };
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
-use zerocopy::{FromBytes, IntoBytes};
 
 /// One vCPU's state.
 pub struct VcpuState {
@@ -39,13 +39,16 @@ pub struct ChipState {
     clock: kvm_clock_data,
 }
 
-fn put<T: IntoBytes + zerocopy::Immutable + ?Sized>(out: &mut Vec<u8>, value: &T) {
-    let bytes = value.as_bytes();
+fn put<T: KvmAbi>(out: &mut Vec<u8>, value: &T) {
+    put_bytes(out, value.bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
     out.extend_from_slice(bytes);
 }
 
-fn get<T: FromBytes>(cursor: &mut Cursor<'_>, what: &str) -> std::result::Result<T, String> {
+fn get<T: KvmAbi>(cursor: &mut Cursor<'_>, what: &str) -> std::result::Result<T, String> {
     let len = cursor.u32()? as usize;
     let bytes = cursor.take(len)?;
     if len != std::mem::size_of::<T>() {
@@ -54,48 +57,7 @@ fn get<T: FromBytes>(cursor: &mut Cursor<'_>, what: &str) -> std::result::Result
             std::mem::size_of::<T>()
         ));
     }
-    T::read_from_bytes(bytes).map_err(|_| format!("{what} cannot be read"))
-}
-
-/// `kvm_fpu` has no `zerocopy` layout: its fields, in order.
-fn put_fpu(out: &mut Vec<u8>, fpu: &kvm_fpu) {
-    let mut bytes = Vec::with_capacity(416);
-    fpu.fpr.iter().for_each(|r| bytes.extend_from_slice(r));
-    bytes.extend_from_slice(&fpu.fcw.to_le_bytes());
-    bytes.extend_from_slice(&fpu.fsw.to_le_bytes());
-    bytes.push(fpu.ftwx);
-    bytes.extend_from_slice(&fpu.last_opcode.to_le_bytes());
-    bytes.extend_from_slice(&fpu.last_ip.to_le_bytes());
-    bytes.extend_from_slice(&fpu.last_dp.to_le_bytes());
-    fpu.xmm.iter().for_each(|r| bytes.extend_from_slice(r));
-    bytes.extend_from_slice(&fpu.mxcsr.to_le_bytes());
-    put(out, &bytes[..]);
-}
-
-fn get_fpu(cursor: &mut Cursor<'_>) -> std::result::Result<kvm_fpu, String> {
-    const LEN: usize = 8 * 16 + 2 + 2 + 1 + 2 + 8 + 8 + 16 * 16 + 4;
-    let len = cursor.u32()? as usize;
-    if len != LEN {
-        return Err(format!(
-            "the FPU state is {len} bytes in the stream, {LEN} here"
-        ));
-    }
-    let mut c = Cursor::new(cursor.take(LEN)?, "FPU state");
-    let mut fpu = kvm_fpu::default();
-    for r in &mut fpu.fpr {
-        r.copy_from_slice(c.take(16)?);
-    }
-    fpu.fcw = c.u16()?;
-    fpu.fsw = c.u16()?;
-    fpu.ftwx = c.u8()?;
-    fpu.last_opcode = c.u16()?;
-    fpu.last_ip = c.u64()?;
-    fpu.last_dp = c.u64()?;
-    for r in &mut fpu.xmm {
-        r.copy_from_slice(c.take(16)?);
-    }
-    fpu.mxcsr = c.u32()?;
-    Ok(fpu)
+    T::from_bytes(bytes).ok_or_else(|| format!("{what} cannot be read"))
 }
 
 /// Reads every MSR in `list` that the vCPU answers for; KVM stops a batch
@@ -208,9 +170,10 @@ impl VcpuState {
         put(out, &self.sregs);
         out.push(u8::from(self.xsave.is_some()));
         if let Some(xsave) = &self.xsave {
-            put(out, &xsave.region);
+            let words: Vec<u8> = xsave.region.iter().flat_map(|w| w.to_le_bytes()).collect();
+            put_bytes(out, &words);
         }
-        put_fpu(out, &self.fpu);
+        put(out, &self.fpu);
         out.push(u8::from(self.xcrs.is_some()));
         if let Some(xcrs) = &self.xcrs {
             put(out, xcrs);
@@ -235,12 +198,22 @@ impl VcpuState {
             0 => None,
             1 => {
                 let mut area = Box::<kvm_xsave>::default();
-                area.region = get(cursor, "the XSAVE area")?;
+                let len = cursor.u32()? as usize;
+                if len != 4 * area.region.len() {
+                    return Err(format!(
+                        "the XSAVE area is {len} bytes in the stream, {} here",
+                        4 * area.region.len()
+                    ));
+                }
+                let bytes = cursor.take(len)?;
+                for (word, b) in area.region.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *word = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
                 Some(area)
             }
             other => return Err(format!("the XSAVE flag is {other}, not 0 or 1")),
         };
-        let fpu = get_fpu(cursor)?;
+        let fpu = get(cursor, "the FPU state")?;
         let xcrs = match cursor.u8()? {
             0 => None,
             1 => Some(get::<kvm_xcrs>(cursor, "the XCRs")?),
