@@ -179,6 +179,37 @@ fn ecam(slot: u8, reg: u64) -> u64 {
     ECAM_BASE + (u64::from(slot) << 15) + reg
 }
 
+/// `gpex-root` at 00.0 answers as QEMU 7.2's: 1b36:0008, class 0x0600,
+/// no BAR, no interrupt pin, its command register at 0 and writable in
+/// QEMU's bits; the first plugged device goes to slot 1; the type cannot
+/// be plugged by the user.
+#[test]
+fn host_bridge_function_at_00_0() {
+    let m = machine("r-gpex-root");
+    let s = m.system();
+    assert_eq!(s.read(ecam(0, 0x00), 4), 0x0008_1b36, "1b36:0008");
+    assert_eq!(s.read(ecam(0, 0x04), 4), 0, "command and status");
+    assert_eq!(s.read(ecam(0, 0x08), 4), 0x0600_0000, "class 0x0600, rev 0");
+    assert_eq!(s.read(ecam(0, 0x0c), 4), 0, "header type 0");
+    assert_eq!(s.read(ecam(0, 0x2c), 4), 0x1100_1af4, "subsystem");
+    assert_eq!(s.read(ecam(0, 0x3d), 1), 0, "no interrupt pin");
+    s.write(ecam(0, 0x10), 4, 0xffff_ffff);
+    assert_eq!(s.read(ecam(0, 0x10), 4), 0, "no BAR");
+    s.write(ecam(0, 0x04), 2, 0xffff);
+    assert_eq!(
+        s.read(ecam(0, 0x04), 2),
+        0x0507,
+        "QEMU's writable command bits"
+    );
+    m.device_add("xhci-pci,id=usb0").unwrap();
+    assert_eq!(s.read(ecam(1, 0x00), 4), 0x000d_1b36, "the xHCI at 01.0");
+    let err = m.device_add("gpex-root").unwrap_err().to_string();
+    assert!(
+        err.contains("gpex-root") && err.contains("host bridge"),
+        "{err}"
+    );
+}
+
 #[test]
 fn xhci_pci_identity_and_bar_sizing() {
     let m = machine("r-xhci-pci");
@@ -225,7 +256,7 @@ fn xhci_capability_and_operational_registers() {
         .expect("virt has PCI")
         .devices()
         .into_iter()
-        .next()
+        .find(|(slot, _)| *slot != 0) // 00.0 is the host bridge's function
         .unwrap();
     let bar = dev.bar_address(0).unwrap();
     let s = m.system();
@@ -266,7 +297,7 @@ fn uhci_of_the_south_bridge_through_io_space() {
         .expect("virt has PCI")
         .devices()
         .into_iter()
-        .next()
+        .find(|(slot, _)| *slot != 0) // 00.0 is the host bridge's function
         .unwrap();
     assert_eq!(m.system().read(ecam(slot, 0), 4), 0x7020_8086, "8086:7020");
     let io = PIO_BASE + dev.bar_address(4).expect("BAR 4 in I/O space");

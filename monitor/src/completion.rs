@@ -174,7 +174,11 @@ mod tests {
         assert_eq!(candidates(&m, "wait d"), ["debugcon"]);
         assert_eq!(candidates(&m, "info r"), ["registers"]);
         assert_eq!(candidates(&m, "sys"), ["system_reset"]);
-        assert_eq!(candidates(&m, "info types gpex"), ["gpex-pcihost"]);
+        assert_eq!(candidates(&m, "info types gpex-p"), ["gpex-pcihost"]);
+        assert_eq!(
+            candidates(&m, "info types gpex"),
+            ["gpex-pcihost", "gpex-root"]
+        );
         assert!(candidates(&m, "nosuch ").is_empty());
         assert!(candidates(&m, "mmio read 0x").is_empty());
     }

@@ -222,7 +222,9 @@ static CASES: &[Case] = &[
             (
                 "info pci",
                 Out::Is(
-                    "  Bus  0, device  1, function 0:\n    USB controller: PCI device 1b36:000d\n      \
+                    "  Bus  0, device  0, function 0:\n    Host bridge: PCI device 1b36:0008\n      \
+                     id \"/machine/pcie/gpex_root\" (gpex-root)\n  \
+                     Bus  0, device  1, function 0:\n    USB controller: PCI device 1b36:000d\n      \
                      id \"/machine/peripheral/usb0\" (xhci-pci)\n      BAR0: 64 bit memory at 0x10000000 [0x10003fff].\n",
                 ),
             ),

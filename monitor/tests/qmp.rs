@@ -659,7 +659,9 @@ fn device_deleted_is_sent_once_out_of_the_tree_even_while_an_access_holds_its_st
     };
     c.ok("device_add", json!({"driver": "xhci-pci", "id": "usb0"}));
     let pci = c.ok("query-pci", json!({}));
-    let bar = pci[0]["devices"][0]["regions"][0]["address"]
+    // devices[0] is the host bridge's function at 00.0.
+    assert_eq!(pci[0]["devices"][0]["id"]["device"], 8, "gpex-root first");
+    let bar = pci[0]["devices"][1]["regions"][0]["address"]
         .as_i64()
         .unwrap();
     // A guest read of BAR 0 stays in flight, holding the controller

@@ -3,6 +3,7 @@
 //! and the PCI memory and I/O address spaces BARs are mapped into.
 
 use super::device::{BarKind, PciDevice};
+use super::gpex_root::GpexRoot;
 use crate::device::{Device, DeviceImpl};
 use crate::error::{Error, Result};
 use crate::hotplug::HotplugHandler;
@@ -70,6 +71,9 @@ pub struct PciHost {
     /// Configuration space window (ECAM).
     #[child(embedded)]
     pub ecam: MemoryRegion,
+    /// The bridge's own function at 00.0 (QEMU's `gpex_root` child).
+    #[child(embedded)]
+    pub gpex_root: GpexRoot,
     bus: Mutex<Bus>,
     memory: OnceLock<AddressSpace>,
     io: OnceLock<AddressSpace>,
@@ -105,6 +109,19 @@ impl MigrationHooks for PciHost {
 
 impl DeviceImpl for PciHost {
     const DESCRIPTION: &'static str = "PCIe host bridge (ECAM, MMIO and I/O windows)";
+
+    /// Realizes the bridge's function and puts it at 00.0, as QEMU's
+    /// `gpex_host_realize` does: with no BAR and its command register left
+    /// at 0 (plugging a device enables its decoding; this one has none).
+    fn realize(&self) -> std::result::Result<(), String> {
+        let root = self.gpex_root.upcast::<Device>();
+        root.realize().map_err(|e| e.to_string())?;
+        let mut bus = self.bus();
+        if bus.slots[0].is_none() {
+            bus.slots[0] = Some(Owned::from(self.gpex_root.upcast::<PciDevice>()));
+        }
+        Ok(())
+    }
 }
 
 impl PciHost {
@@ -311,6 +328,13 @@ fn ecam_decode(offset: u64) -> (u8, u8, usize) {
 
 impl HotplugHandler for PciHost {
     fn check_type(&self, device_type: &qom_rt::TypeInfo) -> Result<()> {
+        if device_type.is_a(GpexRoot::TYPE_INFO) {
+            // QEMU's gpex-root is not user-creatable: the bridge makes its own.
+            return Err(Error::NotPluggable {
+                type_name: device_type.name().to_string(),
+                reason: "the host bridge's own function, made with the bridge",
+            });
+        }
         if device_type.is_a(PciDevice::TYPE_INFO) {
             Ok(())
         } else {

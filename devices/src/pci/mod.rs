@@ -4,6 +4,7 @@
 mod config;
 mod device;
 mod dma;
+mod gpex_root;
 mod host;
 mod info;
 pub mod msix;
@@ -11,5 +12,6 @@ pub mod msix;
 pub use config::{reg, ConfigSpace, PciConfig, PciSlot};
 pub use device::{BarKind, PciBar, PciDevice, PciDeviceClass, PciDeviceImpl};
 pub use dma::{BusMaster, DmaError, MsiSink};
+pub use gpex_root::GpexRoot;
 pub use host::{PciHost, ECAM_BASE, ECAM_SIZE, MMIO_BASE, MMIO_SIZE, PIO_BASE, PIO_SIZE};
 pub use info::{describe, info_pci, PciBarInfo, PciFunctionInfo, PciFunctions};

@@ -46,7 +46,10 @@ fn the_quick_start_command_lists_the_device() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        "  Bus  0, device  1, function 0:\n\
+        "  Bus  0, device  0, function 0:\n\
+         \x20   Host bridge: PCI device 1b36:0008\n\
+         \x20     id \"/machine/pcie/gpex_root\" (gpex-root)\n\
+         \x20 Bus  0, device  1, function 0:\n\
          \x20   Device: PCI device 1234:11e8\n\
          \x20     id \"/machine/peripheral/e0\" (edu)\n\
          \x20     BAR0: 32 bit memory at 0x10000000 [0x100fffff].\n\
