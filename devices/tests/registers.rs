@@ -226,6 +226,12 @@ fn xhci_pci_identity_and_bar_sizing() {
         "class code: USB xHCI"
     );
     assert_eq!(s.read(ecam(5, 0), 4), 0xffff_ffff, "empty slot");
+    // Capabilities on a PCI Express bus: MSI-X at 0x90, then the Express
+    // capability at 0xa0 (a root-complex integrated endpoint, version 2),
+    // as QEMU 7.2's qemu-xhci on virt; `pc`'s xHCI has MSI-X only.
+    assert_eq!(s.read(ecam(4, 0x34), 1), 0x90, "capability list start");
+    assert_eq!(s.read(ecam(4, 0x90), 4), 0x000f_a011, "MSI-X, next 0xa0");
+    assert_eq!(s.read(ecam(4, 0xa0), 4), 0x0092_0010, "Express, last");
     // BAR sizing protocol: all ones in, size mask out, then restore.
     let bar = s.read(ecam(4, 0x10), 4);
     s.write(ecam(4, 0x10), 4, 0xffff_ffff);

@@ -8,8 +8,8 @@
 //! QEMU 7.2's `qemu-xhci` shows on `pc` (`test-support/reference/
 //! pci-dump-qemu-xhci.log`): QEMU's IDs, the subsystem ID, `SBRN` 0x30,
 //! one capability, MSI-X at 0x90, and INTA#. (`qemu-xhci` has MSI off by
-//! default, and adds a PCI Express endpoint capability only on a PCI
-//! Express bus, which `pc` does not have.)
+//! default, and adds a PCI Express endpoint capability at 0xa0 only on a
+//! PCI Express bus: `virt`'s adds it at plug, `pc`'s has none.)
 //!
 //! A guest access to BAR 0 holds a strong reference on the controller
 //! state (the memory core's rule); the data path then takes one on the
@@ -528,6 +528,9 @@ impl PciDeviceImpl for XhciPci {
     const DEVICE_ID: u16 = xhci::PCI_DEVICE_ID;
     const CLASS_CODE: u32 = xhci::PCI_CLASS_CODE;
     const REVISION: u8 = xhci::PCI_REVISION;
+    /// `usb_xhci_pci_realize`: `pcie_endpoint_cap_init(dev, 0xa0)` on a
+    /// PCI Express bus (`virt`'s), after MSI-X at 0x90 in the list.
+    const EXPRESS_CAP: Option<usize> = Some(0xa0);
 
     /// QEMU's `msix_write_config`: unmasking the function (or enabling
     /// MSI-X) sends the messages pending meanwhile.

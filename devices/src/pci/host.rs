@@ -169,6 +169,20 @@ impl PciHost {
                     reason: "all 31 slots are in use".into(),
                 })?,
         };
+        // A PCI Express bus: the function's Express capability, as QEMU's
+        // realize adds it when `pci_bus_is_express`; on the root bus the
+        // function is a root-complex integrated endpoint.
+        if let Some(offset) = device.pci_class().express_cap {
+            device.config_init(|config| {
+                if !super::express::has_capability(config) {
+                    super::express::add_endpoint_capability(
+                        config,
+                        offset,
+                        super::express::TYPE_RC_END,
+                    );
+                }
+            });
+        }
         // Assign BARs: naturally aligned, first fit in each window.
         let mut programmed = Vec::new();
         let mut taken = Vec::new();

@@ -4,6 +4,7 @@
 mod config;
 mod device;
 mod dma;
+pub mod express;
 mod gpex_root;
 mod host;
 mod info;
