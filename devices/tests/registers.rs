@@ -6,7 +6,7 @@
 use qom_devices::hw::soc::{TIMER_BASES, UART_BASES};
 use qom_devices::irq::IrqRecorder;
 use qom_devices::machine::{Machine, VirtMachine};
-use qom_devices::pci::{PciDevice, ECAM_BASE, PIO_BASE};
+use qom_devices::pci::{PciDevice, ECAM_HIGH_BASE, PIO_BASE};
 use qom_rt::prelude::*;
 use std::sync::{Arc, Mutex};
 
@@ -176,7 +176,7 @@ fn sp804_one_shot_stops_after_expiry() {
 
 /// ECAM address of a configuration register of `slot`.
 fn ecam(slot: u8, reg: u64) -> u64 {
-    ECAM_BASE + (u64::from(slot) << 15) + reg
+    ECAM_HIGH_BASE + (u64::from(slot) << 15) + reg
 }
 
 /// `gpex-root` at 00.0 answers as QEMU 7.2's: 1b36:0008, class 0x0600,
@@ -208,6 +208,60 @@ fn host_bridge_function_at_00_0() {
         err.contains("gpex-root") && err.contains("host bridge"),
         "{err}"
     );
+}
+
+/// QEMU 7.2's `virt` puts its ECAM at 0x4010000000 (256 buses) by
+/// default and at 0x3f000000 (16 buses) with `highmem=off`; only the
+/// window in use answers, and only `highmem` has the 64-bit MMIO window
+/// (a master abort: all ones).
+#[test]
+fn ecam_window_follows_highmem() {
+    use qom_devices::machine::MachineOptions;
+    use qom_devices::pci::{ECAM_BASE, MMIO_HIGH_BASE};
+    let high = machine("r-ecam-high");
+    assert_eq!(high.system().read(ECAM_HIGH_BASE, 4), 0x0008_1b36);
+    assert_eq!(
+        high.system().read(ECAM_HIGH_BASE + (255 << 20), 4),
+        0xffff_ffff,
+        "bus 255"
+    );
+    assert_eq!(
+        high.system().read(ECAM_BASE, 4),
+        0,
+        "nothing at the low window"
+    );
+    assert_eq!(
+        high.system().read(MMIO_HIGH_BASE, 4),
+        0xffff_ffff,
+        "64-bit window"
+    );
+    assert_eq!(virt(&high).ecam_base(), ECAM_HIGH_BASE);
+    let options = MachineOptions {
+        properties: vec![("highmem".into(), "off".into())],
+        ..Default::default()
+    };
+    let low = Machine::create_with("virt", "/r-ecam-low", &options).unwrap();
+    assert_eq!(low.system().read(ECAM_BASE, 4), 0x0008_1b36);
+    assert_eq!(
+        low.system().read(ECAM_HIGH_BASE, 4),
+        0,
+        "nothing at the high window"
+    );
+    assert_eq!(
+        low.system().read(ECAM_BASE + (1 << 24), 4),
+        0,
+        "16 buses only"
+    );
+    assert_eq!(low.system().read(MMIO_HIGH_BASE, 4), 0, "no 64-bit window");
+    assert_eq!(virt(&low).ecam_base(), ECAM_BASE);
+    let bad = MachineOptions {
+        properties: vec![("highmem".into(), "maybe".into())],
+        ..Default::default()
+    };
+    let err = Machine::create_with("virt", "/r-ecam-bad", &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("highmem") && err.contains("maybe"), "{err}");
 }
 
 #[test]
@@ -332,7 +386,7 @@ fn pci_interrupt_sets_the_status_bit_and_drives_inta_unless_disabled() {
     let line = IrqRecorder::default();
     line.attach(&pci.intx);
     let s = m.system();
-    let config = ECAM_BASE + (1 << 15);
+    let config = ECAM_HIGH_BASE + (1 << 15);
     let (command, status) = (config + 0x04, config + 0x06);
     assert_eq!(s.read(status, 2) & 0x08, 0, "nothing pending");
 

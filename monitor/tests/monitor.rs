@@ -908,6 +908,19 @@ fn machine_help_lists_the_boards_with_a_description() {
         stderr(&o),
         "Error: unknown machine `vrit`; supported machines: pc, virt (`-M help` describes them)\n"
     );
+    // Board properties, QEMU's syntax: the ECAM window follows highmem.
+    let o = qom(&["-M", "virt,highmem=off", "-c", "mmio read 0x3f000000 4"]);
+    assert_eq!(stdout(&o), "0x81b36\n", "{}", stderr(&o));
+    let o = qom(&[
+        "-M",
+        "virt",
+        "-c",
+        "mmio read 0x4010000000 4; qom-get /machine highmem",
+    ]);
+    assert_eq!(stdout(&o), "0x81b36\non\n", "{}", stderr(&o));
+    let o = qom(&["-M", "virt,highmen=off", "-c", "info pci"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("highmen"), "{}", stderr(&o));
     let o = qom(&["-M", "virt", "-c", "info qom-tree"]);
     assert!(
         stdout(&o).starts_with("/machine (virt-machine)\n"),

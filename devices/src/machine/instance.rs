@@ -98,6 +98,15 @@ impl Machine {
                     reason,
                 })?;
         }
+        for (name, value) in &options.properties {
+            machine
+                .object
+                .set_property(name, value)
+                .map_err(|e| Error::BadOptions {
+                    options: format!("-M {},{name}={value}", board.name),
+                    reason: e.to_string(),
+                })?;
+        }
         machine.object.board_init(options)?;
         // The board's devices, in declaration order: realize all (what
         // `board_init` realized already stays as it is), then a cold

@@ -12,10 +12,22 @@ use qom_rt::migration::MigrationHooks;
 use qom_rt::prelude::*;
 use std::sync::{Mutex, OnceLock};
 
-/// ECAM window in system memory (QEMU `virt`: `VIRT_PCIE_ECAM`).
+/// ECAM window in system memory with `highmem=off` (QEMU `virt`:
+/// `VIRT_PCIE_ECAM`).
 pub const ECAM_BASE: u64 = 0x3f00_0000;
-/// ECAM size: 16 buses of 1 MiB.
+/// Its size: 16 buses of 1 MiB.
 pub const ECAM_SIZE: u64 = 0x100_0000;
+/// ECAM window with `highmem=on`, `virt`'s default (QEMU 7.2
+/// `VIRT_HIGH_PCIE_ECAM`).
+pub const ECAM_HIGH_BASE: u64 = 0x40_1000_0000;
+/// Its size, the whole configuration region: 256 buses of 1 MiB
+/// (`PCIE_MMCFG_SIZE_MAX`).
+pub const ECAM_HIGH_SIZE: u64 = 0x1000_0000;
+/// The 64-bit PCI MMIO window with `highmem=on` (QEMU 7.2
+/// `VIRT_HIGH_PCIE_MMIO`: 512 GiB at 512 GiB).
+pub const MMIO_HIGH_BASE: u64 = 0x80_0000_0000;
+/// Its size.
+pub const MMIO_HIGH_SIZE: u64 = 0x80_0000_0000;
 /// PCI MMIO window (QEMU `virt`: `VIRT_PCIE_MMIO`).
 pub const MMIO_BASE: u64 = 0x1000_0000;
 /// PCI MMIO window size.
@@ -68,7 +80,8 @@ impl Bus {
 #[migrate(version = 1)]
 pub struct PciHost {
     parent: ParentField<Device>,
-    /// Configuration space window (ECAM).
+    /// Configuration space of all 256 buses (QEMU's `pcie-mmcfg-mmio`);
+    /// the board maps an alias of its first 16 or 256 MiB.
     #[child(embedded)]
     pub ecam: MemoryRegion,
     /// The bridge's own function at 00.0 (QEMU's `gpex_root` child).
@@ -81,8 +94,12 @@ pub struct PciHost {
 
 impl ObjectImpl for PciHost {
     fn init(&self) {
-        self.ecam
-            .init_io("pcie-ecam", ECAM_SIZE, Sizes::ANY, Sizes { min: 1, max: 4 });
+        self.ecam.init_io(
+            "pcie-mmcfg-mmio",
+            ECAM_HIGH_SIZE,
+            Sizes::ANY,
+            Sizes { min: 1, max: 4 },
+        );
         let _ = self.memory.set(AddressSpace::new("pci-memory", 1 << 32));
         let _ = self.io.set(AddressSpace::new("pci-io", PIO_SIZE));
     }

@@ -14,5 +14,8 @@ pub use config::{reg, ConfigSpace, PciConfig, PciSlot};
 pub use device::{BarKind, PciBar, PciDevice, PciDeviceClass, PciDeviceImpl};
 pub use dma::{BusMaster, DmaError, MsiSink};
 pub use gpex_root::GpexRoot;
-pub use host::{PciHost, ECAM_BASE, ECAM_SIZE, MMIO_BASE, MMIO_SIZE, PIO_BASE, PIO_SIZE};
+pub use host::{
+    PciHost, ECAM_BASE, ECAM_HIGH_BASE, ECAM_HIGH_SIZE, ECAM_SIZE, MMIO_BASE, MMIO_HIGH_BASE,
+    MMIO_HIGH_SIZE, MMIO_SIZE, PIO_BASE, PIO_SIZE,
+};
 pub use info::{describe, info_pci, PciBarInfo, PciFunctionInfo, PciFunctions};

@@ -24,8 +24,8 @@ fn run(commands: &[&str]) -> String {
 /// The first free slot is 1 and BAR 0 goes at the bottom of `virt`'s PCI
 /// MMIO window.
 const BAR0: u64 = 0x1000_0000;
-/// Slot 1's configuration space in `virt`'s ECAM window.
-const CONFIG: u64 = 0x3f00_0000 + (1 << 15);
+/// Slot 1's configuration space in `virt`'s ECAM window (highmem, the default).
+const CONFIG: u64 = 0x40_1000_0000 + (1 << 15);
 
 fn read(offset: u64) -> String {
     format!("mmio read {:#x} 4", BAR0 + offset)
