@@ -264,6 +264,24 @@ fn ecam_window_follows_highmem() {
     assert!(err.contains("highmem") && err.contains("maybe"), "{err}");
 }
 
+/// `qemu-xhci`, QEMU's name, is an `xhci-pci` with the same
+/// configuration space (BAR addresses aside) and registers.
+#[test]
+fn qemu_xhci_is_the_same_controller() {
+    let m = machine("r-qemu-xhci");
+    m.device_add("xhci-pci,id=a,addr=2").unwrap();
+    m.device_add("qemu-xhci,id=b,addr=3").unwrap();
+    let s = m.system();
+    for reg in (0..0x100).step_by(4).filter(|r| !(0x10..0x18).contains(r)) {
+        assert_eq!(s.read(ecam(2, reg), 4), s.read(ecam(3, reg), 4), "{reg:#x}");
+    }
+    let b = qom_rt::resolve_path("/r-qemu-xhci/peripheral/b").unwrap();
+    assert!(b.downcast::<qom_devices::hw::usb::XhciPci>().is_some());
+    assert_eq!(b.type_name(), "qemu-xhci");
+    m.device_del("b").unwrap();
+    assert_eq!(s.read(ecam(3, 0), 4), 0xffff_ffff, "unplugged");
+}
+
 #[test]
 fn xhci_pci_identity_and_bar_sizing() {
     let m = machine("r-xhci-pci");

@@ -192,6 +192,7 @@ static CASES: &[Case] = &[
             "info types xhci",
             Out::Is(
                 "base-xhci (parent: device) [interfaces: PropertyGuard, MmioOps] -- xHCI controller state (BAR 0 registers)\n\
+                 qemu-xhci (parent: xhci-pci) [interfaces: PropertyGuard, UsbHost] -- xHCI USB controller (QEMU's type name for xhci-pci)\n\
                  xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost] -- xHCI USB controller (qemu-xhci)\n",
             ),
         )],

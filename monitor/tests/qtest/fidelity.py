@@ -140,7 +140,7 @@ def pl011():
     return c
 
 
-XHCI = [("qemu-xhci", "xhci-pci")]
+XHCI = [("qemu-xhci", "qemu-xhci")]
 
 
 def pci_config():
