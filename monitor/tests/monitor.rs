@@ -165,7 +165,7 @@ static CASES: &[Case] = &[
                 "help",
                 Out::Has(&[
                     "help [CMD [SUBCMD]] -- list commands, or show one command's help and subcommands (also ?)",
-                    "xp ADDR [SIZE] -- read guest memory (like `mmio read`, default size 4)",
+                    "xp /FMT ADDR | ADDR [SIZE] -- read guest memory: QEMU's /[COUNT][x|d|u|o|c][b|h|w|g], or one read (default size 4)",
                     "quit -- leave the monitor (also q)",
                 ]),
             ),
@@ -223,10 +223,11 @@ static CASES: &[Case] = &[
             (
                 "info pci",
                 Out::Is(
-                    "  Bus  0, device  0, function 0:\n    Host bridge: PCI device 1b36:0008\n      \
-                     id \"/machine/pcie/gpex_root\" (gpex-root)\n  \
-                     Bus  0, device  1, function 0:\n    USB controller: PCI device 1b36:000d\n      \
-                     id \"/machine/peripheral/usb0\" (xhci-pci)\n      BAR0: 64 bit memory at 0x10000000 [0x10003fff].\n",
+                    "  Bus  0, device   0, function 0:\n    Host bridge: PCI device 1b36:0008\n      \
+                     PCI subsystem 1af4:1100\n      id \"\"\n  \
+                     Bus  0, device   1, function 0:\n    USB controller: PCI device 1b36:000d\n      \
+                     PCI subsystem 1af4:1100\n      IRQ 0, pin A\n      \
+                     BAR0: 64 bit memory at 0x10000000 [0x10003fff].\n      id \"usb0\"\n",
                 ),
             ),
         ],
@@ -392,6 +393,32 @@ static CASES: &[Case] = &[
             ("xp 0x09000fe0 1", Out::Is("0000000009000fe0: 0x11\n")),
             ADD_USB0,
             ("xp 0x10000004", Out::Is("0000000010000004: 0x8001040\n")),
+            // QEMU's syntax and output (compared with QEMU 7.2 by
+            // .ci/fidelity.sh): lines of 16 bytes, the PL011's registers
+            // read whole even for a byte dump, decimal, octal, characters.
+            (
+                "xp /5wx 0x09000fe0",
+                Out::Is(
+                    "0000000009000fe0: 0x00000011 0x00000010 0x00000014 0x00000000\n\
+                     0000000009000ff0: 0x0000000d\n",
+                ),
+            ),
+            (
+                "xp /8bx 0x09000fe0",
+                Out::Is("0000000009000fe0: 0x11 0x00 0x00 0x00 0x10 0x00 0x00 0x00\n"),
+            ),
+            ("xp /2hd 0x09000fe0", Out::Is("0000000009000fe0:    17     0\n")),
+            (
+                "xp /2go 0x09000fe0",
+                Out::Is("0000000009000fe0:         01000000000021                    024\n"),
+            ),
+            (
+                "xp /2c 0x09000fe0",
+                Out::Is(
+                    "0000000009000fe0: '\\x11' '\\x00' '\\x00' '\\x00' '\\x10' '\\x00' '\\x00' '\\x00'\n",
+                ),
+            ),
+            ("xp /2wx 0x0b000000", Out::Is("000000000b000000: Cannot access memory\n")),
         ],
         ("xp 0x09000fe0 3", "access size `3` must be 1, 2, 4 or 8"),
     ),

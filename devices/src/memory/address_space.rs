@@ -99,6 +99,23 @@ impl AddressSpace {
         })
     }
 
+    /// A read that reports whether anything decoded it: `None` where
+    /// [`AddressSpace::read`] would answer an unassigned 0 (QEMU's
+    /// `MEMTX_DECODE_ERROR`, which HMP's `xp` prints as "Cannot access
+    /// memory"); a range set to read all ones is a bus answering (a PCI
+    /// master abort), so it reads `Some`.
+    pub fn try_read(&self, addr: u64, size: u32) -> Option<u64> {
+        self.access(addr, size, Access::Read).or_else(|| {
+            let ones = self
+                .unassigned_ones
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            ones.iter()
+                .any(|range| range.contains(&addr))
+                .then(|| unassigned_value(size))
+        })
+    }
+
     /// Unassigned reads in `range` return all ones instead of 0: x86 port
     /// I/O, where QEMU's `unassigned_io_ops` do (the ISA bus floats high),
     /// and a PCI host's windows, where a read no BAR claims ends in a

@@ -18,4 +18,4 @@ pub use host::{
     PciHost, ECAM_BASE, ECAM_HIGH_BASE, ECAM_HIGH_SIZE, ECAM_SIZE, MMIO_BASE, MMIO_HIGH_BASE,
     MMIO_HIGH_SIZE, MMIO_SIZE, PIO_BASE, PIO_SIZE,
 };
-pub use info::{describe, info_pci, PciBarInfo, PciFunctionInfo, PciFunctions};
+pub use info::{describe, info_pci, qdev_id, PciBarInfo, PciFunctionInfo, PciFunctions};

@@ -46,13 +46,16 @@ fn the_quick_start_command_lists_the_device() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        "  Bus  0, device  0, function 0:\n\
+        "  Bus  0, device   0, function 0:\n\
          \x20   Host bridge: PCI device 1b36:0008\n\
-         \x20     id \"/machine/pcie/gpex_root\" (gpex-root)\n\
-         \x20 Bus  0, device  1, function 0:\n\
-         \x20   Device: PCI device 1234:11e8\n\
-         \x20     id \"/machine/peripheral/e0\" (edu)\n\
+         \x20     PCI subsystem 1af4:1100\n\
+         \x20     id \"\"\n\
+         \x20 Bus  0, device   1, function 0:\n\
+         \x20   Class 65280: PCI device 1234:11e8\n\
+         \x20     PCI subsystem 1af4:1100\n\
+         \x20     IRQ 0, pin A\n\
          \x20     BAR0: 32 bit memory at 0x10000000 [0x100fffff].\n\
+         \x20     id \"e0\"\n\
          type (string)\n\
          mmio (child<memory-region>)\n\
          addr (pci-devfn)\n"

@@ -282,6 +282,10 @@ EXPECTED = [
     ("xhci-regs", r"readw 0x10000002", r"OK 0x0000000000000000", r"OK 0x0000000000000100",
      "hciversion-narrow"),
     ("xhci-regs", r"readl 0x10001000", ANY, ANY, "mfindex-time"),
+    ("hmp", r"info pci", r" +BAR0: 64 bit memory at 0xffffffffffffffff \[0x00003ffe\]\.",
+     r" +BAR0: 64 bit memory at 0x10000000 \[0x10003fff\]\.", "bars-at-plug"),
+    ("hmp", r"xp /4wx 0x4010008000", r"0000004010008000: 0x000d1b36 0x00100000 .*",
+     r"0000004010008000: 0x000d1b36 0x00100007 .*", "bars-at-plug"),
 ]
 
 
@@ -292,6 +296,87 @@ def expected_reason(section, command, qemu, qom):
                 and re.fullmatch(b, qom)):
             return reason
     return None
+
+
+# HMP commands compared line by line (QEMU through QMP's
+# human-monitor-command, qom through -c), with qemu-xhci,id=usb0 plugged:
+# `info pci` and `xp` in QEMU's /FMT syntax at every format and size.
+HMP_DEVICES = ["-device", "qemu-xhci,id=usb0"]
+HMP_COMMANDS = [
+    "info pci",
+    f"xp /4wx {UART + 0xFE0:#x}", f"xp /8bx {UART + 0xFE0:#x}", f"xp /2hd {UART + 0xFE0:#x}",
+    f"xp /3wu {UART + 0xFE0:#x}", f"xp /2go {UART + 0xFE0:#x}", f"xp /5wx {UART:#x}",
+    f"xp /2c {UART + 0xFE0:#x}", f"xp /10bx {UART + 0xFE0:#x}", f"xp /4wx {ECAM:#x}",
+    f"xp /4wx {XHCI_CFG:#x}", f"xp /2gx {XHCI_CFG + 0x30:#x}", f"xp /4wx {0x0B00_0000:#x}",
+]
+
+
+def hmp_qemu(qemu, commands):
+    """Each command's output lines from QEMU, through QMP."""
+    import json
+    proc = subprocess.Popen([qemu, "-M", "virt", "-display", "none", "-nodefaults",
+                             "-qmp", "stdio"] + HMP_DEVICES,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+    def reply():
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{qemu} ended: {proc.stderr.read().strip()}")
+            message = json.loads(line)
+            if "return" in message or "error" in message:
+                return message
+
+    try:
+        proc.stdout.readline()  # the greeting
+        proc.stdin.write(json.dumps({"execute": "qmp_capabilities"}) + "\n")
+        proc.stdin.flush()
+        reply()
+        outputs = []
+        for command in commands:
+            proc.stdin.write(json.dumps({"execute": "human-monitor-command",
+                                         "arguments": {"command-line": command}}) + "\n")
+            proc.stdin.flush()
+            outputs.append(reply().get("return", "").replace("\r", "").splitlines())
+    finally:
+        proc.kill()
+        proc.wait()
+    return outputs
+
+
+def hmp_qom(qom, commands):
+    """Each command's output lines from qom, one `-c` run each."""
+    outputs = []
+    for command in commands:
+        out = subprocess.run([qom, "-M", "virt", "-serial", "null"] + HMP_DEVICES + ["-c", command],
+                             capture_output=True, text=True, check=False)
+        outputs.append((out.stdout + out.stderr).splitlines())
+    return outputs
+
+
+def compare_hmp(qemu, qom, verbose, used):
+    """HMP lines compared, differing, and unexpected differences."""
+    lines = differ = unexpected = 0
+    for command, a_lines, b_lines in zip(HMP_COMMANDS, hmp_qemu(qemu, HMP_COMMANDS),
+                                         hmp_qom(qom, HMP_COMMANDS)):
+        width = max(len(a_lines), len(b_lines))
+        a_lines += [""] * (width - len(a_lines))
+        b_lines += [""] * (width - len(b_lines))
+        for a, b in zip(a_lines, b_lines):
+            lines += 1
+            if a == b:
+                continue
+            differ += 1
+            reason = expected_reason("hmp", command, a, b)
+            if reason:
+                used.add(reason)
+                if verbose:
+                    print(f"  expected hmp: {command}: qemu `{a}` qom `{b}` ({REASONS[reason]})")
+            else:
+                unexpected += 1
+                print(f"  DIFFERS hmp: {command}: qemu `{a}` qom `{b}`")
+    return lines, differ, unexpected
 
 
 def main():
@@ -338,6 +423,10 @@ def main():
         unexpected += differ
     print(f"fidelity total: {total[0]} reads compared, {total[1]} differ "
           f"({total[2]} expected, {unexpected} unexpected)")
+    lines, differ, hmp_unexpected = compare_hmp(args.qemu, args.qom, args.verbose, used)
+    print(f"fidelity hmp: {lines} HMP lines compared, {differ} differ "
+          f"({differ - hmp_unexpected} expected, {hmp_unexpected} unexpected)")
+    unexpected += hmp_unexpected
     for reason in sorted(set(REASONS) - used):
         # A difference that no longer shows must leave the list and the book.
         print(f"  note: expected difference `{reason}` did not occur: remove it if fixed")
