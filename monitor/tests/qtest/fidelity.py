@@ -27,15 +27,15 @@ XHCI_CFG = ECAM + (1 << 15)  # 00:01.0
 BAR = 0x1000_0000  # start of the 32-bit PCI MMIO window on both
 
 
-def side_args(side, devices):
+def side_args(side, devices, machine="virt"):
     """The command line of one side, with the board's devices."""
     if side == "qemu":
-        args = ["-M", "virt", "-display", "none",
+        args = ["-M", machine, "-display", "none",
                 "-nodefaults", "-qtest", "stdio", "-qtest-log", "/dev/null"]
         for qemu_type, _ in devices:
             args += ["-device", qemu_type]
     else:
-        args = ["-M", "virt", "-accel", "qtest", "-serial", "null", "-qtest", "stdio"]
+        args = ["-M", machine, "-accel", "qtest", "-serial", "null", "-qtest", "stdio"]
         for _, qom_type in devices:
             args += ["-device", qom_type]
     return args
@@ -227,11 +227,27 @@ def memory_map():
     return c
 
 
+def ecam_low():
+    """`-M virt,highmem=off`: ECAM at 0x3f000000 with 16 buses, nothing at
+    the high window nor in the 64-bit MMIO one."""
+    low = 0x3F00_0000
+    c = []
+    for base in (low, low + (1 << 15), low + (2 << 15)):
+        for off in range(0, 0x40, 4):
+            c.append(f"readl {base + off:#x}")
+    # Bus 15 is the last (0x40000000, past it, is QEMU's RAM).
+    c += [f"readl {low + (15 << 20):#x}",
+          f"readl {ECAM:#x}", f"readl {ECAM + (1 << 15):#x}", f"readl {0x80_0000_0000:#x}"]
+    return c
+
+
+# (name, devices, script, machine)
 SECTIONS = [
-    ("memory-map", [], memory_map),
-    ("pl011", [], pl011),
-    ("pci-config", XHCI, pci_config),
-    ("xhci-regs", XHCI, xhci_regs),
+    ("memory-map", [], memory_map, "virt"),
+    ("pl011", [], pl011, "virt"),
+    ("pci-config", XHCI, pci_config, "virt"),
+    ("xhci-regs", XHCI, xhci_regs, "virt"),
+    ("ecam-low", XHCI, ecam_low, "virt,highmem=off"),
 ]
 
 # Why qom answers differently, one entry per row of book/src/fidelity.md's
@@ -282,6 +298,10 @@ EXPECTED = [
     ("xhci-regs", r"readw 0x10000002", r"OK 0x0000000000000000", r"OK 0x0000000000000100",
      "hciversion-narrow"),
     ("xhci-regs", r"readl 0x10001000", ANY, ANY, "mfindex-time"),
+    ("ecam-low", r"readl 0x3f008004", r"OK 0x0000000000100000", r"OK 0x0000000000100007",
+     "bars-at-plug"),
+    ("ecam-low", r"readl 0x3f008010", r"OK 0x0000000000000004", r"OK 0x0000000010000004",
+     "bars-at-plug"),
     ("hmp", r"info pci", r" +BAR0: 64 bit memory at 0xffffffffffffffff \[0x00003ffe\]\.",
      r" +BAR0: 64 bit memory at 0x10000000 \[0x10003fff\]\.", "bars-at-plug"),
     ("hmp", r"xp /4wx 0x4010008000", r"0000004010008000: 0x000d1b36 0x00100000 .*",
@@ -392,10 +412,10 @@ def main():
     unexpected = 0
     used = set()
     total = [0, 0, 0]
-    for name, devices, script in SECTIONS:
+    for name, devices, script, machine in SECTIONS:
         commands = script()
-        qemu, qemu_irq = run(args.qemu, side_args("qemu", devices), commands, "qemu")
-        qom, qom_irq = run(args.qom, side_args("qom", devices), commands, "qom")
+        qemu, qemu_irq = run(args.qemu, side_args("qemu", devices, machine), commands, "qemu")
+        qom, qom_irq = run(args.qom, side_args("qom", devices, machine), commands, "qom")
         reads = differ = expected = 0
         for command, a, b in zip(commands, qemu, qom):
             if not is_read(command) and a == b:
