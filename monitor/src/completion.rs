@@ -189,7 +189,14 @@ mod tests {
         let types = candidates(&m, "device_add ");
         assert!(types.contains(&"xhci-pci".to_string()), "{types:?}");
         assert!(types.contains(&"piix3".to_string()), "{types:?}");
-        for not_pluggable in ["pci-device", "device", "pl011", "base-xhci", "container"] {
+        for not_pluggable in [
+            "pci-device",
+            "device",
+            "pl011",
+            "base-xhci",
+            "container",
+            "gpex-root",
+        ] {
             assert!(
                 !types.contains(&not_pluggable.to_string()),
                 "{not_pluggable}: {types:?}"

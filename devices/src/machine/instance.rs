@@ -215,6 +215,9 @@ impl Machine {
     pub fn can_hotplug(&self, device_type: &TypeInfo) -> bool {
         !device_type.is_abstract()
             && device_type.is_a(Device::TYPE_INFO)
+            && device_type
+                .class::<crate::device::DeviceClass>()
+                .is_none_or(|class| class.user_creatable)
             && self
                 .hotplug_handler()
                 .is_ok_and(|handler| handler.check_type(device_type).is_ok())

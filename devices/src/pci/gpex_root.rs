@@ -20,7 +20,10 @@ pub struct GpexRoot {
 impl ObjectImpl for GpexRoot {}
 
 impl DeviceImpl for GpexRoot {
-    const DESCRIPTION: &'static str = "PCIe host bridge function (00.0 of virt's bus)";
+    const DESCRIPTION: &'static str =
+        "PCIe host bridge function (00.0 of virt's bus), made with the host bridge";
+    /// QEMU's `gpex_root_class_init`: `user_creatable = false`.
+    const USER_CREATABLE: bool = false;
 
     fn realize(&self) -> Result<(), String> {
         <PciDevice as DeviceImpl>::realize(&self.parent)?;

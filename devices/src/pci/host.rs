@@ -359,13 +359,6 @@ fn ecam_decode(offset: u64) -> (u8, u8, usize) {
 
 impl HotplugHandler for PciHost {
     fn check_type(&self, device_type: &qom_rt::TypeInfo) -> Result<()> {
-        if device_type.is_a(GpexRoot::TYPE_INFO) {
-            // QEMU's gpex-root is not user-creatable: the bridge makes its own.
-            return Err(Error::NotPluggable {
-                type_name: device_type.name().to_string(),
-                reason: "the host bridge's own function, made with the bridge",
-            });
-        }
         if device_type.is_a(PciDevice::TYPE_INFO) {
             Ok(())
         } else {
