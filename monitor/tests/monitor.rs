@@ -205,9 +205,12 @@ static CASES: &[Case] = &[
             (
                 "info mtree",
                 Out::Has(&[
-                    "address-space: system",
+                    "address-space: memory",
+                    "  0000000000000000-000000ffffffffff (prio 0, i/o): system",
                     "      0000000009000000-0000000009000fff (prio 0, i/o): pl011",
                     "      0000000010000000-0000000010003fff (prio 1, i/o): xhci",
+                    "    0000004010000000-000000401fffffff (prio 0, i/o): alias pcie-ecam \
+                     @pcie-mmcfg-mmio 0000000000000000-000000000fffffff",
                     "address-space: pci-memory",
                     "    0000000010000000-0000000010003fff (prio 1, i/o): xhci",
                     "address-space: pci-io",

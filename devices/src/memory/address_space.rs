@@ -51,10 +51,17 @@ pub(super) const fn unassigned_value(size: u32) -> u64 {
 }
 
 impl AddressSpace {
-    /// An address space over a new root container of `size` bytes.
+    /// An address space over a new root container of `size` bytes, the
+    /// container named as the space.
     pub fn new(name: &str, size: u64) -> Self {
+        Self::with_root(name, name, size)
+    }
+
+    /// An address space whose root container has its own name (QEMU's
+    /// `memory` space over the `system` region).
+    pub fn with_root(name: &str, root_name: &str, size: u64) -> Self {
         let root = Owned::<MemoryRegion>::new();
-        root.init_container(name, size);
+        root.init_container(root_name, size);
         let view = ArcSwap::from_pointee(FlatView::render(&root));
         AddressSpace {
             name: name.to_string(),
