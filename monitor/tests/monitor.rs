@@ -314,10 +314,10 @@ static CASES: &[Case] = &[
     case(
         "qom-get",
         &[
-            ("qom-get /machine/soc/uarts[0] type", Out::Is("pl011\n")),
+            ("qom-get /machine/soc/uarts[0] type", Out::Is("\"pl011\"\n")),
             ("device_add xhci-pci,id=usb0,p2=2", Out::Is("")),
             ("qom-get /machine/peripheral/usb0 p2", Out::Is("2\n")),
-            ("qom-get /machine/peripheral/usb0 addr", Out::Is("auto\n")),
+            ("qom-get /machine/peripheral/usb0 addr", Out::Is("\"auto\"\n")),
         ],
         (
             "qom-get /machine/soc/uarts[0] nosuch",
@@ -948,7 +948,7 @@ fn machine_help_lists_the_boards_with_a_description() {
         "-c",
         "mmio read 0x4010000000 4; qom-get /machine highmem",
     ]);
-    assert_eq!(stdout(&o), "0x81b36\non\n", "{}", stderr(&o));
+    assert_eq!(stdout(&o), "0x81b36\ntrue\n", "{}", stderr(&o));
     let o = qom(&["-M", "virt,highmen=off", "-c", "info pci"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("highmen"), "{}", stderr(&o));

@@ -308,7 +308,7 @@ fn greeting_negotiation_and_the_object_model_commands() {
         "human-monitor-command",
         json!({"command-line": "qom-get /machine/soc/uarts[0] type"}),
     );
-    assert_eq!(hmp, "pl011\n");
+    assert_eq!(hmp, "\"pl011\"\n", "a string, quoted as QEMU's HMP does");
     let hmp_error = client.ok(
         "human-monitor-command",
         json!({"command-line": "qom-get /nowhere type"}),

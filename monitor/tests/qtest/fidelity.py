@@ -328,6 +328,8 @@ HMP_COMMANDS = [
     f"xp /3wu {UART + 0xFE0:#x}", f"xp /2go {UART + 0xFE0:#x}", f"xp /5wx {UART:#x}",
     f"xp /2c {UART + 0xFE0:#x}", f"xp /10bx {UART + 0xFE0:#x}", f"xp /4wx {ECAM:#x}",
     f"xp /4wx {XHCI_CFG:#x}", f"xp /2gx {XHCI_CFG + 0x30:#x}", f"xp /4wx {0x0B00_0000:#x}",
+    "qom-get /machine/peripheral/usb0 type", "qom-get /machine/peripheral/usb0 p2",
+    "qom-get /machine highmem",
 ]
 
 
