@@ -352,7 +352,7 @@ fn device_add_and_del_send_device_deleted_to_each_negotiated_client() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|d| d["qdev_id"] == "/machine/peripheral/usb0")
+        .find(|d| d["qdev_id"] == "usb0")
         .cloned()
         .unwrap();
     assert_eq!(usb["class_info"]["class"], 0x0c03);
