@@ -23,6 +23,9 @@ pub trait DeviceImpl: ObjectImpl + IsA<Device> {
     const HOTPLUGGABLE: bool = false;
     /// One line describing the device (`DeviceClass::description`).
     const DESCRIPTION: &'static str = "";
+    /// Whether `-device` and `device_add` may create it (QEMU's
+    /// `user_creatable`); a board's own part says no.
+    const USER_CREATABLE: bool = true;
 
     /// Makes the device usable: check properties, map regions, connect
     /// lines. On error nothing may stay registered.
@@ -60,6 +63,8 @@ pub struct DeviceClass {
     pub hotpluggable: bool,
     /// See [`DeviceImpl::DESCRIPTION`].
     pub description: &'static str,
+    /// See [`DeviceImpl::USER_CREATABLE`].
+    pub user_creatable: bool,
 }
 
 impl<T: DeviceImpl> ClassFor<T> for DeviceClass {
@@ -69,6 +74,7 @@ impl<T: DeviceImpl> ClassFor<T> for DeviceClass {
         reset: |d| d.downcast::<T>().map_or((), T::reset),
         hotpluggable: T::HOTPLUGGABLE,
         description: T::DESCRIPTION,
+        user_creatable: T::USER_CREATABLE,
     };
 }
 

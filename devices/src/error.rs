@@ -125,6 +125,15 @@ pub enum Error {
         /// The bus kind.
         bus: &'static str,
     },
+    /// The type is a board's own part, which the user cannot add (QEMU's
+    /// `user_creatable = false`).
+    #[error("device `{type_name}` cannot be added with -device or device_add: it is a board's own part ({reason})")]
+    NotPluggable {
+        /// The device type.
+        type_name: String,
+        /// What it is (its class description).
+        reason: &'static str,
+    },
     /// A USB device's `bus` property names no USB bus, or the bus is full.
     #[error("`{device}`: USB bus `{bus}`: {reason}")]
     UsbBus {

@@ -41,6 +41,14 @@ pub fn device_add(
             type_name: type_name.clone(),
         });
     }
+    if let Some(class) = info.class::<crate::device::DeviceClass>() {
+        if !class.user_creatable {
+            return Err(Error::NotPluggable {
+                type_name: type_name.clone(),
+                reason: class.description,
+            });
+        }
+    }
     handler.check_type(info)?;
     let device = qom_rt::new_by_name(type_name)?
         .downcast_owned::<Device>()

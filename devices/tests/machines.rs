@@ -56,7 +56,7 @@ fn the_board_devices_are_realized_and_the_board_is_reachable() {
         "a board is not a device"
     );
     let spaces: Vec<&str> = machine.address_spaces().iter().map(|s| s.name()).collect();
-    assert_eq!(spaces, ["system", "pci-memory", "pci-io"]);
+    assert_eq!(spaces, ["memory", "pci-memory", "pci-io"]);
 }
 
 #[test]

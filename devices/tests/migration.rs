@@ -7,7 +7,7 @@ use qom_devices::hw::pl011::Pl011;
 use qom_devices::hw::sp804::Sp804;
 use qom_devices::machine::{Machine, VirtMachine};
 use qom_devices::models::{pl011, sp804};
-use qom_devices::pci::{PciDevice, ECAM_BASE};
+use qom_devices::pci::{PciDevice, ECAM_HIGH_BASE};
 use qom_devices::Error;
 use qom_rt::migration::{self, MigrationError, StreamImage, Value};
 use qom_rt::prelude::*;
@@ -266,7 +266,11 @@ fn sp804_loads_version_1_without_the_sub_tick_remainder() {
 fn config_view(machine: &Machine, slot: u64) -> Vec<u64> {
     (0..256)
         .step_by(4)
-        .map(|reg| machine.system().read(ECAM_BASE + (slot << 15) + reg, 4))
+        .map(|reg| {
+            machine
+                .system()
+                .read(ECAM_HIGH_BASE + (slot << 15) + reg, 4)
+        })
         .collect()
 }
 
@@ -275,7 +279,7 @@ fn config_view(machine: &Machine, slot: u64) -> Vec<u64> {
 fn moved_xhci(path: &str) -> Machine {
     let m = machine(path);
     m.device_add("xhci-pci,id=usb0").unwrap();
-    let ecam = |reg| ECAM_BASE + (1 << 15) + reg;
+    let ecam = |reg| ECAM_HIGH_BASE + (1 << 15) + reg;
     m.system().write(ecam(0x10), 4, 0x2000_0000);
     m.system().write(ecam(0x04), 2, 0x6);
     m.system().write(ecam(0x3c), 1, 0x0b);
@@ -594,7 +598,7 @@ fn write_fuzz_corpus() {
     let fresh = m.save_state().unwrap();
     busy_uart(&m);
     busy_timers(&m);
-    let ecam = |reg| ECAM_BASE + (1 << 15) + reg;
+    let ecam = |reg| ECAM_HIGH_BASE + (1 << 15) + reg;
     m.system().write(ecam(0x10), 4, 0x2000_0000);
     let busy = m.save_state().unwrap();
     let image = StreamImage::parse(&busy).unwrap();

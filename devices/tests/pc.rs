@@ -474,7 +474,7 @@ fn pc_is_a_machine_type_with_a_cpu_side_and_virt_is_not() {
     assert!(m.board::<PcMachine>().is_some());
     assert!(m.cpu_board().is_some());
     let spaces: Vec<&str> = m.address_spaces().iter().map(|s| s.name()).collect();
-    assert_eq!(spaces, ["system", "io", "pci-memory"]);
+    assert_eq!(spaces, ["memory", "io", "pci-memory"]);
     let virt = Machine::create_at("virt", "/pc-type-virt").unwrap();
     assert!(virt.cpu_board().is_none());
     // Controllers plugged on pc are unplugged and freed with it.

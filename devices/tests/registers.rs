@@ -6,7 +6,7 @@
 use qom_devices::hw::soc::{TIMER_BASES, UART_BASES};
 use qom_devices::irq::IrqRecorder;
 use qom_devices::machine::{Machine, VirtMachine};
-use qom_devices::pci::{PciDevice, ECAM_BASE, PIO_BASE};
+use qom_devices::pci::{PciDevice, ECAM_HIGH_BASE, PIO_BASE};
 use qom_rt::prelude::*;
 use std::sync::{Arc, Mutex};
 
@@ -176,7 +176,110 @@ fn sp804_one_shot_stops_after_expiry() {
 
 /// ECAM address of a configuration register of `slot`.
 fn ecam(slot: u8, reg: u64) -> u64 {
-    ECAM_BASE + (u64::from(slot) << 15) + reg
+    ECAM_HIGH_BASE + (u64::from(slot) << 15) + reg
+}
+
+/// `gpex-root` at 00.0 answers as QEMU 7.2's: 1b36:0008, class 0x0600,
+/// no BAR, no interrupt pin, its command register at 0 and writable in
+/// QEMU's bits; the first plugged device goes to slot 1; the type cannot
+/// be plugged by the user.
+#[test]
+fn host_bridge_function_at_00_0() {
+    let m = machine("r-gpex-root");
+    let s = m.system();
+    assert_eq!(s.read(ecam(0, 0x00), 4), 0x0008_1b36, "1b36:0008");
+    assert_eq!(s.read(ecam(0, 0x04), 4), 0, "command and status");
+    assert_eq!(s.read(ecam(0, 0x08), 4), 0x0600_0000, "class 0x0600, rev 0");
+    assert_eq!(s.read(ecam(0, 0x0c), 4), 0, "header type 0");
+    assert_eq!(s.read(ecam(0, 0x2c), 4), 0x1100_1af4, "subsystem");
+    assert_eq!(s.read(ecam(0, 0x3d), 1), 0, "no interrupt pin");
+    s.write(ecam(0, 0x10), 4, 0xffff_ffff);
+    assert_eq!(s.read(ecam(0, 0x10), 4), 0, "no BAR");
+    s.write(ecam(0, 0x04), 2, 0xffff);
+    assert_eq!(
+        s.read(ecam(0, 0x04), 2),
+        0x0507,
+        "QEMU's writable command bits"
+    );
+    m.device_add("xhci-pci,id=usb0").unwrap();
+    assert_eq!(s.read(ecam(1, 0x00), 4), 0x000d_1b36, "the xHCI at 01.0");
+    let err = m.device_add("gpex-root").unwrap_err().to_string();
+    assert!(
+        err.contains("gpex-root") && err.contains("host bridge"),
+        "{err}"
+    );
+}
+
+/// QEMU 7.2's `virt` puts its ECAM at 0x4010000000 (256 buses) by
+/// default and at 0x3f000000 (16 buses) with `highmem=off`; only the
+/// window in use answers, and only `highmem` has the 64-bit MMIO window
+/// (a master abort: all ones).
+#[test]
+fn ecam_window_follows_highmem() {
+    use qom_devices::machine::MachineOptions;
+    use qom_devices::pci::{ECAM_BASE, MMIO_HIGH_BASE};
+    let high = machine("r-ecam-high");
+    assert_eq!(high.system().read(ECAM_HIGH_BASE, 4), 0x0008_1b36);
+    assert_eq!(
+        high.system().read(ECAM_HIGH_BASE + (255 << 20), 4),
+        0xffff_ffff,
+        "bus 255"
+    );
+    assert_eq!(
+        high.system().read(ECAM_BASE, 4),
+        0,
+        "nothing at the low window"
+    );
+    assert_eq!(
+        high.system().read(MMIO_HIGH_BASE, 4),
+        0xffff_ffff,
+        "64-bit window"
+    );
+    assert_eq!(virt(&high).ecam_base(), ECAM_HIGH_BASE);
+    let options = MachineOptions {
+        properties: vec![("highmem".into(), "off".into())],
+        ..Default::default()
+    };
+    let low = Machine::create_with("virt", "/r-ecam-low", &options).unwrap();
+    assert_eq!(low.system().read(ECAM_BASE, 4), 0x0008_1b36);
+    assert_eq!(
+        low.system().read(ECAM_HIGH_BASE, 4),
+        0,
+        "nothing at the high window"
+    );
+    assert_eq!(
+        low.system().read(ECAM_BASE + (1 << 24), 4),
+        0,
+        "16 buses only"
+    );
+    assert_eq!(low.system().read(MMIO_HIGH_BASE, 4), 0, "no 64-bit window");
+    assert_eq!(virt(&low).ecam_base(), ECAM_BASE);
+    let bad = MachineOptions {
+        properties: vec![("highmem".into(), "maybe".into())],
+        ..Default::default()
+    };
+    let err = Machine::create_with("virt", "/r-ecam-bad", &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("highmem") && err.contains("maybe"), "{err}");
+}
+
+/// `qemu-xhci`, QEMU's name, is an `xhci-pci` with the same
+/// configuration space (BAR addresses aside) and registers.
+#[test]
+fn qemu_xhci_is_the_same_controller() {
+    let m = machine("r-qemu-xhci");
+    m.device_add("xhci-pci,id=a,addr=2").unwrap();
+    m.device_add("qemu-xhci,id=b,addr=3").unwrap();
+    let s = m.system();
+    for reg in (0..0x100).step_by(4).filter(|r| !(0x10..0x18).contains(r)) {
+        assert_eq!(s.read(ecam(2, reg), 4), s.read(ecam(3, reg), 4), "{reg:#x}");
+    }
+    let b = qom_rt::resolve_path("/r-qemu-xhci/peripheral/b").unwrap();
+    assert!(b.downcast::<qom_devices::hw::usb::XhciPci>().is_some());
+    assert_eq!(b.type_name(), "qemu-xhci");
+    m.device_del("b").unwrap();
+    assert_eq!(s.read(ecam(3, 0), 4), 0xffff_ffff, "unplugged");
 }
 
 #[test]
@@ -195,6 +298,12 @@ fn xhci_pci_identity_and_bar_sizing() {
         "class code: USB xHCI"
     );
     assert_eq!(s.read(ecam(5, 0), 4), 0xffff_ffff, "empty slot");
+    // Capabilities on a PCI Express bus: MSI-X at 0x90, then the Express
+    // capability at 0xa0 (a root-complex integrated endpoint, version 2),
+    // as QEMU 7.2's qemu-xhci on virt; `pc`'s xHCI has MSI-X only.
+    assert_eq!(s.read(ecam(4, 0x34), 1), 0x90, "capability list start");
+    assert_eq!(s.read(ecam(4, 0x90), 4), 0x000f_a011, "MSI-X, next 0xa0");
+    assert_eq!(s.read(ecam(4, 0xa0), 4), 0x0092_0010, "Express, last");
     // BAR sizing protocol: all ones in, size mask out, then restore.
     let bar = s.read(ecam(4, 0x10), 4);
     s.write(ecam(4, 0x10), 4, 0xffff_ffff);
@@ -225,7 +334,7 @@ fn xhci_capability_and_operational_registers() {
         .expect("virt has PCI")
         .devices()
         .into_iter()
-        .next()
+        .find(|(slot, _)| *slot != 0) // 00.0 is the host bridge's function
         .unwrap();
     let bar = dev.bar_address(0).unwrap();
     let s = m.system();
@@ -266,7 +375,7 @@ fn uhci_of_the_south_bridge_through_io_space() {
         .expect("virt has PCI")
         .devices()
         .into_iter()
-        .next()
+        .find(|(slot, _)| *slot != 0) // 00.0 is the host bridge's function
         .unwrap();
     assert_eq!(m.system().read(ecam(slot, 0), 4), 0x7020_8086, "8086:7020");
     let io = PIO_BASE + dev.bar_address(4).expect("BAR 4 in I/O space");
@@ -295,7 +404,7 @@ fn pci_interrupt_sets_the_status_bit_and_drives_inta_unless_disabled() {
     let line = IrqRecorder::default();
     line.attach(&pci.intx);
     let s = m.system();
-    let config = ECAM_BASE + (1 << 15);
+    let config = ECAM_HIGH_BASE + (1 << 15);
     let (command, status) = (config + 0x04, config + 0x06);
     assert_eq!(s.read(status, 2) & 0x08, 0, "nothing pending");
 

@@ -259,7 +259,7 @@ fn start(args: &Args) -> Result<Option<Monitor>, String> {
             print!("{}", machine_help());
             return Ok(None);
         }
-        Some(name) => name.to_string(),
+        Some(spec) => spec.split(',').next().unwrap_or(spec).to_string(),
         None => default_machine()
             .ok_or("no machine type is linked in")?
             .name
@@ -389,8 +389,23 @@ fn machine_options(
         debugcon,
         boot_menu,
         drives,
+        properties: machine_properties(args.machine.as_deref().unwrap_or(""))?,
     };
     Ok((options, consoles))
+}
+
+/// The board properties of `-M NAME,PROP=VALUE,...` (QEMU's syntax;
+/// `PROP` alone means `PROP=on`).
+fn machine_properties(spec: &str) -> Result<Vec<(String, String)>, String> {
+    spec.split(',')
+        .skip(1)
+        .map(|item| match item.split_once('=') {
+            Some(("", _)) => Err(format!("-M {spec}: `{item}` names no property")),
+            Some((name, value)) => Ok((name.to_string(), value.to_string())),
+            None if item.is_empty() => Err(format!("-M {spec}: empty property")),
+            None => Ok((item.to_string(), "on".to_string())),
+        })
+        .collect()
 }
 
 fn read_firmware(path: &str) -> Result<Firmware, String> {

@@ -174,7 +174,11 @@ mod tests {
         assert_eq!(candidates(&m, "wait d"), ["debugcon"]);
         assert_eq!(candidates(&m, "info r"), ["registers"]);
         assert_eq!(candidates(&m, "sys"), ["system_reset"]);
-        assert_eq!(candidates(&m, "info types gpex"), ["gpex-pcihost"]);
+        assert_eq!(candidates(&m, "info types gpex-p"), ["gpex-pcihost"]);
+        assert_eq!(
+            candidates(&m, "info types gpex"),
+            ["gpex-pcihost", "gpex-root"]
+        );
         assert!(candidates(&m, "nosuch ").is_empty());
         assert!(candidates(&m, "mmio read 0x").is_empty());
     }
@@ -185,7 +189,14 @@ mod tests {
         let types = candidates(&m, "device_add ");
         assert!(types.contains(&"xhci-pci".to_string()), "{types:?}");
         assert!(types.contains(&"piix3".to_string()), "{types:?}");
-        for not_pluggable in ["pci-device", "device", "pl011", "base-xhci", "container"] {
+        for not_pluggable in [
+            "pci-device",
+            "device",
+            "pl011",
+            "base-xhci",
+            "container",
+            "gpex-root",
+        ] {
             assert!(
                 !types.contains(&not_pluggable.to_string()),
                 "{not_pluggable}: {types:?}"

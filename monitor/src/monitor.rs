@@ -40,7 +40,7 @@ pub enum Flow {
 ///
 /// let mut monitor = Monitor::new(Machine::create_at("virt", "/doc-monitor")?);
 /// let (out, flow) = monitor.execute("qom-get /doc-monitor/soc/uarts[0] type").unwrap();
-/// assert_eq!((out.as_str(), flow), ("pl011\n", Flow::Continue));
+/// assert_eq!((out.as_str(), flow), ("\"pl011\"\n", Flow::Continue));
 /// assert!(monitor.execute("qom-get /doc-monitor/nowhere type").is_err());
 /// # Ok::<(), qom_devices::Error>(())
 /// ```

@@ -165,7 +165,7 @@ static CASES: &[Case] = &[
                 "help",
                 Out::Has(&[
                     "help [CMD [SUBCMD]] -- list commands, or show one command's help and subcommands (also ?)",
-                    "xp ADDR [SIZE] -- read guest memory (like `mmio read`, default size 4)",
+                    "xp /FMT ADDR | ADDR [SIZE] -- read guest memory: QEMU's /[COUNT][x|d|u|o|c][b|h|w|g], or one read (default size 4)",
                     "quit -- leave the monitor (also q)",
                 ]),
             ),
@@ -192,6 +192,7 @@ static CASES: &[Case] = &[
             "info types xhci",
             Out::Is(
                 "base-xhci (parent: device) [interfaces: PropertyGuard, MmioOps] -- xHCI controller state (BAR 0 registers)\n\
+                 qemu-xhci (parent: xhci-pci) [interfaces: PropertyGuard, UsbHost] -- xHCI USB controller (QEMU's type name for xhci-pci)\n\
                  xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost] -- xHCI USB controller (qemu-xhci)\n",
             ),
         )],
@@ -204,9 +205,12 @@ static CASES: &[Case] = &[
             (
                 "info mtree",
                 Out::Has(&[
-                    "address-space: system",
+                    "address-space: memory",
+                    "  0000000000000000-000000ffffffffff (prio 0, i/o): system",
                     "      0000000009000000-0000000009000fff (prio 0, i/o): pl011",
                     "      0000000010000000-0000000010003fff (prio 1, i/o): xhci",
+                    "    0000004010000000-000000401fffffff (prio 0, i/o): alias pcie-ecam \
+                     @pcie-mmcfg-mmio 0000000000000000-000000000fffffff",
                     "address-space: pci-memory",
                     "    0000000010000000-0000000010003fff (prio 1, i/o): xhci",
                     "address-space: pci-io",
@@ -222,8 +226,11 @@ static CASES: &[Case] = &[
             (
                 "info pci",
                 Out::Is(
-                    "  Bus  0, device  1, function 0:\n    USB controller: PCI device 1b36:000d\n      \
-                     id \"/machine/peripheral/usb0\" (xhci-pci)\n      BAR0: 64 bit memory at 0x10000000 [0x10003fff].\n",
+                    "  Bus  0, device   0, function 0:\n    Host bridge: PCI device 1b36:0008\n      \
+                     PCI subsystem 1af4:1100\n      id \"\"\n  \
+                     Bus  0, device   1, function 0:\n    USB controller: PCI device 1b36:000d\n      \
+                     PCI subsystem 1af4:1100\n      IRQ 0, pin A\n      \
+                     BAR0: 64 bit memory at 0x10000000 [0x10003fff].\n      id \"usb0\"\n",
                 ),
             ),
         ],
@@ -307,10 +314,10 @@ static CASES: &[Case] = &[
     case(
         "qom-get",
         &[
-            ("qom-get /machine/soc/uarts[0] type", Out::Is("pl011\n")),
+            ("qom-get /machine/soc/uarts[0] type", Out::Is("\"pl011\"\n")),
             ("device_add xhci-pci,id=usb0,p2=2", Out::Is("")),
             ("qom-get /machine/peripheral/usb0 p2", Out::Is("2\n")),
-            ("qom-get /machine/peripheral/usb0 addr", Out::Is("auto\n")),
+            ("qom-get /machine/peripheral/usb0 addr", Out::Is("\"auto\"\n")),
         ],
         (
             "qom-get /machine/soc/uarts[0] nosuch",
@@ -389,6 +396,32 @@ static CASES: &[Case] = &[
             ("xp 0x09000fe0 1", Out::Is("0000000009000fe0: 0x11\n")),
             ADD_USB0,
             ("xp 0x10000004", Out::Is("0000000010000004: 0x8001040\n")),
+            // QEMU's syntax and output (compared with QEMU 7.2 by
+            // .ci/fidelity.sh): lines of 16 bytes, the PL011's registers
+            // read whole even for a byte dump, decimal, octal, characters.
+            (
+                "xp /5wx 0x09000fe0",
+                Out::Is(
+                    "0000000009000fe0: 0x00000011 0x00000010 0x00000014 0x00000000\n\
+                     0000000009000ff0: 0x0000000d\n",
+                ),
+            ),
+            (
+                "xp /8bx 0x09000fe0",
+                Out::Is("0000000009000fe0: 0x11 0x00 0x00 0x00 0x10 0x00 0x00 0x00\n"),
+            ),
+            ("xp /2hd 0x09000fe0", Out::Is("0000000009000fe0:    17     0\n")),
+            (
+                "xp /2go 0x09000fe0",
+                Out::Is("0000000009000fe0:         01000000000021                    024\n"),
+            ),
+            (
+                "xp /2c 0x09000fe0",
+                Out::Is(
+                    "0000000009000fe0: '\\x11' '\\x00' '\\x00' '\\x00' '\\x10' '\\x00' '\\x00' '\\x00'\n",
+                ),
+            ),
+            ("xp /2wx 0x0b000000", Out::Is("000000000b000000: Cannot access memory\n")),
         ],
         ("xp 0x09000fe0 3", "access size `3` must be 1, 2, 4 or 8"),
     ),
@@ -906,6 +939,19 @@ fn machine_help_lists_the_boards_with_a_description() {
         stderr(&o),
         "Error: unknown machine `vrit`; supported machines: pc, virt (`-M help` describes them)\n"
     );
+    // Board properties, QEMU's syntax: the ECAM window follows highmem.
+    let o = qom(&["-M", "virt,highmem=off", "-c", "mmio read 0x3f000000 4"]);
+    assert_eq!(stdout(&o), "0x81b36\n", "{}", stderr(&o));
+    let o = qom(&[
+        "-M",
+        "virt",
+        "-c",
+        "mmio read 0x4010000000 4; qom-get /machine highmem",
+    ]);
+    assert_eq!(stdout(&o), "0x81b36\ntrue\n", "{}", stderr(&o));
+    let o = qom(&["-M", "virt,highmen=off", "-c", "info pci"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("highmen"), "{}", stderr(&o));
     let o = qom(&["-M", "virt", "-c", "info qom-tree"]);
     assert!(
         stdout(&o).starts_with("/machine (virt-machine)\n"),

@@ -308,7 +308,7 @@ fn greeting_negotiation_and_the_object_model_commands() {
         "human-monitor-command",
         json!({"command-line": "qom-get /machine/soc/uarts[0] type"}),
     );
-    assert_eq!(hmp, "pl011\n");
+    assert_eq!(hmp, "\"pl011\"\n", "a string, quoted as QEMU's HMP does");
     let hmp_error = client.ok(
         "human-monitor-command",
         json!({"command-line": "qom-get /nowhere type"}),
@@ -352,7 +352,7 @@ fn device_add_and_del_send_device_deleted_to_each_negotiated_client() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|d| d["qdev_id"] == "/machine/peripheral/usb0")
+        .find(|d| d["qdev_id"] == "usb0")
         .cloned()
         .unwrap();
     assert_eq!(usb["class_info"]["class"], 0x0c03);
@@ -659,7 +659,9 @@ fn device_deleted_is_sent_once_out_of_the_tree_even_while_an_access_holds_its_st
     };
     c.ok("device_add", json!({"driver": "xhci-pci", "id": "usb0"}));
     let pci = c.ok("query-pci", json!({}));
-    let bar = pci[0]["devices"][0]["regions"][0]["address"]
+    // devices[0] is the host bridge's function at 00.0.
+    assert_eq!(pci[0]["devices"][0]["id"]["device"], 8, "gpex-root first");
+    let bar = pci[0]["devices"][1]["regions"][0]["address"]
         .as_i64()
         .unwrap();
     // A guest read of BAR 0 stays in flight, holding the controller

@@ -11,4 +11,4 @@
 //! memory and their USB buses, in [`super::xhci`] and [`super::uhci`].
 
 pub use super::uhci::{Piix3, PiixUhci};
-pub use super::xhci::{XhciPci, XhciState};
+pub use super::xhci::{QemuXhci, XhciPci, XhciState};

@@ -137,9 +137,11 @@ pub struct MachineState {
 impl ObjectImpl for MachineState {
     fn init(&self) {
         // Runs before the board type's `init`, which maps its devices here.
-        let _ = self
-            .system
-            .set(AddressSpace::new("system", SYSTEM_MEMORY_SIZE));
+        let _ = self.system.set(AddressSpace::with_root(
+            "memory",
+            "system",
+            SYSTEM_MEMORY_SIZE,
+        ));
     }
 }
 

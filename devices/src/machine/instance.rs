@@ -98,6 +98,15 @@ impl Machine {
                     reason,
                 })?;
         }
+        for (name, value) in &options.properties {
+            machine
+                .object
+                .set_property(name, value)
+                .map_err(|e| Error::BadOptions {
+                    options: format!("-M {},{name}={value}", board.name),
+                    reason: e.to_string(),
+                })?;
+        }
         machine.object.board_init(options)?;
         // The board's devices, in declaration order: realize all (what
         // `board_init` realized already stays as it is), then a cold
@@ -206,6 +215,9 @@ impl Machine {
     pub fn can_hotplug(&self, device_type: &TypeInfo) -> bool {
         !device_type.is_abstract()
             && device_type.is_a(Device::TYPE_INFO)
+            && device_type
+                .class::<crate::device::DeviceClass>()
+                .is_none_or(|class| class.user_creatable)
             && self
                 .hotplug_handler()
                 .is_ok_and(|handler| handler.check_type(device_type).is_ok())

@@ -39,6 +39,9 @@ pub struct MachineOptions {
     /// Block backends devices take by id (`-drive ...,if=none,id=ID`);
     /// any board keeps them, whether or not a device uses them.
     pub drives: Vec<super::Drive>,
+    /// Board properties (`-M NAME,PROP=VALUE,...`: `virt`'s `highmem`),
+    /// set on the board object before it is built.
+    pub properties: Vec<(String, String)>,
 }
 
 /// A firmware image and where it came from (for messages).

@@ -8,7 +8,11 @@ use super::options::MachineOptions;
 use crate::error::{Error, Result};
 use crate::hotplug::HotplugHandler;
 use crate::hw::soc::VirtSoc;
-use crate::pci::{PciHost, ECAM_BASE, MMIO_BASE, MMIO_SIZE, PIO_BASE, PIO_SIZE};
+use crate::memory::MemoryRegion;
+use crate::pci::{
+    PciHost, ECAM_BASE, ECAM_HIGH_BASE, ECAM_HIGH_SIZE, ECAM_SIZE, MMIO_BASE, MMIO_HIGH_BASE,
+    MMIO_HIGH_SIZE, MMIO_SIZE, PIO_BASE, PIO_SIZE,
+};
 use qom_rt::prelude::*;
 
 /// The `virt` board (`"virt-machine"`), at `/machine`.
@@ -22,13 +26,25 @@ pub struct VirtMachine {
     /// The PCIe host bridge and its bus.
     #[child(embedded)]
     pub pcie: PciHost,
+    /// The ECAM window: an alias of the host bridge's configuration
+    /// region, at `0x4010000000` (256 buses) or, with `highmem=off`, at
+    /// `0x3f000000` (16 buses), as QEMU 7.2's `create_pcie`.
+    #[child(embedded)]
+    pub ecam: MemoryRegion,
+    /// QEMU's `highmem` machine property: the high ECAM window and the
+    /// 64-bit PCI MMIO window above 4 GiB.
+    #[property(
+        name = "highmem",
+        default = true,
+        doc = "ECAM at 0x4010000000 and a 64-bit PCI MMIO window at 512 GiB (QEMU's default); off: ECAM at 0x3f000000"
+    )]
+    pub highmem: Prop<bool>,
 }
 
 impl ObjectImpl for VirtMachine {
     fn init(&self) {
         let root = self.upcast::<MachineState>().system().root();
         root.add_subregion(0, 0, Owned::from(&self.soc.bus));
-        root.add_subregion(ECAM_BASE, 0, Owned::from(&self.pcie.ecam));
         root.add_subregion(PIO_BASE, 0, Owned::from(self.pcie.io().root()));
         // PCI addresses are CPU addresses: the PCI memory space sits below
         // everything else, so BARs answer where no platform device does.
@@ -39,6 +55,39 @@ impl ObjectImpl for VirtMachine {
         let system = self.upcast::<MachineState>().system();
         system.set_unassigned_reads_ones(MMIO_BASE..MMIO_BASE + MMIO_SIZE);
         system.set_unassigned_reads_ones(PIO_BASE..PIO_BASE + PIO_SIZE);
+    }
+}
+
+impl VirtMachine {
+    /// Where the ECAM window is: `0x4010000000` with `highmem` (QEMU's
+    /// default), `0x3f000000` without.
+    pub fn ecam_base(&self) -> u64 {
+        if self.highmem.get() {
+            ECAM_HIGH_BASE
+        } else {
+            ECAM_BASE
+        }
+    }
+
+    /// Maps the ECAM alias where `highmem` says (once the machine's
+    /// properties are set: `-M virt,highmem=off`); with `highmem` the
+    /// 64-bit MMIO window answers a master abort (all ones), as QEMU's
+    /// `gpex` unmapped-access windows do, since no BAR is placed there.
+    fn map_ecam(&self) {
+        let size = if self.highmem.get() {
+            ECAM_HIGH_SIZE
+        } else {
+            ECAM_SIZE
+        };
+        self.ecam
+            .init_alias("pcie-ecam", &self.pcie.ecam, 0, size, false);
+        let system = self.upcast::<MachineState>().system();
+        system
+            .root()
+            .add_subregion(self.ecam_base(), 0, Owned::from(&self.ecam));
+        if self.highmem.get() {
+            system.set_unassigned_reads_ones(MMIO_HIGH_BASE..MMIO_HIGH_BASE + MMIO_HIGH_SIZE);
+        }
     }
 }
 
@@ -86,6 +135,7 @@ impl MachineImpl for VirtMachine {
         if options.debugcon.is_some() {
             return Err(refuse("-debugcon", "it has no debug console port"));
         }
+        self.map_ecam();
         if let Some(serial) = options.serial.clone() {
             self.set_console(Box::new(move |byte| serial.write(&[byte])));
         }

@@ -51,10 +51,17 @@ pub(super) const fn unassigned_value(size: u32) -> u64 {
 }
 
 impl AddressSpace {
-    /// An address space over a new root container of `size` bytes.
+    /// An address space over a new root container of `size` bytes, the
+    /// container named as the space.
     pub fn new(name: &str, size: u64) -> Self {
+        Self::with_root(name, name, size)
+    }
+
+    /// An address space whose root container has its own name (QEMU's
+    /// `memory` space over the `system` region).
+    pub fn with_root(name: &str, root_name: &str, size: u64) -> Self {
         let root = Owned::<MemoryRegion>::new();
-        root.init_container(name, size);
+        root.init_container(root_name, size);
         let view = ArcSwap::from_pointee(FlatView::render(&root));
         AddressSpace {
             name: name.to_string(),
@@ -96,6 +103,23 @@ impl AddressSpace {
             } else {
                 0
             }
+        })
+    }
+
+    /// A read that reports whether anything decoded it: `None` where
+    /// [`AddressSpace::read`] would answer an unassigned 0 (QEMU's
+    /// `MEMTX_DECODE_ERROR`, which HMP's `xp` prints as "Cannot access
+    /// memory"); a range set to read all ones is a bus answering (a PCI
+    /// master abort), so it reads `Some`.
+    pub fn try_read(&self, addr: u64, size: u32) -> Option<u64> {
+        self.access(addr, size, Access::Read).or_else(|| {
+            let ones = self
+                .unassigned_ones
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            ones.iter()
+                .any(|range| range.contains(&addr))
+                .then(|| unassigned_value(size))
         })
     }
 

@@ -73,6 +73,10 @@ pub trait PciDeviceImpl: DeviceImpl + IsA<PciDevice> {
     const CLASS_CODE: u32;
     /// Revision ID.
     const REVISION: u8 = 0;
+    /// Where a PCI Express bus puts the function's Express capability
+    /// (QEMU devices that call `pcie_endpoint_cap_init` when
+    /// `pci_bus_is_express`); `None` for a conventional function.
+    const EXPRESS_CAP: Option<usize> = None;
 
     /// The BAR at `index` (0..6), if the device has one there.
     fn bar(&self, index: usize) -> Option<PciBar<'_>> {
@@ -100,6 +104,8 @@ pub struct PciDeviceClass {
     pub class_code: u32,
     /// Revision.
     pub revision: u8,
+    /// See [`PciDeviceImpl::EXPRESS_CAP`].
+    pub express_cap: Option<usize>,
 }
 
 impl<T: PciDeviceImpl> ClassFor<T> for PciDeviceClass {
@@ -110,6 +116,7 @@ impl<T: PciDeviceImpl> ClassFor<T> for PciDeviceClass {
         device_id: T::DEVICE_ID,
         class_code: T::CLASS_CODE,
         revision: T::REVISION,
+        express_cap: T::EXPRESS_CAP,
     };
 }
 

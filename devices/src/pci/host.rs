@@ -3,6 +3,7 @@
 //! and the PCI memory and I/O address spaces BARs are mapped into.
 
 use super::device::{BarKind, PciDevice};
+use super::gpex_root::GpexRoot;
 use crate::device::{Device, DeviceImpl};
 use crate::error::{Error, Result};
 use crate::hotplug::HotplugHandler;
@@ -11,10 +12,22 @@ use qom_rt::migration::MigrationHooks;
 use qom_rt::prelude::*;
 use std::sync::{Mutex, OnceLock};
 
-/// ECAM window in system memory (QEMU `virt`: `VIRT_PCIE_ECAM`).
+/// ECAM window in system memory with `highmem=off` (QEMU `virt`:
+/// `VIRT_PCIE_ECAM`).
 pub const ECAM_BASE: u64 = 0x3f00_0000;
-/// ECAM size: 16 buses of 1 MiB.
+/// Its size: 16 buses of 1 MiB.
 pub const ECAM_SIZE: u64 = 0x100_0000;
+/// ECAM window with `highmem=on`, `virt`'s default (QEMU 7.2
+/// `VIRT_HIGH_PCIE_ECAM`).
+pub const ECAM_HIGH_BASE: u64 = 0x40_1000_0000;
+/// Its size, the whole configuration region: 256 buses of 1 MiB
+/// (`PCIE_MMCFG_SIZE_MAX`).
+pub const ECAM_HIGH_SIZE: u64 = 0x1000_0000;
+/// The 64-bit PCI MMIO window with `highmem=on` (QEMU 7.2
+/// `VIRT_HIGH_PCIE_MMIO`: 512 GiB at 512 GiB).
+pub const MMIO_HIGH_BASE: u64 = 0x80_0000_0000;
+/// Its size.
+pub const MMIO_HIGH_SIZE: u64 = 0x80_0000_0000;
 /// PCI MMIO window (QEMU `virt`: `VIRT_PCIE_MMIO`).
 pub const MMIO_BASE: u64 = 0x1000_0000;
 /// PCI MMIO window size.
@@ -67,9 +80,13 @@ impl Bus {
 #[migrate(version = 1)]
 pub struct PciHost {
     parent: ParentField<Device>,
-    /// Configuration space window (ECAM).
+    /// Configuration space of all 256 buses (QEMU's `pcie-mmcfg-mmio`);
+    /// the board maps an alias of its first 16 or 256 MiB.
     #[child(embedded)]
     pub ecam: MemoryRegion,
+    /// The bridge's own function at 00.0 (QEMU's `gpex_root` child).
+    #[child(embedded)]
+    pub gpex_root: GpexRoot,
     bus: Mutex<Bus>,
     memory: OnceLock<AddressSpace>,
     io: OnceLock<AddressSpace>,
@@ -77,8 +94,12 @@ pub struct PciHost {
 
 impl ObjectImpl for PciHost {
     fn init(&self) {
-        self.ecam
-            .init_io("pcie-ecam", ECAM_SIZE, Sizes::ANY, Sizes { min: 1, max: 4 });
+        self.ecam.init_io(
+            "pcie-mmcfg-mmio",
+            ECAM_HIGH_SIZE,
+            Sizes::ANY,
+            Sizes { min: 1, max: 4 },
+        );
         let _ = self.memory.set(AddressSpace::new("pci-memory", 1 << 32));
         let _ = self.io.set(AddressSpace::new("pci-io", PIO_SIZE));
     }
@@ -105,6 +126,19 @@ impl MigrationHooks for PciHost {
 
 impl DeviceImpl for PciHost {
     const DESCRIPTION: &'static str = "PCIe host bridge (ECAM, MMIO and I/O windows)";
+
+    /// Realizes the bridge's function and puts it at 00.0, as QEMU's
+    /// `gpex_host_realize` does: with no BAR and its command register left
+    /// at 0 (plugging a device enables its decoding; this one has none).
+    fn realize(&self) -> std::result::Result<(), String> {
+        let root = self.gpex_root.upcast::<Device>();
+        root.realize().map_err(|e| e.to_string())?;
+        let mut bus = self.bus();
+        if bus.slots[0].is_none() {
+            bus.slots[0] = Some(Owned::from(self.gpex_root.upcast::<PciDevice>()));
+        }
+        Ok(())
+    }
 }
 
 impl PciHost {
@@ -152,6 +186,20 @@ impl PciHost {
                     reason: "all 31 slots are in use".into(),
                 })?,
         };
+        // A PCI Express bus: the function's Express capability, as QEMU's
+        // realize adds it when `pci_bus_is_express`; on the root bus the
+        // function is a root-complex integrated endpoint.
+        if let Some(offset) = device.pci_class().express_cap {
+            device.config_init(|config| {
+                if !super::express::has_capability(config) {
+                    super::express::add_endpoint_capability(
+                        config,
+                        offset,
+                        super::express::TYPE_RC_END,
+                    );
+                }
+            });
+        }
         // Assign BARs: naturally aligned, first fit in each window.
         let mut programmed = Vec::new();
         let mut taken = Vec::new();

@@ -89,40 +89,75 @@ pub fn describe(functions: &[(u8, Owned<PciDevice>)]) -> Vec<PciFunctionInfo> {
         .collect()
 }
 
-/// Each function with its class, IDs, path and BARs, unassigned ones
-/// included, as HMP's `info pci` prints them.
+/// Each function as QEMU 7.2's HMP `info pci` prints it
+/// (`hmp_info_pci_device`): the device number padded to 3, the class
+/// name (or `Class NNNN`), IDs, subsystem IDs, the interrupt line and pin
+/// when the function has a pin, every BAR (an unassigned one at all
+/// ones, QEMU's `PCI_BAR_UNMAPPED`, its end wrapping as QEMU's does) and
+/// the device's `id` (empty for a board's own or an anonymous one).
 pub fn info_pci(functions: &[(u8, Owned<PciDevice>)]) -> String {
     let mut out = String::new();
-    for f in describe(functions) {
+    for ((_, device), f) in functions.iter().zip(describe(functions)) {
         let _ = writeln!(
             out,
-            "  Bus  0, device {:2}, function {}:",
+            "  Bus  0, device {:3}, function {}:",
             f.slot, f.function
         );
+        let class = match f.class_name {
+            "Device" => format!("Class {:04}", f.class_code >> 8),
+            name => name.to_string(),
+        };
         let _ = writeln!(
             out,
-            "    {}: PCI device {:04x}:{:04x}",
-            f.class_name, f.vendor_id, f.device_id
+            "    {class}: PCI device {:04x}:{:04x}",
+            f.vendor_id, f.device_id
         );
-        let _ = writeln!(out, "      id \"{}\" ({})", f.path, f.type_name);
+        let _ = writeln!(
+            out,
+            "      PCI subsystem {:04x}:{:04x}",
+            device.config_read(0x2c, 2),
+            device.config_read(0x2e, 2)
+        );
+        let pin = device.config_read(0x3d, 1);
+        if pin != 0 {
+            let line = device.config_read(0x3c, 1);
+            let pin = char::from(b'A' + (pin as u8).wrapping_sub(1) % 26);
+            let _ = writeln!(out, "      IRQ {line}, pin {pin}");
+        }
         for bar in &f.bars {
             let (index, size) = (bar.index, bar.size);
-            let kind = match bar.kind {
-                BarKind::Memory => "32 bit memory",
-                BarKind::Memory64 => "64 bit memory",
-                BarKind::Io => "I/O",
-            };
-            let _ = match bar.address {
-                Some(address) => writeln!(
-                    out,
-                    "      BAR{index}: {kind} at {address:#x} [{:#x}].",
-                    address + size - 1
-                ),
-                None => writeln!(out, "      BAR{index}: unassigned ({size:#x} bytes)."),
+            let address = bar.address.unwrap_or(u64::MAX);
+            let end = address.wrapping_add(size - 1);
+            let _ = match bar.kind {
+                BarKind::Io => {
+                    writeln!(out, "      BAR{index}: I/O at {address:#06x} [{end:#06x}].")
+                }
+                BarKind::Memory | BarKind::Memory64 => {
+                    let bits = if bar.kind == BarKind::Memory64 {
+                        64
+                    } else {
+                        32
+                    };
+                    writeln!(
+                        out,
+                        "      BAR{index}: {bits} bit memory at {address:#010x} [{end:#010x}]."
+                    )
+                }
             };
         }
+        let _ = writeln!(out, "      id \"{}\"", qdev_id(&f.path));
     }
     out
+}
+
+/// The `id=` a device was plugged with: the last part of its path when it
+/// is in a board's `peripheral` container, otherwise none (QEMU's
+/// `qdev_id` is empty for board-made and anonymous devices).
+pub fn qdev_id(path: &str) -> &str {
+    match path.rsplit_once('/') {
+        Some((parent, id)) if parent.ends_with("/peripheral") => id,
+        _ => "",
+    }
 }
 
 /// The class name HMP prints for a class code (`pci_class_descriptions`).

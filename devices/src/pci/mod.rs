@@ -4,6 +4,8 @@
 mod config;
 mod device;
 mod dma;
+pub mod express;
+mod gpex_root;
 mod host;
 mod info;
 pub mod msix;
@@ -11,5 +13,9 @@ pub mod msix;
 pub use config::{reg, ConfigSpace, PciConfig, PciSlot};
 pub use device::{BarKind, PciBar, PciDevice, PciDeviceClass, PciDeviceImpl};
 pub use dma::{BusMaster, DmaError, MsiSink};
-pub use host::{PciHost, ECAM_BASE, ECAM_SIZE, MMIO_BASE, MMIO_SIZE, PIO_BASE, PIO_SIZE};
-pub use info::{describe, info_pci, PciBarInfo, PciFunctionInfo, PciFunctions};
+pub use gpex_root::GpexRoot;
+pub use host::{
+    PciHost, ECAM_BASE, ECAM_HIGH_BASE, ECAM_HIGH_SIZE, ECAM_SIZE, MMIO_BASE, MMIO_HIGH_BASE,
+    MMIO_HIGH_SIZE, MMIO_SIZE, PIO_BASE, PIO_SIZE,
+};
+pub use info::{describe, info_pci, qdev_id, PciBarInfo, PciFunctionInfo, PciFunctions};

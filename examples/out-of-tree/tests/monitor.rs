@@ -24,8 +24,8 @@ fn run(commands: &[&str]) -> String {
 /// The first free slot is 1 and BAR 0 goes at the bottom of `virt`'s PCI
 /// MMIO window.
 const BAR0: u64 = 0x1000_0000;
-/// Slot 1's configuration space in `virt`'s ECAM window.
-const CONFIG: u64 = 0x3f00_0000 + (1 << 15);
+/// Slot 1's configuration space in `virt`'s ECAM window (highmem, the default).
+const CONFIG: u64 = 0x40_1000_0000 + (1 << 15);
 
 fn read(offset: u64) -> String {
     format!("mmio read {:#x} 4", BAR0 + offset)
@@ -46,10 +46,16 @@ fn the_quick_start_command_lists_the_device() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        "  Bus  0, device  1, function 0:\n\
-         \x20   Device: PCI device 1234:11e8\n\
-         \x20     id \"/machine/peripheral/e0\" (edu)\n\
+        "  Bus  0, device   0, function 0:\n\
+         \x20   Host bridge: PCI device 1b36:0008\n\
+         \x20     PCI subsystem 1af4:1100\n\
+         \x20     id \"\"\n\
+         \x20 Bus  0, device   1, function 0:\n\
+         \x20   Class 65280: PCI device 1234:11e8\n\
+         \x20     PCI subsystem 1af4:1100\n\
+         \x20     IRQ 0, pin A\n\
          \x20     BAR0: 32 bit memory at 0x10000000 [0x100fffff].\n\
+         \x20     id \"e0\"\n\
          type (string)\n\
          mmio (child<memory-region>)\n\
          addr (pci-devfn)\n"

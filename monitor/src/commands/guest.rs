@@ -4,6 +4,7 @@
 use super::{fail, parse_u64, Action, Command, Failure};
 use crate::monitor::Monitor;
 use qom_rt::prelude::*;
+use std::fmt::Write;
 
 /// The `mmio` subcommands.
 pub(super) static MMIO_SUBCOMMANDS: &[Command] = &[
@@ -107,15 +108,146 @@ fn release(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Fail
     }
 }
 
-/// `xp ADDR [SIZE]`: a guest read, size 4 by default.
+/// `xp /FMT ADDR` (QEMU's syntax: `/[COUNT][FORMAT][SIZE]`, format `x`,
+/// `d`, `u`, `o` or `c`, size `b`, `h`, `w` or `g`; hex words by
+/// default), printed as QEMU's `memory_dump` does: 16 bytes a line (8 for
+/// bytes), each line headed by its physical address. The older `xp ADDR
+/// [SIZE]` (one read, `ADDR: 0xVALUE`) is kept for existing scripts.
 pub(super) fn xp(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
     let (addr, size) = match args {
+        [fmt, addr] if fmt.starts_with('/') => {
+            let (count, format, size) = parse_xp_format(fmt)?;
+            return Ok(memory_dump(monitor, parse_u64(addr)?, count, format, size));
+        }
         [addr] => (parse_u64(addr)?, 4),
         [addr, size] => (parse_u64(addr)?, parse_size(size)?),
         _ => return Err(Failure::Usage),
     };
     let value = monitor.machine().system().read(addr, size);
     Ok(format!("{addr:016x}: {value:#x}\n"))
+}
+
+/// `/[COUNT][FORMAT][SIZE]`, letters in either order, as QEMU's
+/// `get_fmt`: count 1, hex, 4 bytes unless given (`c` reads bytes).
+fn parse_xp_format(fmt: &str) -> Result<(u64, char, u32), Failure> {
+    let body = &fmt[1..];
+    let digits = body.len() - body.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let count = if digits == 0 {
+        1
+    } else {
+        body[..digits]
+            .parse::<u64>()
+            .ok()
+            .filter(|c| (1..=4096).contains(c))
+            .ok_or_else(|| {
+                Failure::Error(crate::monitor::CommandError(format!(
+                    "xp {fmt}: count must be 1-4096"
+                )))
+            })?
+    };
+    let (mut format, mut size) = ('x', None);
+    for letter in body[digits..].chars() {
+        match letter {
+            'x' | 'd' | 'u' | 'o' | 'c' => format = letter,
+            'b' => size = Some(1),
+            'h' => size = Some(2),
+            'w' => size = Some(4),
+            'g' => size = Some(8),
+            other => {
+                return fail(format!(
+                    "xp {fmt}: invalid char `{other}` in format (formats x d u o c, sizes b h w g)"
+                ))
+            }
+        }
+    }
+    let size = size.unwrap_or(4);
+    Ok((count, format, size))
+}
+
+/// QEMU's `memory_dump` for a physical address: `%016x:` then each
+/// value, or "Cannot access memory" where nothing decodes the line (and
+/// the dump stops there). Like QEMU it reads each line as a buffer, in the widest aligned
+/// accesses up to 8 bytes (a device answering only whole registers shows
+/// their bytes, as on QEMU), and `c` prints `count * size` bytes one by
+/// one (QEMU sizes the dump before `c` narrows the unit to a byte).
+fn memory_dump(monitor: &Monitor, addr: u64, count: u64, format: char, size: u32) -> String {
+    let total = count * u64::from(size);
+    let size = if format == 'c' { 1 } else { size };
+    let bits = size * 8;
+    let digits = match format {
+        'o' => bits.div_ceil(3),
+        'u' | 'd' => (bits * 10).div_ceil(33),
+        _ => bits / 4,
+    } as usize;
+    let line_size = if size == 1 { 8 } else { 16 };
+    let system = monitor.machine().system();
+    let mut out = String::new();
+    let (mut at, mut left) = (addr, total);
+    while left > 0 {
+        let _ = write!(out, "{at:016x}:");
+        let line = left.min(line_size);
+        let Some(bytes) = read_buffer(system, at, line) else {
+            out.push_str(" Cannot access memory\n");
+            break;
+        };
+        for chunk in bytes.chunks(size as usize) {
+            let value = chunk.iter().rev().fold(0u64, |v, b| v << 8 | u64::from(*b));
+            let _ = match format {
+                'o' => {
+                    let text = if value == 0 {
+                        "0".to_string()
+                    } else {
+                        format!("0{value:o}")
+                    };
+                    write!(out, " {text:>digits$}")
+                }
+                'u' => write!(out, " {value:>digits$}"),
+                'd' => {
+                    let shift = 64 - bits;
+                    let signed = ((value << shift) as i64) >> shift;
+                    write!(out, " {signed:>digits$}")
+                }
+                'c' => write!(out, " {}", printable(value as u8)),
+                _ => write!(out, " 0x{value:0digits$x}"),
+            };
+        }
+        out.push('\n');
+        at += line;
+        left -= line;
+    }
+    out
+}
+
+/// `len` bytes from `addr`, read in the widest naturally aligned accesses
+/// up to 8 bytes (QEMU's `address_space_read` splitting a buffer).
+/// `None` if any access found nothing to decode it.
+fn read_buffer(system: &qom_devices::memory::AddressSpace, addr: u64, len: u64) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut at = addr;
+    while at < addr + len {
+        let left = addr + len - at;
+        let width = [8u64, 4, 2, 1]
+            .into_iter()
+            .find(|w| *w <= left && at.is_multiple_of(*w))
+            .unwrap_or(1);
+        let value = system.try_read(at, width as u32)?;
+        bytes.extend_from_slice(&value.to_le_bytes()[..width as usize]);
+        at += width;
+    }
+    Some(bytes)
+}
+
+/// A byte as QEMU's `monitor_printc`: quoted, escapes for the usual
+/// controls, octal for the rest.
+fn printable(byte: u8) -> String {
+    match byte {
+        b'\'' => "'\\''".to_string(),
+        b'\\' => "'\\\\'".to_string(),
+        b'\n' => "'\\n'".to_string(),
+        b'\r' => "'\\r'".to_string(),
+        0x20..=0x7e => format!("'{}'", byte as char),
+        _ => format!("'\\x{byte:02x}'"),
+    }
 }
 
 /// `clock_step NS`: advances every clocked device.

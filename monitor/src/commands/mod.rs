@@ -226,8 +226,8 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "xp",
         aliases: &[],
-        synopsis: "ADDR [SIZE]",
-        help: "read guest memory (like `mmio read`, default size 4)",
+        synopsis: "/FMT ADDR | ADDR [SIZE]",
+        help: "read guest memory: QEMU's /[COUNT][x|d|u|o|c][b|h|w|g], or one read (default size 4)",
         action: Action::Run {
             handler: guest::xp,
             args: &[],

@@ -40,13 +40,40 @@ pub(crate) fn set_value(path: &str, property: &str, value: &str) -> Result<(), q
     qom_rt::resolve_path(path)?.set_property(property, value)
 }
 
-/// `qom-get PATH PROP`: the value alone.
+/// `qom-get PATH PROP`: the value as JSON, as QEMU 7.2's HMP prints it
+/// (`qobject_to_json_pretty` of what QMP's `qom-get` returns): a string
+/// quoted, a boolean `true`/`false`, a number bare.
 pub(super) fn get(_: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
     let [path, property] = args else {
         return Err(Failure::Usage);
     };
-    let (value, _) = get_value(path, property)?;
-    Ok(format!("{value}\n"))
+    let (value, type_name) = get_value(path, property)?;
+    let json = typed(value, type_name);
+    Ok(format!(
+        "{}\n",
+        serde_json::to_string_pretty(&json).unwrap_or_default()
+    ))
+}
+
+/// A property's string form as JSON, typed as QEMU's visitors type it:
+/// integers and sizes as numbers, booleans as `true`/`false`, the rest
+/// as strings.
+pub(crate) fn typed(value: String, type_name: &str) -> serde_json::Value {
+    let integer =
+        type_name.starts_with("uint") || type_name.starts_with("int") || type_name == "size";
+    if integer {
+        if let Ok(n) = value.parse::<u64>() {
+            return n.into();
+        }
+        if let Ok(n) = value.parse::<i64>() {
+            return n.into();
+        }
+    }
+    match (type_name, value.as_str()) {
+        ("bool", "on" | "true") => true.into(),
+        ("bool", "off" | "false") => false.into(),
+        _ => value.into(),
+    }
 }
 
 /// `qom-set PATH PROP VALUE`: parsed as the property's type; refused

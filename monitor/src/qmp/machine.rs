@@ -107,7 +107,7 @@ qapi_struct! {
         id: PciDeviceId,
         /// Its BARs.
         regions: Vec<PciMemoryRegion>,
-        /// Its path in the composition tree (QEMU: the qdev id).
+        /// The device's id (`id=`), empty for a board's own function, as QEMU's.
         qdev_id as "qdev_id": String,
     }
 }
@@ -276,7 +276,8 @@ pub(super) fn query_pci(monitor: &mut Monitor, _: NoArgs) -> Result<Vec<PciInfo>
                     mem_type_64: (bar.kind != BarKind::Io).then_some(bar.kind == BarKind::Memory64),
                 })
                 .collect(),
-            qdev_id: f.path,
+            // QEMU's qdev id: the `id=` given, empty for the board's own.
+            qdev_id: qom_devices::pci::qdev_id(&f.path).to_string(),
         })
         .collect();
     Ok(vec![PciInfo { bus: 0, devices }])

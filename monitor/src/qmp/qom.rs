@@ -4,7 +4,7 @@
 use super::errors::from_qom;
 use super::schema::qapi_struct;
 use super::wire::QmpError;
-use crate::commands::qom::{get_value, set_value};
+use crate::commands::qom::{get_value, set_value, typed};
 use crate::monitor::Monitor;
 use qom_devices::Device;
 use qom_rt::prelude::*;
@@ -82,27 +82,6 @@ qapi_struct! {
         r#abstract: Option<bool>,
         /// Its parent type.
         parent: Option<String>,
-    }
-}
-
-/// A property's string form as JSON, typed as QEMU's visitors type it:
-/// integers and sizes as numbers, booleans as `true`/`false`, the rest
-/// as strings.
-fn typed(value: String, type_name: &str) -> Value {
-    let integer =
-        type_name.starts_with("uint") || type_name.starts_with("int") || type_name == "size";
-    if integer {
-        if let Ok(n) = value.parse::<u64>() {
-            return n.into();
-        }
-        if let Ok(n) = value.parse::<i64>() {
-            return n.into();
-        }
-    }
-    match (type_name, value.as_str()) {
-        ("bool", "on" | "true") => true.into(),
-        ("bool", "off" | "false") => false.into(),
-        _ => value.into(),
     }
 }
 
