@@ -501,7 +501,11 @@ fn usb_across_a_migration(mode: u8) {
         "wait debugcon \"Press ESC\" 60s\nsendkey esc\nwait debugcon \"Select boot device\"\n"
             .to_string();
     if mode == 1 {
-        boot.push_str("sendkey 1\nwait debugcon \"USBBOOT ok\" 60\nwait debugcon \"rwrwrw\" 60\n");
+        // The stream's tokens are "r"/"w" after a 0x01 byte (usb_boot.S).
+        boot.push_str(&format!(
+            "sendkey 1\nwait debugcon \"USBBOOT ok\" 60\nwait debugcon \"{}\" 60\n",
+            "\u{1}r\u{1}w".repeat(3)
+        ));
     }
     assert_eq!(ask(&boot), "running");
     let mut attempts = 0;
@@ -523,18 +527,25 @@ fn usb_across_a_migration(mode: u8) {
     drop(commands);
     let _ = source.wait();
     let mut stdin = destination.stdin.take().unwrap();
-    let script: &[u8] = match mode {
-        0 => b"sendkey 1\nwait debugcon \"USBBOOT ok\" 60\ninfo status\n",
-        _ => b"wait debugcon \"rwrwrwrwrwrwrwrwrwrw\" 60\ninfo status\n",
+    let script = match mode {
+        0 => "sendkey 1\nwait debugcon \"USBBOOT ok\" 60\ninfo status\n".to_string(),
+        _ => format!(
+            "wait debugcon \"{}\" 60\ninfo status\n",
+            "\u{1}r\u{1}w".repeat(10)
+        ),
     };
-    stdin.write_all(script).unwrap();
+    stdin.write_all(script.as_bytes()).unwrap();
     drop(stdin);
     let dst = destination.wait_with_output().unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&dst.stdout).into_owned(),
         String::from_utf8_lossy(&dst.stderr).into_owned(),
     );
-    let (before, after) = (read_log(&src_log), read_log(&dst_log));
+    // Without the tokens' 0x01 bytes, the stream reads "rwrw...".
+    let (before, after) = (
+        read_log(&src_log).replace('\u{1}', ""),
+        read_log(&dst_log).replace('\u{1}', ""),
+    );
     let written = std::fs::read(&image).unwrap();
     for path in [&image, &src_log, &dst_log] {
         let _ = std::fs::remove_file(path);
