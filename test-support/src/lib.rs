@@ -28,22 +28,43 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 /// assert_eq!(CONTROLLERS.live(), 0);
 /// ```
 pub struct CountingAllocator {
-    watched: Layout,
-    live: AtomicUsize,
+    watched: [Layout; 2],
+    live: [AtomicUsize; 2],
 }
 
 impl CountingAllocator {
     /// Counts allocations of exactly `watched` (size and alignment).
     pub const fn new(watched: Layout) -> Self {
+        Self::pair(watched, watched)
+    }
+
+    /// Counts allocations of exactly `first` and, apart, of exactly
+    /// `second` (an allocation of both layouts, if they are equal, counts
+    /// in both).
+    pub const fn pair(first: Layout, second: Layout) -> Self {
         CountingAllocator {
-            watched,
-            live: AtomicUsize::new(0),
+            watched: [first, second],
+            live: [AtomicUsize::new(0), AtomicUsize::new(0)],
         }
     }
 
-    /// Allocations of the watched layout not yet freed.
+    /// Allocations of the (first) watched layout not yet freed.
     pub fn live(&self) -> usize {
-        self.live.load(SeqCst)
+        self.live[0].load(SeqCst)
+    }
+
+    /// Allocations of the second layout of [`pair`](Self::pair) not yet
+    /// freed.
+    pub fn live_second(&self) -> usize {
+        self.live[1].load(SeqCst)
+    }
+
+    fn count(&self, layout: Layout, change: impl Fn(&AtomicUsize)) {
+        for (watched, live) in self.watched.iter().zip(&self.live) {
+            if layout == *watched {
+                change(live);
+            }
+        }
     }
 }
 
@@ -54,16 +75,18 @@ unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's contract for `alloc`, passed on.
         let ptr = unsafe { System.alloc(layout) };
-        if layout == self.watched && !ptr.is_null() {
-            self.live.fetch_add(1, SeqCst);
+        if !ptr.is_null() {
+            self.count(layout, |live| {
+                live.fetch_add(1, SeqCst);
+            });
         }
         ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if layout == self.watched {
-            self.live.fetch_sub(1, SeqCst);
-        }
+        self.count(layout, |live| {
+            live.fetch_sub(1, SeqCst);
+        });
         // SAFETY: the caller's contract for `dealloc`, passed on: `ptr`
         // came from `alloc` above, that is from `System`, with `layout`.
         unsafe { System.dealloc(ptr, layout) }

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 
 /// What each cycle deletes.
 #[derive(Clone, Copy, PartialEq, Eq)]
-// Each test binary that includes this module names one of them.
-#[allow(dead_code)]
 pub enum Target {
     /// `device_del usb0`: the xHCI controller, which takes its disk along.
     Controller,
