@@ -220,13 +220,12 @@ fn resurrection_panics_and_finalize_runs_once() {
     warm_up();
     // No panic message or backtrace output: their one-time caches would
     // count as allocations.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    let quiet = QuietPanics::new();
     let before = live_allocations();
     let r = Owned::<Resurrector>::new();
     drop(r);
     let log = take_log();
-    std::panic::set_hook(hook);
+    drop(quiet);
     assert_eq!(log.len(), 2, "{log:?}");
     assert_eq!(log[0], "finalize resurrector");
     assert!(

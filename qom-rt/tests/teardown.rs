@@ -82,15 +82,14 @@ impl ObjectImpl for Rack {}
 fn drop_rack_with(act: Act, check: impl FnOnce(&[String])) {
     let _g = serial();
     *ACT.lock().unwrap() = act;
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    let quiet = QuietPanics::new();
     // Once unmeasured: the tree's side tables keep the capacity they grow.
     drop(Owned::<Rack>::new());
     drop(ESCAPED.lock().unwrap().take());
     let before = live_allocations();
     drop(Owned::<Rack>::new());
     drop(ESCAPED.lock().unwrap().take());
-    std::panic::set_hook(hook);
+    drop(quiet);
     *ACT.lock().unwrap() = Act::Nothing;
     check(&take_log());
     assert_eq!(live_allocations(), before, "nothing leaked");

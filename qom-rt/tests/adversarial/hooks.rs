@@ -6,7 +6,7 @@
 //! the memory; the probes check the values), finalize runs once per
 //! object, and nothing leaks once the escapes are dropped.
 
-use crate::common::{live_allocations, log, serial, take_log};
+use crate::common::{live_allocations, log, serial, take_log, QuietPanics};
 use crate::fixtures::{probe_of, take_violations, Probe};
 use qom_rt::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -212,8 +212,7 @@ const EXPECTED: [(&str, usize); 9] = [
 fn every_hook_can_do_everything_and_nothing_reaches_dead_state() {
     let _g = serial();
     // Resurrection attempts panic (and are caught): keep them quiet.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    let quiet = QuietPanics::new();
     run(true);
     let before = live_allocations();
     let mut runs = [false, true].map(|placed| (placed, [0; EXPECTED.len()], 0));
@@ -225,7 +224,7 @@ fn every_hook_can_do_everything_and_nothing_reaches_dead_state() {
         drop(log);
         *leaked = live_allocations() - before;
     }
-    std::panic::set_hook(hook);
+    drop(quiet);
     for (placed, counts, leaked) in runs {
         for (count, (line, expected)) in counts.into_iter().zip(EXPECTED) {
             assert_eq!(count, expected, "`{line}`, placed: {placed}");

@@ -2,7 +2,7 @@
 //! leave nothing half-dropped: like `Arc`, which leaks nothing when a
 //! destructor panics.
 
-use crate::common::{live_allocations, serial};
+use crate::common::{live_allocations, serial, QuietPanics};
 use qom_rt::prelude::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -120,12 +120,11 @@ fn attempt(f: impl FnOnce()) -> Aftermath {
     for counter in [&INITS, &FINALIZES, &DEFAULTS, &DROPS, &RACK_FINALIZES] {
         counter.store(0, SeqCst);
     }
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    let quiet = QuietPanics::new();
     let before = live_allocations();
     let panicked = catch_unwind(AssertUnwindSafe(f)).is_err();
     let leaked = live_allocations() - before;
-    std::panic::set_hook(hook);
+    drop(quiet);
     for trigger in [&PANIC_IN_INIT, &PANIC_IN_FINALIZE, &PANIC_IN_DEFAULT] {
         trigger.store(0, SeqCst);
     }

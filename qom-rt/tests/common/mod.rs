@@ -6,7 +6,7 @@ use qom_rt::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Mutex, Once};
 
 /// Counts allocations and frees, process-wide and per thread (the test
 /// harness allocates on other threads while a test runs).
@@ -45,6 +45,40 @@ pub static SERIAL: Mutex<()> = Mutex::new(());
 
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+thread_local! {
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Silences the panics of this thread (the ones a test provokes and
+/// catches) until dropped. Other threads' panics still print, so a test
+/// that fails while another one is being quiet still says why; the
+/// process-wide hook is installed once, on first use, so later
+/// allocation counts do not see it.
+pub struct QuietPanics(());
+
+impl QuietPanics {
+    /// Starts silencing this thread's panics.
+    pub fn new() -> Self {
+        static INSTALL: Once = Once::new();
+        INSTALL.call_once(|| {
+            let default = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if !QUIET.with(Cell::get) {
+                    default(info);
+                }
+            }));
+        });
+        QUIET.with(|q| q.set(true));
+        QuietPanics(())
+    }
+}
+
+impl Drop for QuietPanics {
+    fn drop(&mut self) {
+        QUIET.with(|q| q.set(false));
+    }
 }
 
 /// Live allocations (allocs - frees) right now. Clears this thread's event
