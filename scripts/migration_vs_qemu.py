@@ -19,6 +19,16 @@ round, so that load from elsewhere falls on both alike. Each side's
 own report; the script prints every round, the medians and the ratios of
 the medians. The snapshot sizes (`migrate file:` for qom, `exec:cat >`
 for QEMU 7.2, which has no `file:`) are printed too.
+
+The two `downtime` reports do not measure the same span: QEMU's ends
+when the source has sent its last byte, qom's when the destination has
+loaded the stream and answered. So the script also measures the
+downtime the guest shows, the same way on both: each process writes
+the guest's debug console into a FIFO that the script reads, stamping
+each line on arrival; the gap between the source's last line and the
+destination's first is the time the guest made no progress (the guest
+prints about every millisecond, so the gap includes up to one interval).
+The downtime ratio is the ratio of those gaps.
 """
 
 import argparse
@@ -29,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
@@ -67,8 +78,56 @@ class Qmp:
         self.sock.close()
 
 
-def command(kind, binary, guest, work, name, extra):
-    log = os.path.join(work, f"{name}.log")
+class ConsoleReader:
+    """Reads a FIFO the guest's debug console goes to, stamping each
+    line with the time it arrived."""
+
+    def __init__(self, path):
+        os.mkfifo(path)
+        # Opened before the writer, without blocking, so that the
+        # writer's open does not wait; reads block once it has opened.
+        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        os.set_blocking(self.fd, True)
+        self.lines = []
+        self.done = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        pending = b""
+        while True:
+            data = os.read(self.fd, 65536)
+            now = time.monotonic()
+            if not data:
+                if self.done:
+                    return
+                time.sleep(0.001)  # no writer yet, or it has gone
+                continue
+            pending += data
+            *complete, pending = pending.split(b"\n")
+            self.lines.extend((now, line) for line in complete)
+
+    def close(self):
+        self.done = True
+        self.thread.join(timeout=5)
+        os.close(self.fd)
+
+
+def visible_downtime(src, dst):
+    """The gap, in ms, between the source's last console line and the
+    destination's first, checking that the destination goes on where the
+    source stopped (the count is the line's hex value)."""
+    if not src.lines or not dst.lines:
+        raise RuntimeError("no console output to measure the gap on")
+    last_time, last = src.lines[-1]
+    first_time, first = dst.lines[0]
+    if int(first, 16) != int(last, 16) + 1:
+        raise RuntimeError(f"the count does not go on: {last!r} then {first!r}")
+    return (first_time - last_time) * 1000
+
+
+def command(kind, binary, guest, work, name, extra, log=None):
+    log = log or os.path.join(work, f"{name}.log")
     qmp = os.path.join(work, f"{name}.qmp")
     if kind == "qom":
         args = [binary, "-M", "pc", "-accel", "kvm", "-m", "128", "-bios", guest,
@@ -97,10 +156,12 @@ def wait_completed(qmp, timeout=120):
 
 def one_round(kind, binary, guest, work, index):
     sock = os.path.join(work, f"{kind}{index}.sock")
+    fifos = [os.path.join(work, f"{kind}{index}-{side}.fifo") for side in ("src", "dst")]
     dst_args, dst_qmp = command(kind, binary, guest, work, f"{kind}{index}-dst",
-                                ["-incoming", f"unix:{sock}"])
-    src_args, src_qmp = command(kind, binary, guest, work, f"{kind}{index}-src", [])
+                                ["-incoming", f"unix:{sock}"], fifos[1])
+    src_args, src_qmp = command(kind, binary, guest, work, f"{kind}{index}-src", [], fifos[0])
     procs = []
+    consoles = [ConsoleReader(fifo) for fifo in fifos]
     try:
         # qom's destination takes QMP once loaded; QEMU's at once.
         procs.append(subprocess.Popen(dst_args, stdin=subprocess.DEVNULL,
@@ -119,11 +180,18 @@ def one_round(kind, binary, guest, work, index):
         src.execute("migrate", {"uri": f"unix:{sock}"})
         info = wait_completed(src)
         src.close()
-        return (info["total-time"], info["downtime"], info["ram"]["transferred"])
+        # The destination's first lines, then the gap between the two.
+        deadline = time.time() + 10
+        while len(consoles[1].lines) < 10 and time.time() < deadline:
+            time.sleep(0.01)
+        gap = visible_downtime(*consoles)
+        return (info["total-time"], info["downtime"], info["ram"]["transferred"], gap)
     finally:
         for p in procs:
             p.kill()
             p.wait()
+        for console in consoles:
+            console.close()
 
 
 def snapshot_size(kind, binary, guest, work):
@@ -159,22 +227,26 @@ def main():
     with tempfile.TemporaryDirectory(prefix="qom-mig-bench-") as work:
         for index in range(args.rounds):
             for kind in ("qom", "qemu") if index % 2 == 0 else ("qemu", "qom"):
-                total, down, sent = one_round(kind, binaries[kind], args.guest, work, index)
-                results[kind].append((total, down, sent))
-                print(f"round {index + 1} {kind:4}: total {total:5} ms, downtime {down:4} ms, "
+                total, down, sent, gap = one_round(kind, binaries[kind], args.guest, work, index)
+                results[kind].append((total, down, sent, gap))
+                print(f"round {index + 1} {kind:4}: total {total:5} ms, downtime {down:4} ms "
+                      f"(reported), {gap:6.2f} ms (guest-visible gap), "
                       f"stream {sent / 1024:8.0f} KiB")
         sizes = {k: snapshot_size(k, binaries[k], args.guest, work) for k in binaries}
     print()
-    medians = {k: [statistics.median(r[i] for r in v) for i in range(3)]
+    medians = {k: [statistics.median(r[i] for r in v) for i in range(4)]
                for k, v in results.items()}
-    for label, i, unit in (("total time", 0, "ms"), ("downtime", 1, "ms")):
+    for label, i in (("total time", 0), ("downtime", 3), ("reported", 1)):
         q, e = medians["qom"][i], medians["qemu"][i]
         ratio = q / e if e else float("inf")
-        print(f"{label:12} qom {q:8.0f} {unit}   QEMU {e:8.0f} {unit}   ratio {ratio:.2f}")
+        print(f"{label:12} qom {q:8.2f} ms   QEMU {e:8.2f} ms   ratio {ratio:.2f}")
     q, e = medians["qom"][2], medians["qemu"][2]
     print(f"{'stream size':12} qom {q / 1024:8.0f} KiB  QEMU {e / 1024:8.0f} KiB  ratio {q / e:.2f}")
     q, e = sizes["qom"], sizes["qemu"]
     print(f"{'snapshot':12} qom {q / 1024:8.0f} KiB  QEMU {e / 1024:8.0f} KiB  ratio {q / e:.2f}")
+    print("(downtime: the guest-visible gap, measured alike on both; reported: each "
+          "side's own downtime, which QEMU ends at its last byte sent and qom at the "
+          "destination's answer)")
     return 0
 
 

@@ -6,9 +6,9 @@
 
 use crate::error::{Error, Result};
 use kvm_bindings::{
-    kvm_debugregs, kvm_fpu, kvm_irqchip, kvm_lapic_state, kvm_mp_state, kvm_msr_entry,
-    kvm_pit_state2, kvm_regs, kvm_sregs, kvm_vcpu_events, Msrs, KVM_IRQCHIP_IOAPIC,
-    KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE,
+    kvm_debugregs, kvm_fpu, kvm_irqchip, kvm_lapic_state, kvm_mp_state, kvm_pit_state2, kvm_regs,
+    kvm_sregs, kvm_vcpu_events, Msrs, KVM_IRQCHIP_IOAPIC, KVM_IRQCHIP_PIC_MASTER,
+    KVM_IRQCHIP_PIC_SLAVE,
 };
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 
@@ -60,25 +60,16 @@ impl VcpuReset {
         let supported = kvm
             .get_msr_index_list()
             .map_err(Error::kvm("KVM_GET_MSR_INDEX_LIST"))?;
-        let entries: Vec<kvm_msr_entry> = RESET_MSRS
+        let wanted: Vec<u32> = RESET_MSRS
             .iter()
+            .copied()
             .filter(|index| supported.as_slice().contains(index))
-            .map(|&index| kvm_msr_entry {
-                index,
-                ..Default::default()
-            })
             .collect();
-        let mut msrs = Msrs::from_entries(&entries).map_err(|e| Error::Vcpu {
+        // An MSR KVM cannot read is left out (as a migration does).
+        let entries = crate::migration::read_msrs(vcpu, &wanted)?;
+        let msrs = Msrs::from_entries(&entries).map_err(|e| Error::Vcpu {
             index: 0,
-            reason: format!("cannot list {} MSRs: {e:?}", entries.len()),
-        })?;
-        let read = vcpu
-            .get_msrs(&mut msrs)
-            .map_err(Error::kvm("KVM_GET_MSRS"))?;
-        // KVM stops at the first MSR it cannot read: keep what it read.
-        let msrs = Msrs::from_entries(&msrs.as_slice()[..read]).map_err(|e| Error::Vcpu {
-            index: 0,
-            reason: format!("cannot keep {read} MSRs: {e:?}"),
+            reason: format!("cannot keep {} MSRs: {e:?}", entries.len()),
         })?;
         let mut fpu = vcpu.get_fpu().map_err(Error::kvm("KVM_GET_FPU"))?;
         // The SSE control register's power-on value, which KVM leaves at 0

@@ -201,13 +201,28 @@ impl MigrationUri {
                 machine.load_state(&stream).map_err(|e| e.to_string())?;
                 Ok(())
             }
+            MigrationUri::Tcp(_) | MigrationUri::Unix(_) => receive(self.accept_one()?, machine),
+        }
+    }
+
+    /// For a socket: listens there and returns the first source's
+    /// connection (the listener closes, a Unix socket's file goes). For a
+    /// file: an error, which the callers rule out first.
+    pub(crate) fn accept_one(&self) -> Result<Box<dyn Connection>, String> {
+        match self {
+            MigrationUri::File(path) => Err(format!(
+                "file:{} is not a socket to listen on",
+                path.display()
+            )),
             MigrationUri::Tcp(address) => {
                 let listener = std::net::TcpListener::bind(address.as_str())
                     .map_err(|e| format!("cannot listen on `tcp:{address}`: {e}"))?;
                 let (socket, _) = listener
                     .accept()
                     .map_err(|e| format!("tcp:{address}: {e}"))?;
-                receive(socket, machine)
+                // The destination's one-byte answer goes out at once.
+                let _ = socket.set_nodelay(true);
+                Ok(Box::new(socket))
             }
             MigrationUri::Unix(path) => {
                 // A socket file left by an earlier run would make bind fail.
@@ -217,11 +232,16 @@ impl MigrationUri {
                 let accepted = listener.accept();
                 let _ = std::fs::remove_file(path);
                 let (socket, _) = accepted.map_err(|e| format!("unix:{}: {e}", path.display()))?;
-                receive(socket, machine)
+                Ok(Box::new(socket))
             }
         }
     }
 }
+
+/// A source's connection to a destination: a TCP or Unix socket.
+pub(crate) trait Connection: Read + Write {}
+
+impl<T: Read + Write> Connection for T {}
 
 /// Connects, retrying while the destination is still starting.
 pub(crate) fn connect<S>(mut attempt: impl FnMut() -> std::io::Result<S>) -> std::io::Result<S> {

@@ -264,24 +264,7 @@ pub(crate) fn incoming(vm: &Vm, uri: &MigrationUri) -> Result<(), String> {
                 .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
             vm.load_snapshot(&mut &bytes[..], true).map(drop)
         }
-        MigrationUri::Tcp(address) => {
-            let listener = std::net::TcpListener::bind(address.as_str())
-                .map_err(|e| format!("cannot listen on `tcp:{address}`: {e}"))?;
-            let (socket, _) = listener
-                .accept()
-                .map_err(|e| format!("tcp:{address}: {e}"))?;
-            let _ = socket.set_nodelay(true);
-            receive(vm, socket)
-        }
-        MigrationUri::Unix(path) => {
-            let _ = std::fs::remove_file(path);
-            let listener = std::os::unix::net::UnixListener::bind(path)
-                .map_err(|e| format!("cannot listen on `unix:{}`: {e}", path.display()))?;
-            let accepted = listener.accept();
-            let _ = std::fs::remove_file(path);
-            let (socket, _) = accepted.map_err(|e| format!("unix:{}: {e}", path.display()))?;
-            receive(vm, socket)
-        }
+        MigrationUri::Tcp(_) | MigrationUri::Unix(_) => receive(vm, uri.accept_one()?),
     }
 }
 

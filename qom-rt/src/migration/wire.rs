@@ -10,30 +10,11 @@ use super::value::{Tag, Value};
 /// state, and small enough that a hostile stream cannot exhaust the stack.
 const MAX_DEPTH: usize = 32;
 
-/// CRC-32 (IEEE 802.3, reflected, as zlib and PNG compute it).
+/// CRC-32 (IEEE 802.3, reflected, as zlib and PNG compute it), by
+/// `crc32fast` (SIMD where the CPU has it: a migration checksums every
+/// byte it sends and receives).
 pub fn crc32(bytes: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xedb8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
-        }
-        table
-    };
-    !bytes.iter().fold(!0u32, |c, &b| {
-        TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8)
-    })
+    crc32fast::hash(bytes)
 }
 
 /// Appends the stream's primitives to a buffer.

@@ -24,6 +24,7 @@ use crate::vm::Vm;
 use format::{Reader, END, PAGE, PAGES, PAGES_PER_RECORD, STATE};
 pub(crate) use ram::advise_huge_pages;
 use ram::{DirtyMap, PageCounts};
+pub(crate) use state::read_msrs;
 use state::{ChipState, VcpuState};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -62,7 +62,7 @@ fn get<T: KvmAbi>(cursor: &mut Cursor<'_>, what: &str) -> std::result::Result<T,
 
 /// Reads every MSR in `list` that the vCPU answers for; KVM stops a batch
 /// at the first MSR it cannot read, which is then skipped.
-fn read_msrs(vcpu: &VcpuFd, list: &[u32]) -> Result<Vec<kvm_msr_entry>> {
+pub(crate) fn read_msrs(vcpu: &VcpuFd, list: &[u32]) -> Result<Vec<kvm_msr_entry>> {
     let mut out = Vec::new();
     let mut next = 0;
     while next < list.len() {
