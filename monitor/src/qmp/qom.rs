@@ -103,7 +103,7 @@ pub(super) fn qom_list(
 
 pub(super) fn qom_get(_: &mut Monitor, args: QomGetArgs) -> Result<Value, QmpError> {
     let (value, type_name) = get_value(&args.path, &args.property).map_err(from_qom)?;
-    Ok(typed(value, type_name))
+    Ok(typed(value, &type_name))
 }
 
 pub(super) fn qom_set(
