@@ -230,7 +230,11 @@ impl ComputedProperties for Device {
                 "the bus the device is plugged into",
                 String::new(),
             ),
-            ComputedProperty::new("realized", "whether the device is realized", self.is_realized()),
+            ComputedProperty::new(
+                "realized",
+                "whether the device is realized",
+                self.is_realized(),
+            ),
             ComputedProperty::new(
                 "hotplugged",
                 "whether the device was plugged while the machine ran",

@@ -151,7 +151,7 @@ const ADD_USB0: (&str, Out) = ("device_add xhci-pci,id=usb0", Out::Is(""));
 /// What the run-state commands say on a machine without a guest.
 const NO_GUEST: &str = "no guest runs on machine `virt`: start qom with -accel kvm (on -M pc)";
 const HOLDING_USB0: &str =
-    "access at 0x10000004 in flight, holding a reference on /machine/peripheral/usb0/xhci\n";
+    "access at 0x10000004 in flight, holding a reference on /machine/peripheral/usb0/xhci-core\n";
 
 static CASES: &[Case] = &[
     case(
@@ -178,7 +178,7 @@ static CASES: &[Case] = &[
             ADD_USB0,
             (
                 "info qom-tree /machine/peripheral",
-                Out::Is("/peripheral (container)\n  /usb0 (xhci-pci)\n    /xhci (base-xhci)\n      /mem (memory-region)\n"),
+                Out::Is("/peripheral (container)\n  /usb0 (xhci-pci)\n    /xhci-core (base-xhci)\n      /mem (memory-region)\n"),
             ),
         ],
         (
@@ -269,7 +269,7 @@ static CASES: &[Case] = &[
                 "device_add xhci-pci,help",
                 Out::Has(&[
                     "xhci-pci options:",
-                    "  addr=<pci-devfn>               - slot on the PCI bus in hex (e.g. 03.0), or auto",
+                    "  addr=<int32>                   - slot on the PCI bus in hex (e.g. 03.0), or auto; read back as QEMU's devfn",
                     "  num-ports=<uint32>             - number of USB 3 root hub ports (1-15) (default: 4)",
                 ]),
             ),
@@ -303,7 +303,7 @@ static CASES: &[Case] = &[
             ADD_USB0,
             (
                 "qom-list /machine/peripheral/usb0",
-                Out::Is("type (string)\nxhci (child<base-xhci>)\naddr (pci-devfn)\nnum-ports (uint32)\np2 (uint32)\n"),
+                Out::Is("type (string)\nxhci-core (child<base-xhci>)\naddr (int32)\nnum-ports (uint32)\np2 (uint32)\nparent_bus (link<bus>)\nrealized (bool)\nhotplugged (bool)\nhotpluggable (bool)\nfailover_pair_id (str)\nromfile (str)\nromsize (uint32)\nx-pcie-lnksta-dllla (bool)\nrombar (uint32)\nx-pcie-extcap-init (bool)\nacpi-index (uint32)\nmultifunction (bool)\nlegacy-addr (str)\nstreams (bool)\n"),
             ),
         ],
         (
@@ -380,7 +380,7 @@ static CASES: &[Case] = &[
         "mmio release",
         &[
             ADD_USB0,
-            ("mmio hold 0x10000070 4", Out::Is("access at 0x10000070 in flight, holding a reference on /machine/peripheral/usb0/xhci\n")),
+            ("mmio hold 0x10000070 4", Out::Is("access at 0x10000070 in flight, holding a reference on /machine/peripheral/usb0/xhci-core\n")),
             // Written after the access began, before the unplug: the
             // access completes against that, the last live state.
             ("mmio write 0x10000070 4 0xfeedcac0", Out::Is("")),
@@ -832,7 +832,7 @@ fn device_option_adds_before_commands() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "/peripheral (container)\n  /usb1 (xhci-pci)\n    /xhci (base-xhci)\n      /mem (memory-region)\n\
+        "/peripheral (container)\n  /usb1 (xhci-pci)\n    /xhci-core (base-xhci)\n      /mem (memory-region)\n\
          0x9001040\n"
     );
 }
@@ -980,7 +980,7 @@ fn double_commas_in_device_options_are_literal_commas() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "/peripheral (container)\n  /usb,0 (xhci-pci)\n    /xhci (base-xhci)\n      /mem (memory-region)\n\
+        "/peripheral (container)\n  /usb,0 (xhci-pci)\n    /xhci-core (base-xhci)\n      /mem (memory-region)\n\
          /peripheral (container)\n"
     );
     let o = run("device_add xhci-pci,id=u,num-ports=4,,5");
@@ -1049,7 +1049,7 @@ fn duplicate_ids_and_non_hotpluggable_devices_are_refused() {
     );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("duplicate id `u`"), "{}", stderr(&o));
-    assert_eq!(stdout(&o), "/peripheral (container)\n  /u (xhci-pci)\n    /xhci (base-xhci)\n      /mem (memory-region)\n");
+    assert_eq!(stdout(&o), "/peripheral (container)\n  /u (xhci-pci)\n    /xhci-core (base-xhci)\n      /mem (memory-region)\n");
     let o = run("device_add piix3,id=sb; device_del sb; info qom-tree /machine/peripheral");
     assert!(!o.status.success());
     assert!(

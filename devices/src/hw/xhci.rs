@@ -432,8 +432,10 @@ impl MmioOps for XhciState {
 #[qom(name = "xhci-pci", interfaces(UsbHost, ComputedProperties))]
 pub struct XhciPci {
     parent: ParentField<PciDevice>,
-    /// The controller, in this allocation; owns BAR 0's region.
-    #[child(embedded)]
+    /// The controller, in this allocation; owns BAR 0's region. Named
+    /// `xhci-core` in the tree, as QEMU's `object_initialize_child`
+    /// names it (its path keys its migration section).
+    #[child(embedded, name = "xhci-core")]
     pub xhci: XhciState,
     /// Root hub ports (MaxPorts in HCSPARAMS1).
     #[property(default = 4, doc = "number of USB 3 root hub ports (1-15)")]

@@ -159,7 +159,8 @@ impl ObjectImpl for PciDevice {}
 impl ComputedProperties for PciDevice {
     fn computed_properties(&self) -> Vec<ComputedProperty> {
         let mut all = self.parent.computed_properties();
-        let str = |name, doc, value: &str| ComputedProperty::with_type(name, "str", doc, value.into());
+        let str =
+            |name, doc, value: &str| ComputedProperty::with_type(name, "str", doc, value.into());
         all.extend([
             str("failover_pair_id", "failover pair (none)", ""),
             str("romfile", "option ROM image (none)", ""),
@@ -169,7 +170,11 @@ impl ComputedProperties for PciDevice {
             ComputedProperty::new("x-pcie-extcap-init", "extended capability quirk", true),
             ComputedProperty::new("acpi-index", "ACPI index (none)", 0u32),
             ComputedProperty::new("multifunction", "multi-function device", false),
-            str("legacy-addr", "the slot as `info qtree` shows it", &self.addr.get().slot_text()),
+            str(
+                "legacy-addr",
+                "the slot as `info qtree` shows it",
+                &self.addr.get().slot_text(),
+            ),
         ]);
         all
     }

@@ -58,7 +58,20 @@ fn the_quick_start_command_lists_the_device() {
          \x20     id \"e0\"\n\
          type (string)\n\
          mmio (child<memory-region>)\n\
-         addr (pci-devfn)\n"
+         addr (int32)\n\
+         parent_bus (link<bus>)\n\
+         realized (bool)\n\
+         hotplugged (bool)\n\
+         hotpluggable (bool)\n\
+         failover_pair_id (str)\n\
+         romfile (str)\n\
+         romsize (uint32)\n\
+         x-pcie-lnksta-dllla (bool)\n\
+         rombar (uint32)\n\
+         x-pcie-extcap-init (bool)\n\
+         acpi-index (uint32)\n\
+         multifunction (bool)\n\
+         legacy-addr (str)\n"
     );
 }
 

@@ -208,7 +208,8 @@ mod tests {
         assert_eq!(typed("-3".into(), "int64"), json!(-3));
         assert_eq!(typed("on".into(), "bool"), json!(true));
         assert_eq!(typed("off".into(), "bool"), json!(false));
-        assert_eq!(typed("03.0".into(), "pci-devfn"), json!("03.0"));
+        assert_eq!(typed("8".into(), "int32"), json!(8));
+        assert_eq!(typed("".into(), "str"), json!(""));
         assert_eq!(typed("auto".into(), "uint32"), json!("auto"));
     }
 }
