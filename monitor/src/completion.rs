@@ -159,6 +159,7 @@ mod tests {
                 "qom-tree",
                 "types",
                 "mtree",
+                "qtree",
                 "pci",
                 "migrate",
                 "usb",

@@ -81,8 +81,8 @@ fn edu_is_registered_next_to_the_library_devices() {
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         [
-            "edu (parent: pci-device) [interfaces: PropertyGuard, MmioOps, Clocked] -- QEMU's educational PCI device (edu)",
-            "xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost] -- xHCI USB controller (qemu-xhci)",
+            "edu (parent: pci-device) [interfaces: PropertyGuard, ComputedProperties, MmioOps, Clocked] -- QEMU's educational PCI device (edu)",
+            "xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost, ComputedProperties] -- xHCI USB controller (qemu-xhci)",
         ]
     );
 }
