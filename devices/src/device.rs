@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::memory::MemoryRegion;
 use qom_rt::prelude::*;
-use qom_rt::{ClassFor, PropertyGuard};
+use qom_rt::{ClassFor, ComputedProperties, ComputedProperty, PropertyGuard};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -80,10 +80,18 @@ impl<T: DeviceImpl> ClassFor<T> for DeviceClass {
 
 /// The abstract base of every device (`"device"`).
 #[derive(QomObject)]
-#[qom(name = "device", abstract, class = DeviceClass, interfaces(PropertyGuard))]
+#[qom(
+    name = "device",
+    abstract,
+    class = DeviceClass,
+    interfaces(PropertyGuard, ComputedProperties)
+)]
 pub struct Device {
     parent: ParentField<Object>,
     realized: AtomicBool,
+    /// Plugged by `device_add` while the machine ran (QEMU's
+    /// `hotplugged`), rather than from the command line.
+    hotplugged: AtomicBool,
     /// Serialises realize/unrealize/reset of this device.
     lifecycle: Mutex<()>,
     /// The most-derived type's name, recorded at init for `info lifetime`:
@@ -126,6 +134,19 @@ impl Device {
     /// Whether `device_del` may unplug it.
     pub fn hotpluggable(&self) -> bool {
         self.class().hotpluggable
+    }
+
+    /// Whether the device was plugged while the machine ran (the
+    /// `hotplugged` property).
+    pub fn is_hotplugged(&self) -> bool {
+        self.hotplugged.load(Ordering::Acquire)
+    }
+
+    /// Records that the device was plugged while the machine ran (the
+    /// monitor's `device_add` does, as QEMU marks devices created after
+    /// machine init).
+    pub fn mark_hotplugged(&self) {
+        self.hotplugged.store(true, Ordering::Release);
     }
 
     /// A name for messages: the canonical path, or the type.
@@ -192,6 +213,39 @@ impl PropertyGuard for Device {
             return Err("the device is realized; properties can only be set before realize".into());
         }
         Ok(())
+    }
+}
+
+/// qdev's read-only properties on every device, as QEMU 7.2's `qom-list`
+/// shows them: `parent_bus` (empty: `qom` has no bus objects for a link
+/// to name), `realized`, `hotplugged`, `hotpluggable`. QEMU's `realized`
+/// is writable (setting it realizes or unrealizes); `qom` realizes and
+/// unrealizes through `-device`, `device_add` and `device_del` only.
+impl ComputedProperties for Device {
+    fn computed_properties(&self) -> Vec<ComputedProperty> {
+        vec![
+            ComputedProperty::with_type(
+                "parent_bus",
+                "link<bus>",
+                "the bus the device is plugged into",
+                String::new(),
+            ),
+            ComputedProperty::new(
+                "realized",
+                "whether the device is realized",
+                self.is_realized(),
+            ),
+            ComputedProperty::new(
+                "hotplugged",
+                "whether the device was plugged while the machine ran",
+                self.is_hotplugged(),
+            ),
+            ComputedProperty::new(
+                "hotpluggable",
+                "whether device_del may unplug the device",
+                self.hotpluggable(),
+            ),
+        ]
     }
 }
 

@@ -37,6 +37,7 @@ pub mod models;
 pub mod options;
 pub mod pc;
 pub mod pci;
+pub mod qtree;
 pub mod sysbus;
 pub mod usb;
 

@@ -42,7 +42,7 @@ fn device_add_attaches_realizes_and_plugs() {
     let xhci = dev.downcast::<XhciPci>().unwrap();
     assert_eq!(
         xhci.xhci.mem.canonical_path().as_deref(),
-        Some("/hp-add/peripheral/usb0/xhci/mem")
+        Some("/hp-add/peripheral/usb0/xhci-core/mem")
     );
     let anon = m.device_add("xhci-pci").unwrap();
     assert_eq!(

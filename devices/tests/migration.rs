@@ -736,7 +736,7 @@ fn xhci_loads_a_stream_without_its_state_and_refuses_a_newer_one() {
     let err = destination.load_state(&newer.encode()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "`/mig-xhci-old-destination/peripheral/usb0/xhci` (base-xhci): the stream has version 2 \
+        "`/mig-xhci-old-destination/peripheral/usb0/xhci-core` (base-xhci): the stream has version 2 \
          of its state, this build loads versions 0 to 1"
     );
     assert_eq!(destination.save_state().unwrap(), before, "unchanged");

@@ -159,6 +159,7 @@ mod tests {
                 "qom-tree",
                 "types",
                 "mtree",
+                "qtree",
                 "pci",
                 "migrate",
                 "usb",
@@ -228,7 +229,26 @@ mod tests {
         let path = "/complete-ids/peripheral/usb0";
         assert_eq!(
             candidates(&m, &format!("qom-get {path} ")),
-            ["type", "addr", "num-ports", "p2"]
+            [
+                "type",
+                "addr",
+                "num-ports",
+                "p2",
+                "parent_bus",
+                "realized",
+                "hotplugged",
+                "hotpluggable",
+                "failover_pair_id",
+                "romfile",
+                "romsize",
+                "x-pcie-lnksta-dllla",
+                "rombar",
+                "x-pcie-extcap-init",
+                "acpi-index",
+                "multifunction",
+                "legacy-addr",
+                "streams"
+            ]
         );
         assert_eq!(candidates(&m, &format!("qom-set {path} n")), ["num-ports"]);
         assert_eq!(

@@ -151,7 +151,7 @@ const ADD_USB0: (&str, Out) = ("device_add xhci-pci,id=usb0", Out::Is(""));
 /// What the run-state commands say on a machine without a guest.
 const NO_GUEST: &str = "no guest runs on machine `virt`: start qom with -accel kvm (on -M pc)";
 const HOLDING_USB0: &str =
-    "access at 0x10000004 in flight, holding a reference on /machine/peripheral/usb0/xhci\n";
+    "access at 0x10000004 in flight, holding a reference on /machine/peripheral/usb0/xhci-core\n";
 
 static CASES: &[Case] = &[
     case(
@@ -178,7 +178,7 @@ static CASES: &[Case] = &[
             ADD_USB0,
             (
                 "info qom-tree /machine/peripheral",
-                Out::Is("/peripheral (container)\n  /usb0 (xhci-pci)\n    /xhci (base-xhci)\n      /mem (memory-region)\n"),
+                Out::Is("/peripheral (container)\n  /usb0 (xhci-pci)\n    /xhci-core (base-xhci)\n      /mem (memory-region)\n"),
             ),
         ],
         (
@@ -191,9 +191,9 @@ static CASES: &[Case] = &[
         &[(
             "info types xhci",
             Out::Is(
-                "base-xhci (parent: device) [interfaces: PropertyGuard, MmioOps] -- xHCI controller state (BAR 0 registers)\n\
-                 qemu-xhci (parent: xhci-pci) [interfaces: PropertyGuard, UsbHost] -- xHCI USB controller (QEMU's type name for xhci-pci)\n\
-                 xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost] -- xHCI USB controller (qemu-xhci)\n",
+                "base-xhci (parent: device) [interfaces: PropertyGuard, ComputedProperties, MmioOps] -- xHCI controller state (BAR 0 registers)\n\
+                 qemu-xhci (parent: xhci-pci) [interfaces: PropertyGuard, ComputedProperties, UsbHost] -- xHCI USB controller (QEMU's type name for xhci-pci)\n\
+                 xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost, ComputedProperties] -- xHCI USB controller (qemu-xhci)\n",
             ),
         )],
         ("info types a b", "usage: info types [FILTER]"),
@@ -259,17 +259,49 @@ static CASES: &[Case] = &[
         ("info lifetime now", "usage: info lifetime"),
     ),
     case(
+        "info qtree",
+        &[
+            ADD_USB0,
+            (
+                "info qtree",
+                Out::Has(&[
+                    "bus: main-system-bus",
+                    "  type System",
+                    "  dev: gpex-pcihost, id \"\"",
+                    "    bus: pcie.0",
+                    "      type PCIE",
+                    "      dev: xhci-pci, id \"usb0\"",
+                    "        addr = 01.0",
+                    "        class USB controller, addr 00:01.0, pci id 1b36:000d (sub 1af4:1100)",
+                    "        bar 0: mem at 0x10000000 [0x10003fff]",
+                    "        bus: usb0.0",
+                    "          type usb-bus",
+                    "      dev: gpex-root, id \"\"",
+                    "        addr = 00.0",
+                ]),
+            ),
+        ],
+        ("info qtree now", "usage: info qtree"),
+    ),
+    case(
         "device_add",
         &[
             ("device_add xhci-pci,id=usb0,num-ports=8", Out::Is("")),
             ("qom-get /machine/peripheral/usb0 num-ports", Out::Is("8\n")),
+            // Computed: plugged by the monitor, into the first free slot
+            // (devfn 8), realized; read-only.
+            ("qom-get /machine/peripheral/usb0 hotplugged", Out::Is("true\n")),
+            ("qom-get /machine/peripheral/usb0 realized", Out::Is("true\n")),
+            ("qom-get /machine/peripheral/usb0 addr", Out::Is("8\n")),
+            ("qom-get /machine/peripheral/usb0 legacy-addr", Out::Is("\"01.0\"\n")),
+
             // HCSPARAMS1: MaxPorts 12, num-ports plus p2 (4).
             ("mmio read 0x10000004 4", Out::Is("0xc001040\n")),
             (
                 "device_add xhci-pci,help",
                 Out::Has(&[
                     "xhci-pci options:",
-                    "  addr=<pci-devfn>               - slot on the PCI bus in hex (e.g. 03.0), or auto",
+                    "  addr=<int32>                   - slot on the PCI bus in hex (e.g. 03.0), or auto; read back as QEMU's devfn",
                     "  num-ports=<uint32>             - number of USB 3 root hub ports (1-15) (default: 4)",
                 ]),
             ),
@@ -298,12 +330,12 @@ static CASES: &[Case] = &[
         &[
             (
                 "qom-list /machine/soc/uarts[0]",
-                Out::Is("type (string)\niomem (child<memory-region>)\n"),
+                Out::Is("type (string)\niomem (child<memory-region>)\nparent_bus (link<bus>)\nrealized (bool)\nhotplugged (bool)\nhotpluggable (bool)\n"),
             ),
             ADD_USB0,
             (
                 "qom-list /machine/peripheral/usb0",
-                Out::Is("type (string)\nxhci (child<base-xhci>)\naddr (pci-devfn)\nnum-ports (uint32)\np2 (uint32)\n"),
+                Out::Is("type (string)\nxhci-core (child<base-xhci>)\naddr (int32)\nnum-ports (uint32)\np2 (uint32)\nparent_bus (link<bus>)\nrealized (bool)\nhotplugged (bool)\nhotpluggable (bool)\nfailover_pair_id (str)\nromfile (str)\nromsize (uint32)\nx-pcie-lnksta-dllla (bool)\nrombar (uint32)\nx-pcie-extcap-init (bool)\nacpi-index (uint32)\nmultifunction (bool)\nlegacy-addr (str)\nstreams (bool)\n"),
             ),
         ],
         (
@@ -317,7 +349,7 @@ static CASES: &[Case] = &[
             ("qom-get /machine/soc/uarts[0] type", Out::Is("\"pl011\"\n")),
             ("device_add xhci-pci,id=usb0,p2=2", Out::Is("")),
             ("qom-get /machine/peripheral/usb0 p2", Out::Is("2\n")),
-            ("qom-get /machine/peripheral/usb0 addr", Out::Is("\"auto\"\n")),
+            ("qom-get /machine/peripheral/usb0 addr", Out::Is("8\n")),
         ],
         (
             "qom-get /machine/soc/uarts[0] nosuch",
@@ -380,7 +412,7 @@ static CASES: &[Case] = &[
         "mmio release",
         &[
             ADD_USB0,
-            ("mmio hold 0x10000070 4", Out::Is("access at 0x10000070 in flight, holding a reference on /machine/peripheral/usb0/xhci\n")),
+            ("mmio hold 0x10000070 4", Out::Is("access at 0x10000070 in flight, holding a reference on /machine/peripheral/usb0/xhci-core\n")),
             // Written after the access began, before the unplug: the
             // access completes against that, the last live state.
             ("mmio write 0x10000070 4 0xfeedcac0", Out::Is("")),
@@ -809,6 +841,19 @@ fn qom_set_sets_a_property_before_realize() {
     let err = run(&format!("qom-set {path} num-ports two")).unwrap_err();
     assert!(err.0.contains("does not accept `two`"), "{err}");
     assert_eq!(run(&format!("qom-get {path} num-ports")).unwrap().0, "2\n");
+    // Computed properties read the device's state (not realized, not
+    // plugged: no slot yet) and refuse every set, before realize too.
+    assert_eq!(
+        run(&format!("qom-get {path} realized")).unwrap().0,
+        "false\n"
+    );
+    assert_eq!(run(&format!("qom-get {path} addr")).unwrap().0, "-1\n");
+    let err = run(&format!("qom-set {path} realized on")).unwrap_err();
+    assert!(
+        err.0
+            .contains("`/qom-set/peripheral/usb0`: property `realized` is read-only"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -832,7 +877,7 @@ fn device_option_adds_before_commands() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "/peripheral (container)\n  /usb1 (xhci-pci)\n    /xhci (base-xhci)\n      /mem (memory-region)\n\
+        "/peripheral (container)\n  /usb1 (xhci-pci)\n    /xhci-core (base-xhci)\n      /mem (memory-region)\n\
          0x9001040\n"
     );
 }
@@ -841,19 +886,21 @@ fn device_option_adds_before_commands() {
 fn info_types_marks_abstract_types_and_parents() {
     let out = stdout(&run("info types device"));
     assert!(
-        out.contains("device (parent: object) [abstract] [interfaces: PropertyGuard]\n"),
+        out.contains(
+            "device (parent: object) [abstract] [interfaces: PropertyGuard, ComputedProperties]\n"
+        ),
         "{out}"
     );
     let out = stdout(&run("info types"));
     assert!(
         out.contains(
-            "xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost] -- xHCI USB controller (qemu-xhci)\n"
+            "xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost, ComputedProperties] -- xHCI USB controller (qemu-xhci)\n"
         ),
         "{out}"
     );
     assert!(
         out.contains(
-            "gpex-pcihost (parent: device) [interfaces: PropertyGuard, MmioOps, HotplugHandler]"
+            "gpex-pcihost (parent: device) [interfaces: PropertyGuard, ComputedProperties, MmioOps, HotplugHandler]"
         ),
         "{out}"
     );
@@ -867,7 +914,7 @@ fn help_info_lists_every_subcommand_from_the_table() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
-        "info qom-tree [PATH] | types [FILTER] | mtree | pci | migrate | usb | status | registers | lifetime -- show machine state"
+        "info qom-tree [PATH] | types [FILTER] | mtree | qtree | pci | migrate | usb | status | registers | lifetime -- show machine state"
     );
     let subcommands: Vec<&str> = lines[1..]
         .iter()
@@ -879,6 +926,7 @@ fn help_info_lists_every_subcommand_from_the_table() {
             "qom-tree",
             "types",
             "mtree",
+            "qtree",
             "pci",
             "migrate",
             "usb",
@@ -903,7 +951,7 @@ fn wrong_arguments_get_the_usage_line_from_the_table() {
         ("qom-get /machine", "usage: qom-get PATH PROP"),
         (
             "info",
-            "usage: info qom-tree [PATH] | types [FILTER] | mtree | pci | migrate | usb | status | registers | lifetime",
+            "usage: info qom-tree [PATH] | types [FILTER] | mtree | qtree | pci | migrate | usb | status | registers | lifetime",
         ),
         ("mmio read 0x0", "usage: mmio read ADDR SIZE"),
         (
@@ -980,7 +1028,7 @@ fn double_commas_in_device_options_are_literal_commas() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "/peripheral (container)\n  /usb,0 (xhci-pci)\n    /xhci (base-xhci)\n      /mem (memory-region)\n\
+        "/peripheral (container)\n  /usb,0 (xhci-pci)\n    /xhci-core (base-xhci)\n      /mem (memory-region)\n\
          /peripheral (container)\n"
     );
     let o = run("device_add xhci-pci,id=u,num-ports=4,,5");
@@ -1049,7 +1097,7 @@ fn duplicate_ids_and_non_hotpluggable_devices_are_refused() {
     );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("duplicate id `u`"), "{}", stderr(&o));
-    assert_eq!(stdout(&o), "/peripheral (container)\n  /u (xhci-pci)\n    /xhci (base-xhci)\n      /mem (memory-region)\n");
+    assert_eq!(stdout(&o), "/peripheral (container)\n  /u (xhci-pci)\n    /xhci-core (base-xhci)\n      /mem (memory-region)\n");
     let o = run("device_add piix3,id=sb; device_del sb; info qom-tree /machine/peripheral");
     assert!(!o.status.success());
     assert!(

@@ -262,6 +262,19 @@ impl Field<'_> {
             .map_or(1, |v| **v)
     }
 
+    /// A child's name in the tree: `#[child(name = "...")]`, or the field
+    /// name.
+    pub fn child_name(&self) -> Option<String> {
+        if !self.role.is_child() {
+            return None;
+        }
+        let named = self.child.as_ref().and_then(|(c, _)| c.name.as_ref());
+        Some(match named {
+            Some(n) => n.as_ref().clone(),
+            None => self.ident.to_string().trim_start_matches("r#").to_string(),
+        })
+    }
+
     /// The property name (`num_ports` -> `num-ports` unless renamed).
     pub fn property_name(&self) -> Option<String> {
         match &self.role {

@@ -21,13 +21,17 @@ pub struct QomAttr {
     pub is_abstract: Flag,
 }
 
-/// `#[child(embedded)]` or `#[child(owned)]` on a field.
+/// `#[child(embedded)]` or `#[child(owned)]` on a field, with an optional
+/// `name = "..."`.
 #[derive(Debug, Default, FromMeta)]
 pub struct ChildAttr {
     /// Stored in the container's allocation.
     pub embedded: Flag,
     /// Held by an `Owned<T>` in its own allocation.
     pub owned: Flag,
+    /// The child's name in the tree (`xhci-core`); defaults to the field
+    /// name.
+    pub name: Option<SpannedValue<String>>,
 }
 
 /// `#[property(name = "...", default = expr, doc = "...")]` on a field.

@@ -21,6 +21,7 @@ pub fn validate(input: &Input<'_>) -> darling::Result<()> {
     parent_field(input, &mut errors);
     type_name(input, &mut errors);
     child_keys(input, &mut errors);
+    child_names(input, &mut errors);
     embedded_types(input, &mut errors);
     owned_types(input, &mut errors);
     plain_owned(input, &mut errors);
@@ -209,6 +210,33 @@ fn child_keys(input: &Input<'_>, errors: &mut Errors) {
     }
 }
 
+/// `#[child(name = "...")]` must be a name the tree accepts (the runtime's
+/// `check_child_name` rules): not empty, no `/`, not `.` or `..`, no white
+/// space or control characters.
+fn child_names(input: &Input<'_>, errors: &mut Errors) {
+    for field in &input.fields {
+        let Some(name) = field.child.as_ref().and_then(|(c, _)| c.name.as_ref()) else {
+            continue;
+        };
+        let text = name.as_str();
+        let reason = if text.is_empty() {
+            "it is empty"
+        } else if text.contains('/') {
+            "it contains `/`, which separates path components"
+        } else if text == "." || text == ".." {
+            "`.` and `..` are reserved for paths"
+        } else if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            "it contains white space or control characters"
+        } else {
+            continue;
+        };
+        errors.push(error(
+            &name.span(),
+            format!("invalid child name `{text}`: {reason}; write a name such as `xhci-core`, or leave `name` out to use the field name `{}`", field.ident),
+        ));
+    }
+}
+
 /// Children and properties share one namespace per object (`qom-list`
 /// shows both), so no two may have the same name. The error points at the
 /// second use: the `name = "..."` that repeats it, or the field.
@@ -216,7 +244,9 @@ fn unique_names(input: &Input<'_>, errors: &mut Errors) {
     let mut seen: Vec<(String, &syn::Ident)> = Vec::new();
     for field in &input.fields {
         let (name, span) = if field.role.is_child() {
-            (field.ident.to_string(), field.ident.span())
+            let named = field.child.as_ref().and_then(|(c, _)| c.name.as_ref());
+            let span = named.map_or(field.ident.span(), |n| n.span());
+            (field.child_name().unwrap_or_default(), span)
         } else if let Role::Property(p) = &field.role {
             let span = p.name.as_ref().map_or(field.ident.span(), |n| n.span());
             match field.property_name() {
@@ -229,7 +259,7 @@ fn unique_names(input: &Input<'_>, errors: &mut Errors) {
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
             errors.push(
                 darling::Error::custom(format!(
-                    "duplicate child or property name `{name}`: field `{first}` already uses it (children and properties share one namespace); rename one with `#[property(name = \"...\")]`"
+                    "duplicate child or property name `{name}`: field `{first}` already uses it (children and properties share one namespace); rename one with `#[property(name = \"...\")]` or `#[child(name = \"...\")]`"
                 ))
                 .with_span(&span),
             );

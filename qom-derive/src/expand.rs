@@ -173,7 +173,7 @@ pub fn expand(input: &Input<'_>) -> TokenStream {
 
     // Static tables.
     let child_infos = children.iter().map(|f| {
-        let name = f.ident.to_string();
+        let name = f.child_name().unwrap_or_default();
         let field = f.ident;
         let ty = f.ty;
         let offset = quote!(::core::mem::offset_of!(#ident, #field));

@@ -119,6 +119,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The property is computed from the object and cannot be set
+    /// ([`ComputedProperties`](crate::ComputedProperties)).
+    #[error("`{object}`: property `{property}` is read-only")]
+    ReadOnlyProperty {
+        /// Path or type of the object.
+        object: String,
+        /// The property.
+        property: String,
+    },
 }
 
 fn did_you_mean(suggestions: &[String]) -> String {

@@ -48,6 +48,7 @@ mod kernel;
 
 mod cast;
 mod class;
+mod computed;
 mod embed;
 mod error;
 mod graph;
@@ -73,6 +74,7 @@ pub use class::{
     ClassChain as __ClassChain, ClassPtrs as __ClassPtrs, InterfaceMarker as __InterfaceMarker,
     Subclassable as __Subclassable,
 };
+pub use computed::{ComputedProperties, ComputedProperty};
 pub use embed::Embeddable;
 pub use error::{Error, Result};
 pub use graph::graph_dot;

@@ -48,6 +48,9 @@ pub enum ListingKind {
     Link,
     /// A value property (`Prop<T>`).
     Value,
+    /// A read-only computed property
+    /// ([`ComputedProperties`](crate::ComputedProperties)).
+    Computed,
 }
 
 impl core::fmt::Display for PropertyListing {
@@ -60,7 +63,8 @@ impl core::fmt::Display for PropertyListing {
 /// Lists the object at `path` (absolute or a unique partial path) as
 /// QEMU's `qom-list` does: `type`, then its children (declared ones in
 /// declaration order, then dynamic ones by name), then its links and
-/// properties (parent types' first, each in declaration order).
+/// properties (parent types' first, each in declaration order), then its
+/// computed properties ([`ComputedProperties`](crate::ComputedProperties)).
 ///
 /// ```
 /// use qom_rt::prelude::*;
@@ -126,6 +130,20 @@ pub fn list_object<T: ObjectType>(object: &T) -> Vec<PropertyListing> {
                 doc: p.doc(),
             });
         }
+    }
+    // Computed last, hidden by a field or `type` of the same name as
+    // `get_property` hides them. No lock is held while they compute.
+    for p in crate::computed::computed_of(object) {
+        if out.iter().any(|e| e.name == p.name) {
+            continue;
+        }
+        out.push(PropertyListing {
+            name: p.name.to_string(),
+            type_name: p.type_name.to_string(),
+            kind: ListingKind::Computed,
+            value: Some(p.value),
+            doc: p.doc,
+        });
     }
     out
 }

@@ -324,8 +324,9 @@ pub trait ObjectProperties: ObjectType {
     /// On error the object is unchanged and the error names the object
     /// (its canonical path), the property, the rejected value and what
     /// was expected: [`Error::UnknownProperty`] (with the closest names),
-    /// [`Error::InvalidValue`], or [`Error::PropertyLocked`] when the
-    /// object's [`PropertyGuard`] refuses.
+    /// [`Error::InvalidValue`], [`Error::PropertyLocked`] when the
+    /// object's [`PropertyGuard`] refuses, or [`Error::ReadOnlyProperty`]
+    /// for a computed property.
     ///
     /// See [`ObjectProperties`] for an example.
     fn set_property(&self, name: &str, value: &str) -> Result<()> {
@@ -342,7 +343,8 @@ pub trait ObjectProperties: ObjectType {
 
     /// The property's value in string form (what `qom-get` prints); a
     /// link prints its target's canonical path, or nothing when unset.
-    /// Every object also has the read-only property `type`.
+    /// Every object also has the read-only property `type`, and those of
+    /// its [`ComputedProperties`](crate::ComputedProperties).
     ///
     /// See [`ObjectProperties`] for an example.
     fn get_property(&self, name: &str) -> Result<String> {
@@ -350,7 +352,9 @@ pub trait ObjectProperties: ObjectType {
             // SAFETY: as in `set_property`.
             Some((info, field)) => Ok(unsafe { (info.ops.get)(field) }),
             None if name == TYPE_PROPERTY => Ok(self.header().type_info().name().to_string()),
-            None => Err(unknown(self, name)),
+            None => crate::computed::find_computed(self, name)
+                .map(|p| p.value)
+                .ok_or_else(|| unknown(self, name)),
         }
     }
 
@@ -378,11 +382,26 @@ pub trait ObjectProperties: ObjectType {
     /// The property's value as a typed value: `V` must be the property's
     /// value type exactly (see [`set_property_typed`](Self::set_property_typed));
     /// a link gives `Option<Owned<T>>`, `None` when unset or when its
-    /// target is gone.
+    /// target is gone. A computed property is read as text only
+    /// ([`get_property`](Self::get_property)): asked for a typed value it
+    /// answers [`Error::InvalidValue`] saying so.
     ///
     /// See [`ObjectProperties`] for an example.
     fn get_property_typed<V: 'static>(&self, name: &str) -> Result<V> {
-        let (info, field) = find(self, name).ok_or_else(|| unknown(self, name))?;
+        let Some((info, field)) = find(self, name) else {
+            return Err(match crate::computed::find_computed(self, name) {
+                Some(p) => Error::InvalidValue {
+                    object: object_label(self),
+                    property: name.to_string(),
+                    value: format!("a value of type `{}`", core::any::type_name::<V>()),
+                    expected: format!(
+                        "a string read (`get_property`): the property is computed (a {})",
+                        p.type_name
+                    ),
+                },
+                None => unknown(self, name),
+            });
+        };
         let mut out: Option<V> = None;
         // SAFETY: as in `set_property`.
         let typed = unsafe { (info.ops.get_typed)(field, &mut out) };
@@ -427,6 +446,11 @@ fn lookup_for_set<T: ObjectType>(
                 property: name.to_string(),
                 reason: "`type` is read-only".to_string(),
             }
+        } else if crate::computed::find_computed(object, name).is_some() {
+            Error::ReadOnlyProperty {
+                object: object_label(object),
+                property: name.to_string(),
+            }
         } else {
             unknown(object, name)
         }
@@ -465,12 +489,16 @@ fn wrong_type<V: 'static>(object: &impl ObjectType, info: &PropertyInfo) -> Erro
 
 fn unknown<T: ObjectType>(object: &T, name: &str) -> Error {
     let all = object.properties();
+    let computed = crate::computed::computed_of(object);
     Error::UnknownProperty {
         object: object_label(object),
         property: name.to_string(),
         suggestions: crate::suggest::closest(
             name,
-            all.iter().map(|p| p.name).chain([TYPE_PROPERTY]),
+            all.iter()
+                .map(|p| p.name)
+                .chain([TYPE_PROPERTY])
+                .chain(computed.iter().map(|p| p.name)),
         ),
     }
 }

@@ -185,8 +185,8 @@ pub(crate) fn absolute_components(path: &str) -> Result<Vec<&str>> {
 }
 
 /// Resolves a path to an object, as QOM's `object_resolve_path` does:
-/// an absolute path (`/machine/peripheral/usb0/xhci`) is walked from the
-/// root; a partial path (`usb0/xhci`) matches any object whose canonical
+/// an absolute path (`/machine/peripheral/usb0/xhci-core`) is walked from the
+/// root; a partial path (`usb0/xhci-core`) matches any object whose canonical
 /// path ends with it and must be unique.
 ///
 /// ```

@@ -506,3 +506,110 @@ fn properties_are_set_and_read_from_several_threads() {
     });
     assert!(o.label.get().starts_with("thread "));
 }
+
+mod computed {
+    use qom_rt::prelude::*;
+    use qom_rt::{ComputedProperties, ComputedProperty, Error};
+
+    /// A base with one computed property; its subtype keeps it and adds
+    /// one of its own, and a computed name taken by a field is hidden.
+    #[derive(QomObject)]
+    #[qom(name = "computed-base", interfaces(ComputedProperties))]
+    struct Base {
+        parent: ParentField<Object>,
+        #[property(default = 2)]
+        width: Prop<u8>,
+    }
+    impl ObjectImpl for Base {}
+    impl ComputedProperties for Base {
+        fn computed_properties(&self) -> Vec<ComputedProperty> {
+            vec![
+                ComputedProperty::new("bits", "width in bits", u32::from(self.width.get()) * 8),
+                // Hidden by the field of that name.
+                ComputedProperty::new("width", "", false),
+            ]
+        }
+    }
+
+    #[derive(QomObject)]
+    #[qom(name = "computed-sub", interfaces(ComputedProperties))]
+    struct Sub {
+        parent: ParentField<Base>,
+    }
+    impl ObjectImpl for Sub {}
+    impl ComputedProperties for Sub {
+        fn computed_properties(&self) -> Vec<ComputedProperty> {
+            let mut all = self.parent.computed_properties();
+            let bus = format!("{}/bus", self.canonical_path().unwrap_or_default());
+            all.push(ComputedProperty::with_type(
+                "parent_bus",
+                "link<bus>",
+                "",
+                bus,
+            ));
+            all
+        }
+    }
+
+    #[test]
+    fn computed_properties_read_list_and_refuse_sets() {
+        let s = Owned::<Sub>::new();
+        qom_rt::container("/computed-props")
+            .unwrap()
+            .add_child("s", s.clone())
+            .unwrap();
+        s.parent.width.set(4);
+        assert_eq!(s.get_property("bits").unwrap(), "32");
+        assert_eq!(
+            s.get_property("width").unwrap(),
+            "4",
+            "the field hides the computed one"
+        );
+        assert_eq!(
+            s.get_property("parent_bus").unwrap(),
+            "/computed-props/s/bus"
+        );
+        let list: Vec<_> = qom_rt::list_object(&*s)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            list,
+            [
+                "type (string)",
+                "width (uint8)",
+                "bits (uint32)",
+                "parent_bus (link<bus>)"
+            ]
+        );
+        for (name, value) in [("bits", "8"), ("parent_bus", "/")] {
+            let err = s.set_property(name, value).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("`/computed-props/s`: property `{name}` is read-only")
+            );
+        }
+        assert!(matches!(
+            s.set_property_typed("bits", 8u32),
+            Err(Error::ReadOnlyProperty { .. })
+        ));
+        let typed = s.get_property_typed::<u32>("bits").unwrap_err();
+        assert!(
+            typed
+                .to_string()
+                .contains("the property is computed (a uint32)"),
+            "{typed}"
+        );
+        let unknown = s.get_property("bitz").unwrap_err();
+        assert!(
+            unknown.to_string().contains("did you mean `bits`"),
+            "{unknown}"
+        );
+        assert_eq!(
+            s.get_property("bits").unwrap(),
+            "32",
+            "unchanged by the refused sets"
+        );
+        s.unparent();
+    }
+}

@@ -29,6 +29,7 @@ use crate::pci::{BarKind, PciBar, PciDevice, PciDeviceImpl};
 use crate::usb::{UsbBus, UsbDevice, UsbHost};
 use qom_rt::migration::{MigrateField, MigrationHooks, Value, VmState};
 use qom_rt::prelude::*;
+use qom_rt::{ComputedProperties, ComputedProperty};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -428,11 +429,13 @@ impl MmioOps for XhciState {
 
 /// QEMU's `qemu-xhci`: a PCI function embedding the controller state.
 #[derive(QomObject)]
-#[qom(name = "xhci-pci", interfaces(UsbHost))]
+#[qom(name = "xhci-pci", interfaces(UsbHost, ComputedProperties))]
 pub struct XhciPci {
     parent: ParentField<PciDevice>,
-    /// The controller, in this allocation; owns BAR 0's region.
-    #[child(embedded)]
+    /// The controller, in this allocation; owns BAR 0's region. Named
+    /// `xhci-core` in the tree, as QEMU's `object_initialize_child`
+    /// names it (its path keys its migration section).
+    #[child(embedded, name = "xhci-core")]
     pub xhci: XhciState,
     /// Root hub ports (MaxPorts in HCSPARAMS1).
     #[property(default = 4, doc = "number of USB 3 root hub ports (1-15)")]
@@ -444,6 +447,17 @@ pub struct XhciPci {
         doc = "number of USB 2 root hub ports (0-15)"
     )]
     pub usb2_ports: Prop<u32>,
+}
+
+/// The PCI function's, then `streams`: QEMU's `qemu-xhci` property,
+/// read-only here at its default (the controller advertises streams in
+/// `HCCPARAMS1` as QEMU's does with `streams=on`).
+impl ComputedProperties for XhciPci {
+    fn computed_properties(&self) -> Vec<ComputedProperty> {
+        let mut all = self.parent.computed_properties();
+        all.push(ComputedProperty::new("streams", "stream support", true));
+        all
+    }
 }
 
 impl ObjectImpl for XhciPci {

@@ -276,6 +276,22 @@ impl Machine {
         crate::pci::info_pci(&self.object.pci_functions())
     }
 
+    /// HMP's `info qtree`: the main system bus, the PCI host bridge and
+    /// its functions (see [`crate::qtree`]).
+    pub fn info_qtree(&self) -> String {
+        // QEMU's `virt` has a PCI Express root bus; `pc` a PCI one.
+        let (bus_name, bus_type) = match self.name {
+            "virt" => ("pcie.0", "PCIE"),
+            _ => ("pci.0", "PCI"),
+        };
+        let host = self.pci_host().map(|h| crate::qtree::QtreeHost {
+            type_name: h.type_name(),
+            bus_name,
+            bus_type,
+        });
+        crate::qtree::info_qtree(host, &self.object.pci_functions())
+    }
+
     /// HMP's `info usb`: the devices on the machine's USB buses.
     pub fn info_usb(&self) -> String {
         crate::usb::bus::info_usb(&self.path)

@@ -349,7 +349,10 @@ impl HotplugHandler for PcPciHost {
                     })?
             }
         };
-        self.attach(slot << 3, pci)
+        self.attach(slot << 3, pci)?;
+        // `addr` reads back the slot taken, as QEMU's devfn does.
+        pci.addr.set(crate::pci::PciSlot(Some(slot)));
+        Ok(())
     }
 
     fn unplug(&self, device: &Device) -> Result<()> {

@@ -154,18 +154,40 @@ impl MigrateField for PciConfig {
     }
 }
 
-/// The `addr` property of a PCI device: a slot (`"3"`, `"0x3"`, `"03.0"`
-/// as QEMU writes it), or automatic (`""`, `"auto"`).
+/// The `addr` property of a PCI device: written as QEMU's command line
+/// takes it, a slot (`"3"`, `"0x3"`, `"03.0"`) or automatic (`""`,
+/// `"auto"`, `"-1"`); read back as QEMU's `qom-get` prints it, the `int32`
+/// devfn (slot times 8; `-1` while automatic). The two forms differ, as
+/// they do in QEMU: `8` read back means slot 1, and written means slot 8.
+/// [`slot_text`](Self::slot_text) is the `03.0` form (`info qtree`).
+///
+/// ```
+/// use qom_devices::pci::PciSlot;
+/// use qom_rt::PropertyType;
+/// assert_eq!(PciSlot::parse("03.0").unwrap().format(), "24");
+/// assert_eq!(PciSlot::parse("auto").unwrap().format(), "-1");
+/// assert_eq!(PciSlot::parse("1").unwrap().slot_text(), "01.0");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PciSlot(pub Option<u8>);
 
+impl PciSlot {
+    /// The slot as QEMU writes it in `info qtree` (`01.0`; `auto`).
+    pub fn slot_text(&self) -> String {
+        match self.0 {
+            Some(n) => format!("{n:02x}.0"),
+            None => "auto".into(),
+        }
+    }
+}
+
 impl PropertyType for PciSlot {
-    const TYPE_NAME: &'static str = "pci-devfn";
+    const TYPE_NAME: &'static str = "int32";
 
     fn parse(text: &str) -> Result<Self, String> {
         let expected = || "a slot number 0-31 in hex (`3`, `0x3`, `03.0`) or `auto`".to_string();
         let text = text.trim();
-        if text.is_empty() || text == "auto" {
+        if text.is_empty() || text == "auto" || text == "-1" {
             return Ok(PciSlot(None));
         }
         let slot = text.strip_suffix(".0").unwrap_or(text);
@@ -178,8 +200,8 @@ impl PropertyType for PciSlot {
 
     fn format(&self) -> String {
         match self.0 {
-            Some(n) => format!("{n:02x}.0"),
-            None => "auto".into(),
+            Some(n) => (i32::from(n) * 8).to_string(),
+            None => "-1".into(),
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::irq::IrqLine;
 use crate::memory::MemoryRegion;
 use qom_rt::migration::MigrationHooks;
 use qom_rt::prelude::*;
-use qom_rt::ClassFor;
+use qom_rt::{ClassFor, ComputedProperties, ComputedProperty};
 
 /// Which address space a BAR decodes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,11 +125,19 @@ impl<T: PciDeviceImpl> ClassFor<T> for PciDeviceClass {
 /// programming included, whether or not the device's own type migrates
 /// anything yet.
 #[derive(QomObject)]
-#[qom(name = "pci-device", abstract, class = PciDeviceClass)]
+#[qom(
+    name = "pci-device",
+    abstract,
+    class = PciDeviceClass,
+    interfaces(ComputedProperties)
+)]
 pub struct PciDevice {
     parent: ParentField<Device>,
     /// The slot on the bus, or automatic.
-    #[property(name = "addr", doc = "slot on the PCI bus in hex (e.g. 03.0), or auto")]
+    #[property(
+        name = "addr",
+        doc = "slot on the PCI bus in hex (e.g. 03.0), or auto; read back as QEMU's devfn"
+    )]
     pub addr: Prop<PciSlot>,
     #[migrate]
     config: PciConfig,
@@ -143,6 +151,34 @@ pub struct PciDevice {
 }
 
 impl ObjectImpl for PciDevice {}
+
+/// The device's, then QEMU 7.2's `PCIDevice` properties that `qom` does
+/// not model, read-only at QEMU's defaults (no option ROM, one function
+/// per slot, the PCI Express link quirks on), and `legacy-addr`, the slot
+/// as `info qtree` writes it.
+impl ComputedProperties for PciDevice {
+    fn computed_properties(&self) -> Vec<ComputedProperty> {
+        let mut all = self.parent.computed_properties();
+        let str =
+            |name, doc, value: &str| ComputedProperty::with_type(name, "str", doc, value.into());
+        all.extend([
+            str("failover_pair_id", "failover pair (none)", ""),
+            str("romfile", "option ROM image (none)", ""),
+            ComputedProperty::new("romsize", "option ROM size (none)", u32::MAX),
+            ComputedProperty::new("x-pcie-lnksta-dllla", "link status DLLLA quirk", true),
+            ComputedProperty::new("rombar", "option ROM BAR (none mapped)", 1u32),
+            ComputedProperty::new("x-pcie-extcap-init", "extended capability quirk", true),
+            ComputedProperty::new("acpi-index", "ACPI index (none)", 0u32),
+            ComputedProperty::new("multifunction", "multi-function device", false),
+            str(
+                "legacy-addr",
+                "the slot as `info qtree` shows it",
+                &self.addr.get().slot_text(),
+            ),
+        ]);
+        all
+    }
+}
 
 /// INTA# follows the loaded status and command registers (the host bridge
 /// maps the loaded BARs: [`PciHost`](super::PciHost)'s `post_load`).

@@ -225,6 +225,7 @@ impl PciHost {
         }
         device.config_write(0x04, 2, 0x7);
         bus.slots[usize::from(slot)] = Some(Owned::from(device));
+        device.addr.set(super::PciSlot(Some(slot))); // `addr` reads the slot taken, as QEMU's devfn
         drop(bus);
         self.update_mappings(slot);
         tracing::info!(target: "pci", slot, device = %device.label(), "plugged");

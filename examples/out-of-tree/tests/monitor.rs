@@ -58,7 +58,20 @@ fn the_quick_start_command_lists_the_device() {
          \x20     id \"e0\"\n\
          type (string)\n\
          mmio (child<memory-region>)\n\
-         addr (pci-devfn)\n"
+         addr (int32)\n\
+         parent_bus (link<bus>)\n\
+         realized (bool)\n\
+         hotplugged (bool)\n\
+         hotpluggable (bool)\n\
+         failover_pair_id (str)\n\
+         romfile (str)\n\
+         romsize (uint32)\n\
+         x-pcie-lnksta-dllla (bool)\n\
+         rombar (uint32)\n\
+         x-pcie-extcap-init (bool)\n\
+         acpi-index (uint32)\n\
+         multifunction (bool)\n\
+         legacy-addr (str)\n"
     );
 }
 
@@ -68,8 +81,8 @@ fn edu_is_registered_next_to_the_library_devices() {
     assert_eq!(
         out.lines().collect::<Vec<_>>(),
         [
-            "edu (parent: pci-device) [interfaces: PropertyGuard, MmioOps, Clocked] -- QEMU's educational PCI device (edu)",
-            "xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost] -- xHCI USB controller (qemu-xhci)",
+            "edu (parent: pci-device) [interfaces: PropertyGuard, ComputedProperties, MmioOps, Clocked] -- QEMU's educational PCI device (edu)",
+            "xhci-pci (parent: pci-device) [interfaces: PropertyGuard, UsbHost, ComputedProperties] -- xHCI USB controller (qemu-xhci)",
         ]
     );
 }

@@ -16,6 +16,7 @@ pub(crate) fn add(
     options: &DeviceOptions,
 ) -> Result<String, qom_devices::Error> {
     let device = monitor.machine().device_add_options(options)?;
+    device.mark_hotplugged();
     Ok(device.canonical_path().unwrap_or_default())
 }
 

@@ -39,6 +39,16 @@ pub(super) static SUBCOMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "qtree",
+        aliases: &[],
+        synopsis: "",
+        help: "the device tree by bus, as QEMU's qdev prints it",
+        action: Action::Run {
+            handler: qtree,
+            args: &[],
+        },
+    },
+    Command {
         name: "pci",
         aliases: &[],
         synopsis: "",
@@ -153,6 +163,13 @@ fn types(_: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
 fn mtree(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
     match args {
         [] => Ok(monitor.machine().info_mtree()),
+        _ => Err(Failure::Usage),
+    }
+}
+
+fn qtree(monitor: &mut Monitor, args: &[&str], _: &str) -> Result<String, Failure> {
+    match args {
+        [] => Ok(monitor.machine().info_qtree()),
         _ => Err(Failure::Usage),
     }
 }

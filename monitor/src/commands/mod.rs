@@ -472,7 +472,7 @@ mod tests {
         let info = find(COMMANDS, "info").unwrap();
         assert_eq!(
             info.usage(),
-            "info qom-tree [PATH] | types [FILTER] | mtree | pci | migrate | usb | status | registers | lifetime"
+            "info qom-tree [PATH] | types [FILTER] | mtree | qtree | pci | migrate | usb | status | registers | lifetime"
         );
     }
 

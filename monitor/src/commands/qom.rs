@@ -16,21 +16,14 @@ pub(super) fn list(_: &mut Monitor, args: &[&str], _: &str) -> Result<String, Fa
 
 /// The value of `property` of the object at `path` in string form, and
 /// the name of its type as `qom-list` shows it (`uint32`, `bool`;
-/// `string` for `type`).
-pub(crate) fn get_value(
-    path: &str,
-    property: &str,
-) -> Result<(String, &'static str), qom_rt::Error> {
+/// `string` for `type`; a computed property's own).
+pub(crate) fn get_value(path: &str, property: &str) -> Result<(String, String), qom_rt::Error> {
     let object = qom_rt::resolve_path(path)?;
     let value = object.get_property(property)?;
-    let type_name = object
-        .header()
-        .type_info()
-        .ancestors()
-        .iter()
-        .flat_map(|level| level.own_properties())
-        .find(|p| p.name() == property)
-        .map_or("string", |p| p.type_name());
+    let type_name = qom_rt::list_object(&*object)
+        .into_iter()
+        .find(|entry| entry.name == property)
+        .map_or_else(|| "string".to_string(), |entry| entry.type_name);
     Ok((value, type_name))
 }
 
@@ -48,7 +41,7 @@ pub(super) fn get(_: &mut Monitor, args: &[&str], _: &str) -> Result<String, Fai
         return Err(Failure::Usage);
     };
     let (value, type_name) = get_value(path, property)?;
-    let json = typed(value, type_name);
+    let json = typed(value, &type_name);
     Ok(format!(
         "{}\n",
         serde_json::to_string_pretty(&json).unwrap_or_default()

@@ -103,7 +103,7 @@ pub(super) fn qom_list(
 
 pub(super) fn qom_get(_: &mut Monitor, args: QomGetArgs) -> Result<Value, QmpError> {
     let (value, type_name) = get_value(&args.path, &args.property).map_err(from_qom)?;
-    Ok(typed(value, type_name))
+    Ok(typed(value, &type_name))
 }
 
 pub(super) fn qom_set(
@@ -208,7 +208,8 @@ mod tests {
         assert_eq!(typed("-3".into(), "int64"), json!(-3));
         assert_eq!(typed("on".into(), "bool"), json!(true));
         assert_eq!(typed("off".into(), "bool"), json!(false));
-        assert_eq!(typed("03.0".into(), "pci-devfn"), json!("03.0"));
+        assert_eq!(typed("8".into(), "int32"), json!(8));
+        assert_eq!(typed("".into(), "str"), json!(""));
         assert_eq!(typed("auto".into(), "uint32"), json!("auto"));
     }
 }

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod computed;
 mod fixtures;
 mod hooks;
 mod locks;
