@@ -3,13 +3,19 @@
 //! one device behind a port reached at the secondary bus number the
 //! guest programs, and plug/unplug behind it.
 
-mod support;
-
 use qom_devices::machine::Machine;
 use qom_devices::pci::{PciDevice, ECAM_HIGH_BASE};
 use qom_devices::Error;
 use qom_rt::prelude::*;
-use support::{bar0, UNASSIGNED};
+
+/// What a read where nothing answers returns (a master abort).
+const UNASSIGNED: u64 = 0xffff_ffff;
+
+/// Where a plugged device's BAR 0 is mapped.
+fn bar0(device: &qom_devices::Device) -> u64 {
+    let pci = device.downcast::<PciDevice>().expect("a PCI device");
+    pci.bar_address(0).expect("BAR 0 programmed")
+}
 
 fn machine(name: &str) -> Machine {
     let m = Machine::create_at("virt", &format!("/{name}")).expect("machine builds");
