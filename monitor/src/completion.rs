@@ -214,7 +214,7 @@ mod tests {
         );
         assert_eq!(
             candidates(&m, "device_add xhci-pci,"),
-            ["id=", "help", "addr=", "num-ports=", "p2="]
+            ["id=", "help", "addr=", "bus=", "num-ports=", "p2="]
         );
     }
 
@@ -228,7 +228,7 @@ mod tests {
         let path = "/complete-ids/peripheral/usb0";
         assert_eq!(
             candidates(&m, &format!("qom-get {path} ")),
-            ["type", "addr", "num-ports", "p2"]
+            ["type", "addr", "bus", "num-ports", "p2"]
         );
         assert_eq!(candidates(&m, &format!("qom-set {path} n")), ["num-ports"]);
         assert_eq!(

@@ -303,7 +303,7 @@ static CASES: &[Case] = &[
             ADD_USB0,
             (
                 "qom-list /machine/peripheral/usb0",
-                Out::Is("type (string)\nxhci (child<base-xhci>)\naddr (pci-devfn)\nnum-ports (uint32)\np2 (uint32)\n"),
+                Out::Is("type (string)\nxhci (child<base-xhci>)\naddr (pci-devfn)\nbus (string)\nnum-ports (uint32)\np2 (uint32)\n"),
             ),
         ],
         (

@@ -58,7 +58,8 @@ fn the_quick_start_command_lists_the_device() {
          \x20     id \"e0\"\n\
          type (string)\n\
          mmio (child<memory-region>)\n\
-         addr (pci-devfn)\n"
+         addr (pci-devfn)\n\
+         bus (string)\n"
     );
 }
 
