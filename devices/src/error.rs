@@ -117,6 +117,12 @@ pub enum Error {
         /// The machine's name.
         machine: String,
     },
+    /// `bus=` names no bus (QEMU: `Bus 'nosuch' not found`).
+    #[error("Bus '{bus}' not found")]
+    BusNotFound {
+        /// The bus asked for.
+        bus: String,
+    },
     /// The device type needs a bus this machine does not provide.
     #[error("device `{type_name}` needs a {bus} bus")]
     NoBus {

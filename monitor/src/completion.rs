@@ -215,7 +215,7 @@ mod tests {
         );
         assert_eq!(
             candidates(&m, "device_add xhci-pci,"),
-            ["id=", "help", "addr=", "num-ports=", "p2="]
+            ["id=", "help", "addr=", "bus=", "num-ports=", "p2="]
         );
     }
 
@@ -232,6 +232,7 @@ mod tests {
             [
                 "type",
                 "addr",
+                "bus",
                 "num-ports",
                 "p2",
                 "parent_bus",

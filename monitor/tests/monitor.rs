@@ -335,7 +335,7 @@ static CASES: &[Case] = &[
             ADD_USB0,
             (
                 "qom-list /machine/peripheral/usb0",
-                Out::Is("type (string)\nxhci-core (child<base-xhci>)\naddr (int32)\nnum-ports (uint32)\np2 (uint32)\nparent_bus (link<bus>)\nrealized (bool)\nhotplugged (bool)\nhotpluggable (bool)\nfailover_pair_id (str)\nromfile (str)\nromsize (uint32)\nx-pcie-lnksta-dllla (bool)\nrombar (uint32)\nx-pcie-extcap-init (bool)\nacpi-index (uint32)\nmultifunction (bool)\nlegacy-addr (str)\nstreams (bool)\n"),
+                Out::Is("type (string)\nxhci-core (child<base-xhci>)\naddr (int32)\nbus (string)\nnum-ports (uint32)\np2 (uint32)\nparent_bus (link<bus>)\nrealized (bool)\nhotplugged (bool)\nhotpluggable (bool)\nfailover_pair_id (str)\nromfile (str)\nromsize (uint32)\nx-pcie-lnksta-dllla (bool)\nrombar (uint32)\nx-pcie-extcap-init (bool)\nacpi-index (uint32)\nmultifunction (bool)\nlegacy-addr (str)\nstreams (bool)\n"),
             ),
         ],
         (

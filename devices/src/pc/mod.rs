@@ -218,6 +218,10 @@ impl HotplugHandler for PcMachine {
         if device_type.is_a(DebugExit::TYPE_INFO) || device_type.is_a(UsbDevice::TYPE_INFO) {
             return Ok(());
         }
+        // A PCI type the bus refuses (a root port) says why itself.
+        if device_type.is_a(crate::pci::PciDevice::TYPE_INFO) {
+            return self.pci.check_type(device_type);
+        }
         self.pci.check_type(device_type).map_err(|_| Error::NoBus {
             type_name: device_type.name().to_string(),
             bus: "PCI (or ISA for isa-debug-exit)",

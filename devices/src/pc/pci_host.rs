@@ -319,6 +319,13 @@ impl MmioOps for PcPciHost {
 impl HotplugHandler for PcPciHost {
     /// Only PCI devices can be hot-plugged on `pc`.
     fn check_type(&self, device_type: &qom_rt::TypeInfo) -> Result<()> {
+        // A root port needs a PCI Express bus; i440FX's is conventional.
+        if device_type.is_a(crate::pci::PcieRootPort::TYPE_INFO) {
+            return Err(Error::NoBus {
+                type_name: device_type.name().to_string(),
+                bus: "PCI Express",
+            });
+        }
         if device_type.is_a(PciDevice::TYPE_INFO) {
             Ok(())
         } else {
@@ -337,6 +344,11 @@ impl HotplugHandler for PcPciHost {
             type_name: device.type_name().to_string(),
             bus: "PCI",
         })?;
+        // `pc` has one PCI bus, `pci.0`.
+        let bus = pci.bus.get();
+        if !bus.is_empty() && bus != "pci.0" {
+            return Err(Error::BusNotFound { bus });
+        }
         let slot = match pci.addr.get().0 {
             Some(slot) => slot,
             None => {

@@ -139,6 +139,13 @@ pub struct PciDevice {
         doc = "slot on the PCI bus in hex (e.g. 03.0), or auto; read back as QEMU's devfn"
     )]
     pub addr: Prop<PciSlot>,
+    /// The bus to plug into: the root bus (`pcie.0` on `virt`, `pci.0` on
+    /// `pc`, or empty for it) or a `pcie-root-port`'s id.
+    #[property(
+        name = "bus",
+        doc = "PCI bus to plug into: pcie.0 or a pcie-root-port's id"
+    )]
+    pub bus: Prop<String>,
     #[migrate]
     config: PciConfig,
     /// INTA#, the function's interrupt pin, driven by [`PciDevice::set_irq`]

@@ -4,6 +4,7 @@
 
 use super::device::{BarKind, PciDevice};
 use super::gpex_root::GpexRoot;
+use super::root_port::PcieRootPort;
 use crate::device::{Device, DeviceImpl};
 use crate::error::{Error, Result};
 use crate::hotplug::HotplugHandler;
@@ -42,8 +43,10 @@ const SLOTS: usize = 32;
 #[derive(Default)]
 struct Bus {
     slots: [Option<Owned<PciDevice>>; SLOTS],
-    /// Where each slot's BARs are mapped now: (bar, kind, address).
-    mapped: [Vec<(usize, BarKind, u64)>; SLOTS],
+    /// Where each function's BARs are mapped now, by function (its
+    /// object's address; functions behind root ports included): (bar,
+    /// kind, address).
+    mapped: std::collections::HashMap<usize, Vec<(usize, BarKind, u64)>>,
     /// Address ranges assigned to BARs: (kind, start, end).
     assigned: Vec<(BarKind, u64, u64)>,
 }
@@ -69,6 +72,11 @@ impl Bus {
         }
         None
     }
+}
+
+/// A function's key in [`Bus::mapped`].
+fn key(device: &PciDevice) -> usize {
+    std::ptr::from_ref(device.header()) as usize
 }
 
 /// The PCI host bridge and its bus (`"gpex-pcihost"`). It migrates no
@@ -118,8 +126,8 @@ impl MigrationHooks for PciHost {
             .map(|(kind, start, size)| (kind, start, start + size))
             .collect();
         self.bus().assigned = assigned;
-        for (slot, _) in devices {
-            self.update_mappings(slot);
+        for device in self.all_devices() {
+            self.update_mappings(&device);
         }
     }
 }
@@ -162,10 +170,64 @@ impl PciHost {
         self.bus().slots.get(usize::from(slot))?.clone()
     }
 
-    /// Plugs a realized PCI device: takes its slot (from `addr`, or the
-    /// first free one), assigns its BARs from the windows, enables
-    /// decoding and maps them.
+    /// The root port whose id is `name` (the device at
+    /// `<machine>/peripheral/<name>`, the machine being the one the port
+    /// is on).
+    fn root_port(&self, name: &str) -> Option<Owned<PcieRootPort>> {
+        self.devices()
+            .into_iter()
+            .filter_map(|(_, device)| device.downcast_owned::<PcieRootPort>().ok())
+            .find(|port| {
+                port.canonical_path()
+                    .is_some_and(|path| path.ends_with(&format!("/peripheral/{name}")))
+            })
+    }
+
+    /// Plugs a realized PCI device on the bus its `bus` property names:
+    /// the root bus (`pcie.0`, or no `bus`), at its `addr` or the first
+    /// free slot, or slot 0 behind the root port with that id. Assigns
+    /// its BARs from the windows, enables decoding and maps them. Returns
+    /// the slot on its bus.
     pub fn plug_pci(&self, device: &PciDevice) -> Result<u8> {
+        let bus_name = device.bus.get();
+        if bus_name.is_empty() || bus_name == "pcie.0" {
+            return self.plug_root(device);
+        }
+        let port = self
+            .root_port(&bus_name)
+            .ok_or(Error::BusNotFound { bus: bus_name })?;
+        if device.is_a::<PcieRootPort>() {
+            return Err(Error::NoBus {
+                type_name: device.type_name().to_string(),
+                bus: "root (pcie.0): root ports do not nest",
+            });
+        }
+        self.add_express_capability(device, super::express::TYPE_ENDPOINT);
+        port.attach(device)?;
+        if let Err(e) = self.assign_bars(device) {
+            port.detach(device);
+            return Err(e);
+        }
+        // Slot 0 of the port's secondary bus.
+        device.addr.set(super::PciSlot(Some(0)));
+        tracing::info!(target: "pci", port = %port.label(), device = %device.label(), "plugged");
+        Ok(0)
+    }
+
+    /// A PCI Express bus: the function's Express capability, as QEMU's
+    /// realize adds it when `pci_bus_is_express` (a root-complex
+    /// integrated endpoint on the root bus, an endpoint behind a port).
+    fn add_express_capability(&self, device: &PciDevice, port_type: u16) {
+        if let Some(offset) = device.pci_class().express_cap {
+            device.config_init(|config| {
+                if !super::express::has_capability(config) {
+                    super::express::add_endpoint_capability(config, offset, port_type);
+                }
+            });
+        }
+    }
+
+    fn plug_root(&self, device: &PciDevice) -> Result<u8> {
         let mut bus = self.bus();
         let slot = match device.addr.get().0 {
             Some(slot) => {
@@ -186,21 +248,27 @@ impl PciHost {
                     reason: "all 31 slots are in use".into(),
                 })?,
         };
-        // A PCI Express bus: the function's Express capability, as QEMU's
-        // realize adds it when `pci_bus_is_express`; on the root bus the
-        // function is a root-complex integrated endpoint.
-        if let Some(offset) = device.pci_class().express_cap {
-            device.config_init(|config| {
-                if !super::express::has_capability(config) {
-                    super::express::add_endpoint_capability(
-                        config,
-                        offset,
-                        super::express::TYPE_RC_END,
-                    );
-                }
-            });
+        bus.slots[usize::from(slot)] = Some(Owned::from(device));
+        drop(bus);
+        if device.is_a::<PcieRootPort>() {
+            // Its Express capability is its own (a root port's).
+        } else {
+            self.add_express_capability(device, super::express::TYPE_RC_END);
         }
-        // Assign BARs: naturally aligned, first fit in each window.
+        if let Err(e) = self.assign_bars(device) {
+            self.bus().slots[usize::from(slot)] = None;
+            return Err(e);
+        }
+        // `addr` reads the slot taken, as QEMU's devfn.
+        device.addr.set(super::PciSlot(Some(slot)));
+        tracing::info!(target: "pci", slot, device = %device.label(), "plugged");
+        Ok(slot)
+    }
+
+    /// Assigns the BARs (naturally aligned, first fit in each window),
+    /// enables decoding if there is one, and maps them.
+    fn assign_bars(&self, device: &PciDevice) -> Result<()> {
+        let mut bus = self.bus();
         let mut programmed = Vec::new();
         let mut taken = Vec::new();
         for index in 0..6 {
@@ -224,27 +292,37 @@ impl PciHost {
             device.config_write(0x10 + 4 * index, 4, address as u32);
         }
         device.config_write(0x04, 2, 0x7);
-        bus.slots[usize::from(slot)] = Some(Owned::from(device));
-        device.addr.set(super::PciSlot(Some(slot))); // `addr` reads the slot taken, as QEMU's devfn
         drop(bus);
-        self.update_mappings(slot);
-        tracing::info!(target: "pci", slot, device = %device.label(), "plugged");
-        Ok(slot)
+        self.update_mappings(device);
+        Ok(())
     }
 
-    /// Unplugs a device: unmaps its BARs and frees its slot.
+    /// Unplugs a device: unmaps its BARs and frees its slot, on the root
+    /// bus or behind a root port (a root port's device goes first).
     pub fn unplug_pci(&self, device: &PciDevice) -> Result<()> {
+        if let Some(port) = device.downcast::<PcieRootPort>() {
+            if let Some(behind) = port.downstream() {
+                self.unplug_pci(&behind)?;
+            }
+        }
+        let mut removed = self
+            .devices()
+            .into_iter()
+            .filter_map(|(_, d)| d.downcast_owned::<PcieRootPort>().ok())
+            .find_map(|port| port.detach(device));
         let mut bus = self.bus();
-        let slot = bus
-            .slots
-            .iter()
-            .position(|s| {
-                s.as_ref()
-                    .is_some_and(|d| std::ptr::eq(d.header(), device.header()))
-            })
-            .ok_or_else(|| Error::NoSuchDevice { id: device.label() })?;
-        let mapped = std::mem::take(&mut bus.mapped[slot]);
-        let removed = bus.slots[slot].take();
+        if removed.is_none() {
+            let slot = bus
+                .slots
+                .iter()
+                .position(|s| {
+                    s.as_ref()
+                        .is_some_and(|d| std::ptr::eq(d.header(), device.header()))
+                })
+                .ok_or_else(|| Error::NoSuchDevice { id: device.label() })?;
+            removed = bus.slots[slot].take();
+        }
+        let mapped = bus.mapped.remove(&key(device)).unwrap_or_default();
         for index in 0..6 {
             if let (Some(bar), Some(address)) = (device.bar(index), device.bar_address(index)) {
                 bus.assigned
@@ -257,7 +335,7 @@ impl PciHost {
                 self.space(kind).root().remove_subregion(bar.region);
             }
         }
-        tracing::info!(target: "pci", slot, device = %device.label(), "unplugged");
+        tracing::info!(target: "pci", device = %device.label(), "unplugged");
         drop(removed);
         Ok(())
     }
@@ -270,20 +348,18 @@ impl PciHost {
         }
     }
 
-    /// Brings a slot's BAR mappings in line with its configuration space.
-    fn update_mappings(&self, slot: u8) {
+    /// Brings a function's BAR mappings in line with its configuration
+    /// space.
+    fn update_mappings(&self, device: &PciDevice) {
         let mut bus = self.bus();
-        let Some(device) = bus.slots[usize::from(slot)].clone() else {
-            return;
-        };
-        let old = std::mem::take(&mut bus.mapped[usize::from(slot)]);
+        let old = bus.mapped.remove(&key(device)).unwrap_or_default();
         let mut new = Vec::new();
         for index in 0..6 {
             if let (Some(bar), Some(address)) = (device.bar(index), device.bar_address(index)) {
                 new.push((index, bar.kind, address));
             }
         }
-        bus.mapped[usize::from(slot)] = new.clone();
+        bus.mapped.insert(key(device), new.clone());
         drop(bus);
         for (index, kind, address) in old {
             if !new.contains(&(index, kind, address)) {
@@ -311,6 +387,36 @@ impl PciHost {
             .collect()
     }
 
+    /// Every plugged function, root ports' devices after their port.
+    pub fn all_devices(&self) -> Vec<Owned<PciDevice>> {
+        let mut all = Vec::new();
+        for (_, device) in self.devices() {
+            let behind = device
+                .downcast::<PcieRootPort>()
+                .and_then(PcieRootPort::downstream);
+            all.push(device);
+            all.extend(behind);
+        }
+        all
+    }
+
+    /// The function ECAM reaches at `bus` and `slot` (function 0): on
+    /// bus 0 the root bus's; on another, slot 0 behind the root port
+    /// whose secondary bus number the guest programmed to it.
+    pub fn function_at(&self, bus: u8, slot: u8) -> Option<Owned<PciDevice>> {
+        if bus == 0 {
+            return self.device(slot);
+        }
+        if slot != 0 {
+            return None;
+        }
+        self.devices()
+            .into_iter()
+            .filter_map(|(_, d)| d.downcast_owned::<PcieRootPort>().ok())
+            .find(|port| port.secondary_bus() == bus)
+            .and_then(|port| port.downstream())
+    }
+
     /// `info pci`, as HMP prints it.
     pub fn info_pci(&self) -> String {
         let functions: Vec<_> = self
@@ -324,8 +430,8 @@ impl PciHost {
 
 impl MmioOps for PciHost {
     fn mmio_read(&self, _region: &MemoryRegion, offset: u64, size: u32) -> u64 {
-        let (slot, function, reg) = ecam_decode(offset);
-        match (function, self.device(slot)) {
+        let (bus, slot, function, reg) = ecam_decode(offset);
+        match (function, self.function_at(bus, slot)) {
             (0, Some(device)) if reg < 256 => device.config_read(reg, size as usize).into(),
             (0, Some(_)) => 0,
             _ => (1u64 << (8 * size)) - 1,
@@ -333,25 +439,22 @@ impl MmioOps for PciHost {
     }
 
     fn mmio_write(&self, _region: &MemoryRegion, offset: u64, size: u32, value: u64) {
-        let (slot, function, reg) = ecam_decode(offset);
+        let (bus, slot, function, reg) = ecam_decode(offset);
         if function != 0 || reg >= 256 {
             return;
         }
-        if let Some(device) = self.device(slot) {
+        if let Some(device) = self.function_at(bus, slot) {
             if device.config_write(reg, size as usize, value as u32) {
-                self.update_mappings(slot);
+                self.update_mappings(&device);
             }
         }
     }
 }
 
-/// ECAM offset -> (slot, function, register), bus 0 only.
-fn ecam_decode(offset: u64) -> (u8, u8, usize) {
-    if offset >> 20 != 0 {
-        // Other buses: nothing there.
-        return (u8::MAX, u8::MAX, 0);
-    }
+/// ECAM offset -> (bus, slot, function, register).
+fn ecam_decode(offset: u64) -> (u8, u8, u8, usize) {
     (
+        ((offset >> 20) & 0xff) as u8,
         ((offset >> 15) & 0x1f) as u8,
         ((offset >> 12) & 7) as u8,
         (offset & 0xfff) as usize,

@@ -95,12 +95,24 @@ pub fn describe(functions: &[(u8, Owned<PciDevice>)]) -> Vec<PciFunctionInfo> {
 /// when the function has a pin, every BAR (an unassigned one at all
 /// ones, QEMU's `PCI_BAR_UNMAPPED`, its end wrapping as QEMU's does) and
 /// the device's `id` (empty for a board's own or an anonymous one).
+///
+/// A PCI-to-PCI bridge (a `pcie-root-port`) shows no subsystem line
+/// (a type-1 header has none) but its bus numbers and windows, and the
+/// device behind it follows its `id` line, on the bus number its
+/// secondary bus register holds, once the guest has programmed it (not
+/// 0), as QEMU lists it.
 pub fn info_pci(functions: &[(u8, Owned<PciDevice>)]) -> String {
     let mut out = String::new();
+    print_functions(&mut out, 0, functions);
+    out
+}
+
+fn print_functions(out: &mut String, bus: u8, functions: &[(u8, Owned<PciDevice>)]) {
     for ((_, device), f) in functions.iter().zip(describe(functions)) {
+        let bridge = device.config_read(0x0e, 1) & 0x7f == 1;
         let _ = writeln!(
             out,
-            "  Bus  0, device {:3}, function {}:",
+            "  Bus {bus:2}, device {:3}, function {}:",
             f.slot, f.function
         );
         let class = match f.class_name {
@@ -112,17 +124,22 @@ pub fn info_pci(functions: &[(u8, Owned<PciDevice>)]) -> String {
             "    {class}: PCI device {:04x}:{:04x}",
             f.vendor_id, f.device_id
         );
-        let _ = writeln!(
-            out,
-            "      PCI subsystem {:04x}:{:04x}",
-            device.config_read(0x2c, 2),
-            device.config_read(0x2e, 2)
-        );
+        if !bridge {
+            let _ = writeln!(
+                out,
+                "      PCI subsystem {:04x}:{:04x}",
+                device.config_read(0x2c, 2),
+                device.config_read(0x2e, 2)
+            );
+        }
         let pin = device.config_read(0x3d, 1);
         if pin != 0 {
             let line = device.config_read(0x3c, 1);
             let pin = char::from(b'A' + (pin as u8).wrapping_sub(1) % 26);
             let _ = writeln!(out, "      IRQ {line}, pin {pin}");
+        }
+        if bridge {
+            print_bridge(out, device);
         }
         for bar in &f.bars {
             let (index, size) = (bar.index, bar.size);
@@ -146,8 +163,51 @@ pub fn info_pci(functions: &[(u8, Owned<PciDevice>)]) -> String {
             };
         }
         let _ = writeln!(out, "      id \"{}\"", qdev_id(&f.path));
+        let behind = device
+            .downcast::<super::PcieRootPort>()
+            .and_then(super::PcieRootPort::downstream);
+        // QEMU's `qmp_query_pci_bridge` lists a bridge's devices only
+        // once its secondary bus number is programmed (not 0).
+        let secondary = device.config_read(0x19, 1) as u8;
+        if let Some(behind) = behind.filter(|_| secondary != 0) {
+            print_functions(out, secondary, &[(0, behind)]);
+        }
     }
-    out
+}
+
+/// A bridge's bus numbers and windows, as QEMU's `pci_bridge_get_base`
+/// and `pci_bridge_get_limit` compute them from the type-1 header.
+fn print_bridge(out: &mut String, device: &PciDevice) {
+    let byte = |at: usize| u64::from(device.config_read(at, 1));
+    let word = |at: usize| u64::from(device.config_read(at, 2));
+    let _ = writeln!(out, "      BUS {}.", byte(0x18));
+    let _ = writeln!(out, "      secondary bus {}.", byte(0x19));
+    let _ = writeln!(out, "      subordinate bus {}.", byte(0x1a));
+    // I/O: 32-bit decoding (low nibble 1) adds the upper 16 bits.
+    let io_upper = |bits: u64, at: usize| if byte(0x1c) & 0xf == 1 { word(at) << 16 } else { 0 } | bits;
+    let io_base = io_upper((byte(0x1c) & 0xf0) << 8, 0x30);
+    let io_limit = io_upper((byte(0x1d) & 0xf0) << 8 | 0xfff, 0x32);
+    let _ = writeln!(out, "      IO range [{io_base:#06x}, {io_limit:#06x}]");
+    let mem_base = (word(0x20) & 0xfff0) << 16;
+    let mem_limit = (word(0x22) & 0xfff0) << 16 | 0xf_ffff;
+    let _ = writeln!(
+        out,
+        "      memory range [{mem_base:#010x}, {mem_limit:#010x}]"
+    );
+    // Prefetchable: 64-bit decoding (low nibble 1) adds the upper dwords.
+    let upper = |at: usize| {
+        if word(0x24) & 0xf == 1 {
+            u64::from(device.config_read(at, 4)) << 32
+        } else {
+            0
+        }
+    };
+    let pref_base = (word(0x24) & 0xfff0) << 16 | upper(0x28);
+    let pref_limit = (word(0x26) & 0xfff0) << 16 | 0xf_ffff | upper(0x2c);
+    let _ = writeln!(
+        out,
+        "      prefetchable memory range [{pref_base:#010x}, {pref_limit:#010x}]"
+    );
 }
 
 /// The `id=` a device was plugged with: the last part of its path when it
@@ -166,6 +226,7 @@ fn class_name(class_code: u32) -> &'static str {
         0x0c03 => "USB controller",
         0x0601 => "ISA bridge",
         0x0600 => "Host bridge",
+        0x0604 => "PCI bridge",
         0x0200 => "Ethernet controller",
         _ => "Device",
     }

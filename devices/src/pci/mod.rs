@@ -9,6 +9,7 @@ mod gpex_root;
 mod host;
 mod info;
 pub mod msix;
+mod root_port;
 
 pub use config::{reg, ConfigSpace, PciConfig, PciSlot};
 pub use device::{BarKind, PciBar, PciDevice, PciDeviceClass, PciDeviceImpl};
@@ -19,3 +20,4 @@ pub use host::{
     MMIO_HIGH_SIZE, MMIO_SIZE, PIO_BASE, PIO_SIZE,
 };
 pub use info::{describe, info_pci, qdev_id, PciBarInfo, PciFunctionInfo, PciFunctions};
+pub use root_port::PcieRootPort;

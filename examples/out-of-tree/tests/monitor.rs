@@ -59,6 +59,7 @@ fn the_quick_start_command_lists_the_device() {
          type (string)\n\
          mmio (child<memory-region>)\n\
          addr (int32)\n\
+         bus (string)\n\
          parent_bus (link<bus>)\n\
          realized (bool)\n\
          hotplugged (bool)\n\

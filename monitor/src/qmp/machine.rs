@@ -45,7 +45,8 @@ pub struct DeviceAddArgs {
     pub driver: String,
     /// Its id: its name under `/machine/peripheral`.
     pub id: Option<String>,
-    /// The bus to plug it into; the machine's only PCI bus.
+    /// The bus to plug it into: the root PCI bus, a root port's id, or
+    /// a USB bus; passed on as the device's `bus` property.
     pub bus: Option<String>,
     /// Every other member: a property and its value.
     #[serde(flatten)]
@@ -193,15 +194,6 @@ pub(super) fn quit(monitor: &mut Monitor, _: NoArgs) -> Result<Empty, QmpError> 
     Ok(Empty {})
 }
 
-/// The name QEMU gives the machine's PCI bus: `pcie.0` behind a PCIe
-/// host bridge (`virt`), `pci.0` otherwise (`pc`).
-fn pci_bus_name(monitor: &Monitor) -> &'static str {
-    match monitor.machine().name() {
-        "virt" => "pcie.0",
-        _ => "pci.0",
-    }
-}
-
 /// A property value from JSON in the string form `-device` takes.
 fn option_text(key: &str, value: &Value) -> Result<String, QmpError> {
     match value {
@@ -215,20 +207,16 @@ fn option_text(key: &str, value: &Value) -> Result<String, QmpError> {
 }
 
 pub(super) fn device_add(monitor: &mut Monitor, args: DeviceAddArgs) -> Result<Empty, QmpError> {
-    if let Some(bus) = &args.bus {
-        let ours = pci_bus_name(monitor);
-        if bus != ours {
-            return Err(QmpError::generic(format!(
-                "Bus '{bus}' not found: machine `{}` has one bus, `{ours}`",
-                monitor.machine().name()
-            )));
-        }
-    }
-    let properties = args
+    let mut properties = args
         .properties
         .iter()
         .map(|(k, v)| Ok((k.clone(), option_text(k, v)?)))
         .collect::<Result<Vec<_>, QmpError>>()?;
+    // `bus` is the device's property, as on `-device`: the PCI bus
+    // (`pcie.0`, a root port's id) or a USB controller's bus.
+    if let Some(bus) = args.bus {
+        properties.insert(0, ("bus".to_string(), bus));
+    }
     let options = DeviceOptions {
         type_name: args.driver,
         id: args.id,

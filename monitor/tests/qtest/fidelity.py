@@ -169,6 +169,25 @@ def pci_config():
     return c
 
 
+ROOT_PORT = [("pcie-root-port,id=rp0,bus=pcie.0,chassis=1",) * 2,
+             ("qemu-xhci,bus=rp0,id=usb0",) * 2]
+RP_CFG = ECAM + (1 << 15)  # 00:01.0
+BEHIND = ECAM + (1 << 20)  # 01:00.0 once the port's secondary bus is 1
+
+
+def root_port():
+    """A pcie-root-port with qemu-xhci behind it: the port's type-1 header
+    and capabilities, the device unreachable until the secondary bus
+    number is programmed, then its header at bus 1."""
+    c = [f"readl {RP_CFG + off:#x}" for off in range(0, 0x100, 4)]
+    c += [f"readb {RP_CFG + off:#x}" for off in (0x0E, 0x18, 0x19, 0x1A, 0x34)]
+    c += [f"readl {BEHIND:#x}"]
+    c += [f"writel {RP_CFG + 0x18:#x} 0x10100", f"readl {RP_CFG + 0x18:#x}"]
+    c += [f"readl {BEHIND + off:#x}" for off in range(0, 0x40, 4)]
+    c += [f"readl {BEHIND + (1 << 15):#x}", f"readl {ECAM + (2 << 20):#x}"]
+    return c
+
+
 def xhci_regs():
     """xHCI capability, operational, runtime and port registers once BAR 0
     is programmed and memory decoding enabled, as firmware would."""
@@ -247,6 +266,7 @@ SECTIONS = [
     ("pl011", [], pl011, "virt"),
     ("pci-config", XHCI, pci_config, "virt"),
     ("xhci-regs", XHCI, xhci_regs, "virt"),
+    ("root-port", ROOT_PORT, root_port, "virt"),
     ("ecam-low", XHCI, ecam_low, "virt,highmem=off"),
 ]
 
@@ -299,6 +319,12 @@ EXPECTED = [
     ("pci-config", r"readb 0x4010008013", r"OK 0x0000000000000000", r"OK 0x0000000000000010",
      "bars-at-plug"),
     ("pci-config", r"readw 0x4010008012", r"OK 0x0000000000000000", r"OK 0x0000000000001000",
+     "bars-at-plug"),
+    ("root-port", r"readl 0x4010(008|100)004", r"OK 0x0000000000100000",
+     r"OK 0x0000000000100007", "bars-at-plug"),
+    ("root-port", r"readl 0x4010008010", r"OK 0x0000000000000000", r"OK 0x0000000010000000",
+     "bars-at-plug"),
+    ("root-port", r"readl 0x4010100010", r"OK 0x0000000000000004", r"OK 0x0000000010004004",
      "bars-at-plug"),
     ("xhci-regs", r"readw 0x10000002", r"OK 0x0000000000000000", r"OK 0x0000000000000100",
      "hciversion-narrow"),

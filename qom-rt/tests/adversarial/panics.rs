@@ -187,7 +187,14 @@ fn a_panic_in_an_init_hook_finalizes_and_frees() {
             PANIC_IN_INIT.store(n, SeqCst);
             drop(Owned::<FragileRack>::new());
         });
-        assert_eq!(after, Aftermath { inits: n, ..COMPLETE }, "init #{n}");
+        assert_eq!(
+            after,
+            Aftermath {
+                inits: n,
+                ..COMPLETE
+            },
+            "init #{n}"
+        );
     }
 }
 
