@@ -25,7 +25,7 @@ when the source has sent its last byte, qom's when the destination has
 loaded the stream and answered. So the script also measures the
 downtime the guest shows, the same way on both: each process writes
 the guest's debug console into a FIFO that the script reads, stamping
-each line on arrival; the gap between the source's last line and the
+each line on arrival; the gap between the source's last output and the
 destination's first is the time the guest made no progress (the guest
 prints about every millisecond, so the gap includes up to one interval).
 The downtime ratio is the ratio of those gaps.
@@ -89,12 +89,17 @@ class ConsoleReader:
         self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         os.set_blocking(self.fd, True)
         self.lines = []
+        # The bytes after the last newline, and when bytes first and last
+        # came: a migration can stop the source in the middle of a line,
+        # which the destination finishes.
+        self.pending = b""
+        self.first_data = None
+        self.last_data = None
         self.done = False
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
     def run(self):
-        pending = b""
         while True:
             data = os.read(self.fd, 65536)
             now = time.monotonic()
@@ -103,8 +108,10 @@ class ConsoleReader:
                     return
                 time.sleep(0.001)  # no writer yet, or it has gone
                 continue
-            pending += data
-            *complete, pending = pending.split(b"\n")
+            if self.first_data is None:
+                self.first_data = now
+            self.last_data = now
+            *complete, self.pending = (self.pending + data).split(b"\n")
             self.lines.extend((now, line) for line in complete)
 
     def close(self):
@@ -114,16 +121,17 @@ class ConsoleReader:
 
 
 def visible_downtime(src, dst):
-    """The gap, in ms, between the source's last console line and the
+    """The gap, in ms, between the source's last console output and the
     destination's first, checking that the destination goes on where the
-    source stopped (the count is the line's hex value)."""
+    source stopped (the count is the line's hex value; a line the source
+    began is finished by the destination)."""
     if not src.lines or not dst.lines:
         raise RuntimeError("no console output to measure the gap on")
-    last_time, last = src.lines[-1]
-    first_time, first = dst.lines[0]
+    last = src.lines[-1][1]
+    first = src.pending + dst.lines[0][1]
     if int(first, 16) != int(last, 16) + 1:
         raise RuntimeError(f"the count does not go on: {last!r} then {first!r}")
-    return (first_time - last_time) * 1000
+    return (dst.first_data - src.last_data) * 1000
 
 
 def command(kind, binary, guest, work, name, extra, log=None):
